@@ -1,0 +1,80 @@
+import type { PresenceMember } from '../../protocol/protocol.types.js';
+import type {
+  MembershipEntry,
+  MembershipJoinResult,
+  MembershipLeaveResult,
+  MembershipStore,
+} from './membership-store.interface.js';
+
+interface UserSeat {
+  name: string | undefined;
+  connections: Set<string>;
+}
+
+function toMember(userId: string, seat: UserSeat): PresenceMember {
+  return seat.name === undefined
+    ? { userId, connections: seat.connections.size }
+    : { userId, name: seat.name, connections: seat.connections.size };
+}
+
+/**
+ * The embedded default: rooms live in this process only. Every method completes synchronously
+ * inside its promise, so capacity is atomic by construction. Empty rooms are deleted at once,
+ * so memory follows live membership.
+ */
+export class InMemoryMembershipStore implements MembershipStore {
+  /** roomKey → userId → seat. */
+  private readonly rooms = new Map<string, Map<string, UserSeat>>();
+
+  async join(roomKey: string, entry: MembershipEntry, capacity: number): Promise<MembershipJoinResult> {
+    let room = this.rooms.get(roomKey);
+    let seat = room?.get(entry.userId);
+    if (!seat && room && room.size >= capacity) return { ok: false, reason: 'full' };
+    if (!room) {
+      room = new Map();
+      this.rooms.set(roomKey, room);
+    }
+    const firstConnectionOfUser = !seat;
+    if (!seat) {
+      seat = { name: entry.name, connections: new Set() };
+      room.set(entry.userId, seat);
+    } else if (entry.name !== undefined) {
+      seat.name = entry.name;
+    }
+    const alreadyJoined = seat.connections.has(entry.connectionId);
+    seat.connections.add(entry.connectionId);
+    return {
+      ok: true,
+      alreadyJoined,
+      firstConnectionOfUser,
+      member: toMember(entry.userId, seat),
+      members: this.snapshot(room),
+    };
+  }
+
+  async leave(roomKey: string, userId: string, connectionId: string): Promise<MembershipLeaveResult> {
+    const room = this.rooms.get(roomKey);
+    const seat = room?.get(userId);
+    if (!room || !seat || !seat.connections.delete(connectionId)) return { removed: false, lastConnectionOfUser: false };
+    const last = seat.connections.size === 0;
+    if (last) room.delete(userId);
+    if (room.size === 0) this.rooms.delete(roomKey);
+    return { removed: true, lastConnectionOfUser: last };
+  }
+
+  async members(roomKey: string): Promise<PresenceMember[]> {
+    const room = this.rooms.get(roomKey);
+    return room ? this.snapshot(room) : [];
+  }
+
+  /** Rooms currently held (for tests and metrics). */
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  private snapshot(room: Map<string, UserSeat>): PresenceMember[] {
+    const out: PresenceMember[] = [];
+    for (const [userId, seat] of room) out.push(toMember(userId, seat));
+    return out;
+  }
+}

@@ -1,0 +1,27 @@
+import { ConfigurableModuleBuilder, type Type } from '@nestjs/common';
+import { CanvasAccessPolicy } from '../domain/rooms/canvas-access-policy.interface.js';
+import type { ConnectionManagerOptions } from './connection-manager.options.js';
+
+/** Module-level extras: passed beside the options to forRoot/forRootAsync, not validated with them. */
+export interface ConnectionManagerExtras {
+  /** Replaces the default canvas access policy; resolved inside the module, with DI. */
+  canvasAccessPolicy?: Type<CanvasAccessPolicy>;
+}
+
+export const {
+  ConfigurableModuleClass: ConfigurableConnectionManagerModule,
+  MODULE_OPTIONS_TOKEN: RAW_CONNECTION_MANAGER_OPTIONS,
+  OPTIONS_TYPE: CONNECTION_MANAGER_OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE: CONNECTION_MANAGER_ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<ConnectionManagerOptions>()
+  .setClassMethodName('forRoot')
+  .setExtras<ConnectionManagerExtras>({}, (definition, extras) => ({
+    ...definition,
+    // Global, so the Presence and Router modules (and the host) can inject its services
+    // without importing it a second time.
+    global: true,
+    providers: extras.canvasAccessPolicy
+      ? [...(definition.providers ?? []), { provide: CanvasAccessPolicy, useClass: extras.canvasAccessPolicy }]
+      : definition.providers,
+  }))
+  .build();

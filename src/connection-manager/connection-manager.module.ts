@@ -1,0 +1,66 @@
+import { Module } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { InMemoryMembershipStore } from '../backends/membership/in-memory-membership-store.js';
+import { MembershipStore } from '../backends/membership/membership-store.interface.js';
+import { UpgradeRateLimiter, createMemoryUpgradeRateLimiter } from '../backends/rate-limit/upgrade-rate-limiter.js';
+import { ConnectionService } from '../domain/connections/connection.service.js';
+import { LifecycleState } from '../domain/connections/lifecycle-state.js';
+import { CanvasAccessPolicy, ClaimsCanvasAccessPolicy } from '../domain/rooms/canvas-access-policy.interface.js';
+import { LocalRoomRegistry } from '../domain/rooms/local-room.registry.js';
+import { RoomDelivery } from '../domain/rooms/room-delivery.js';
+import { RoomService } from '../domain/rooms/room.service.js';
+import { SessionService } from '../domain/sessions/session.service.js';
+import { CONNECTION_MANAGER_JWT, JwtAuthenticator, createConnectionManagerJwtService } from '../ws/auth.js';
+import { ConnectionHandler } from '../ws/connection.js';
+import { ConnectionManagerGateway } from '../ws/connection-manager.gateway.js';
+import { HeartbeatService } from '../ws/heartbeat.service.js';
+import { UpgradeGuard } from '../ws/upgrade-guard.js';
+import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from './connection-manager.constants.js';
+import { ConfigurableConnectionManagerModule, RAW_CONNECTION_MANAGER_OPTIONS } from './connection-manager.module-definition.js';
+import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type ResolvedConnectionManagerOptions } from './connection-manager.options.js';
+
+/**
+ * The Connection Manager: owns every WebSocket of the app. Import it once:
+ *
+ *     ConnectionManagerModule.forRoot({ jwt: { secret } })
+ *     ConnectionManagerModule.forRootAsync({ inject: [ConfigService], useFactory: (c) => ({ ... }) })
+ *
+ * and set `new ConnectionManagerWsAdapter(app)` as the app's WebSocket adapter. The host must
+ * also import `EventEmitterModule.forRoot()`: the module publishes its domain events there.
+ * Options are validated at start-up; a bad one stops it with a message naming the field.
+ */
+@Module({
+  providers: [
+    {
+      provide: CONNECTION_MANAGER_OPTIONS,
+      inject: [RAW_CONNECTION_MANAGER_OPTIONS],
+      useFactory: (raw: ConnectionManagerOptions) => resolveConnectionManagerOptions(raw),
+    },
+    { provide: INSTANCE_ID, useFactory: () => randomUUID() },
+    {
+      provide: CONNECTION_MANAGER_JWT,
+      inject: [CONNECTION_MANAGER_OPTIONS],
+      useFactory: (o: ResolvedConnectionManagerOptions) => createConnectionManagerJwtService(o),
+    },
+    {
+      provide: UpgradeRateLimiter,
+      inject: [CONNECTION_MANAGER_OPTIONS],
+      useFactory: (o: ResolvedConnectionManagerOptions) => createMemoryUpgradeRateLimiter(o.rateLimitPoints, o.rateLimitWindowMs),
+    },
+    { provide: MembershipStore, useFactory: () => new InMemoryMembershipStore() },
+    { provide: CanvasAccessPolicy, useClass: ClaimsCanvasAccessPolicy },
+    LifecycleState,
+    JwtAuthenticator,
+    ConnectionService,
+    LocalRoomRegistry,
+    RoomDelivery,
+    RoomService,
+    SessionService,
+    UpgradeGuard,
+    ConnectionHandler,
+    HeartbeatService,
+    ConnectionManagerGateway,
+  ],
+  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, MembershipStore, LifecycleState, HeartbeatService],
+})
+export class ConnectionManagerModule extends ConfigurableConnectionManagerModule {}

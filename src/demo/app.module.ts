@@ -1,0 +1,33 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ConnectionManagerModule } from '../connection-manager/connection-manager.module.js';
+import { PresenceModule } from '../presence/presence.module.js';
+import { RouterModule } from '../router/router.module.js';
+import { DemoTokenController } from './demo-token.controller.js';
+import { ENV_KEYS, toConnectionManagerOptions, validateEnv, type AppEnv } from './env.schema.js';
+
+/** Reads the validated env back out of ConfigService. */
+function envFrom(config: ConfigService): AppEnv {
+  return Object.fromEntries(ENV_KEYS.map((key) => [key, config.get(key)])) as AppEnv;
+}
+
+/**
+ * The demo monolith: ConfigModule (validated env; a bad variable stops start-up) feeds
+ * ConnectionManagerModule.forRootAsync; the reference Presence and Router modules react to
+ * its events. `DEMO_MODE=true` adds the demo token endpoint (see DemoTokenController).
+ */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, validate: validateEnv }),
+    EventEmitterModule.forRoot(),
+    ConnectionManagerModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => toConnectionManagerOptions(envFrom(config)),
+    }),
+    PresenceModule,
+    RouterModule,
+  ],
+  controllers: process.env.DEMO_MODE === 'true' ? [DemoTokenController] : [],
+})
+export class AppModule {}

@@ -1,0 +1,31 @@
+import { BadRequestException, Controller, Get, Inject, Query } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { JwtService } from '@nestjs/jwt';
+import type { AppEnv } from './env.schema.js';
+
+const ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Demo only (registered when DEMO_MODE=true, never by the module itself): mints short-lived
+ * HS256 tokens so a newcomer can connect with wscat or a browser without an identity provider.
+ * GET /demo/token?user=alice&name=Alice&tenant=demo → {"token":"…","expiresIn":3600}
+ */
+@Controller('demo')
+export class DemoTokenController {
+  private readonly jwt: JwtService;
+  private readonly tenantClaim: string;
+
+  constructor(@Inject(ConfigService) config: ConfigService<AppEnv, true>) {
+    this.jwt = new JwtService({ secret: config.get('JWT_SECRET', { infer: true }) });
+    this.tenantClaim = config.get('JWT_TENANT_CLAIM', { infer: true });
+  }
+
+  @Get('token')
+  token(@Query('user') user?: string, @Query('name') name?: string, @Query('tenant') tenant = 'demo'): { token: string; expiresIn: number } {
+    if (!user || !ID.test(user) || !ID.test(tenant)) throw new BadRequestException('user and tenant must be 1-64 characters of [A-Za-z0-9._-]');
+    const expiresIn = 3600;
+    const payload: Record<string, unknown> = { sub: user, [this.tenantClaim]: tenant };
+    if (name) payload.name = name.slice(0, 64);
+    return { token: this.jwt.sign(payload, { expiresIn, algorithm: 'HS256' }), expiresIn };
+  }
+}

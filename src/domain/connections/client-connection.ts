@@ -1,0 +1,60 @@
+import type { Identity } from './identity.js';
+import type { SocketLike } from './socket-like.js';
+import { SOCKET_OPEN } from './socket-like.js';
+import type { LocalRoom } from '../rooms/local-room.js';
+
+/**
+ * One open WebSocket and its per-connection state. Kept deliberately small (a few numbers,
+ * one Map): at 1000+ connections per instance every field costs, see docs/performance.md.
+ */
+export class ClientConnection {
+  /** canvasId → local room, for the rooms this connection has joined. */
+  readonly rooms = new Map<string, LocalRoom>();
+  /** Cleared by the heartbeat tick, set again by a pong or any frame. */
+  alive = true;
+  /** Set once the socket closed; async work that resumes later checks it. */
+  closed = false;
+  /** Why the server ended the connection (heartbeat_timeout, token_expired, …); unset for a client close. */
+  closeCause: string | undefined;
+  /** Whether this close may be resumed with the reconnect token. */
+  resumable = true;
+  /** Fixed one-second window of the per-connection message rate. */
+  rateWindowStart = 0;
+  rateCount = 0;
+  /** Window of invalid frames toward the 1008 abuse close. */
+  badWindowStart = 0;
+  badCount = 0;
+  /** Tail of the per-connection queue: frames wait here while an async one (join, leave) runs. */
+  pending: Promise<void> | null = null;
+  /** Epoch ms when the reauth grace ends; 0 while the token is valid. */
+  graceEndsAt = 0;
+
+  constructor(
+    readonly id: string,
+    readonly sessionId: string,
+    public identity: Identity,
+    readonly ip: string,
+    readonly socket: SocketLike,
+    readonly connectedAt: number,
+  ) {}
+
+  get userId(): string {
+    return this.identity.userId;
+  }
+  get tenantId(): string {
+    return this.identity.tenantId;
+  }
+  get isOpen(): boolean {
+    return !this.closed && this.socket.readyState === SOCKET_OPEN;
+  }
+
+  /** Sends a serialized frame if the socket is open; a closed socket drops it silently. */
+  send(payload: string | Buffer): void {
+    if (this.isOpen) this.socket.send(payload);
+  }
+
+  /** Serializes and sends one frame. */
+  sendFrame(frame: object): void {
+    if (this.isOpen) this.socket.send(JSON.stringify(frame));
+  }
+}

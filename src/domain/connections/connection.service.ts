@@ -1,0 +1,143 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
+import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import type { CloseCause } from '../../connection-manager/connection-manager.events.js';
+import { ClientConnection } from './client-connection.js';
+
+function userKey(tenantId: string, userId: string): string {
+  return `${tenantId}\u0000${userId}`;
+}
+
+/**
+ * Who is connected to this instance: by connection, by user and by tenant.
+ * It also owns the instance's connection budget (`maxConnections`): an upgrade reserves a slot
+ * before its socket opens, so concurrent upgrades can never overshoot the limit.
+ */
+@Injectable()
+export class ConnectionService {
+  private readonly byId = new Map<string, ClientConnection>();
+  private readonly byUser = new Map<string, Set<ClientConnection>>();
+  private readonly tenantCounts = new Map<string, number>();
+  /** Upgrades that passed the checks and whose socket is not registered yet. */
+  private reserved = 0;
+
+  constructor(@Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions) {}
+
+  /** Open connections on this instance. */
+  get count(): number {
+    return this.byId.size;
+  }
+
+  /** Takes one slot of the connection budget; false when the instance is full. */
+  tryReserve(): boolean {
+    if (this.byId.size + this.reserved >= this.options.maxConnections) return false;
+    this.reserved++;
+    return true;
+  }
+
+  /** Gives back a slot taken by {@link tryReserve} whose upgrade never produced a connection. */
+  releaseReservation(): void {
+    if (this.reserved > 0) this.reserved--;
+  }
+
+  /** Registers a new connection, consuming one reservation. */
+  register(connection: ClientConnection): void {
+    this.releaseReservation();
+    this.byId.set(connection.id, connection);
+    const key = userKey(connection.tenantId, connection.userId);
+    let set = this.byUser.get(key);
+    if (!set) this.byUser.set(key, (set = new Set()));
+    set.add(connection);
+    this.tenantCounts.set(connection.tenantId, (this.tenantCounts.get(connection.tenantId) ?? 0) + 1);
+  }
+
+  /** Forgets a closed connection. Idempotent. */
+  unregister(connection: ClientConnection): void {
+    if (this.byId.get(connection.id) !== connection) return;
+    this.byId.delete(connection.id);
+    const key = userKey(connection.tenantId, connection.userId);
+    const set = this.byUser.get(key);
+    if (set) {
+      set.delete(connection);
+      if (set.size === 0) this.byUser.delete(key);
+    }
+    const n = (this.tenantCounts.get(connection.tenantId) ?? 1) - 1;
+    if (n <= 0) this.tenantCounts.delete(connection.tenantId);
+    else this.tenantCounts.set(connection.tenantId, n);
+  }
+
+  get(connectionId: string): ClientConnection | undefined {
+    return this.byId.get(connectionId);
+  }
+
+  /** Every connection of one user on this instance (all tabs). */
+  byUserId(tenantId: string, userId: string): ClientConnection[] {
+    return [...(this.byUser.get(userKey(tenantId, userId)) ?? [])];
+  }
+
+  /** Every connection of one tenant on this instance. */
+  byTenant(tenantId: string): ClientConnection[] {
+    return [...this.byId.values()].filter((c) => c.tenantId === tenantId);
+  }
+
+  /** Connection counts per tenant (cheap: kept up to date on register/unregister). */
+  countsByTenant(): ReadonlyMap<string, number> {
+    return this.tenantCounts;
+  }
+
+  all(): IterableIterator<ClientConnection> {
+    return this.byId.values();
+  }
+
+  /** Sends one frame to one connection; false when it is not open on this instance. */
+  send(connectionId: string, frame: object): boolean {
+    const connection = this.byId.get(connectionId);
+    if (!connection?.isOpen) return false;
+    connection.sendFrame(frame);
+    return true;
+  }
+
+  /**
+   * Closes one connection with a close code. Unless `resumable` is true, its session ends
+   * with it (the reconnect token stops working).
+   */
+  disconnect(connectionId: string, code = 1000, reason = '', resumable = false): boolean {
+    const connection = this.byId.get(connectionId);
+    if (!connection) return false;
+    this.close(connection, code, reason, 'disconnected_by_server', resumable);
+    return true;
+  }
+
+  /**
+   * Ends every connection of a user (logout, ban) with `code` and `reason`; none of them can
+   * be resumed. Limit to one tenant with `tenantId` (user ids are only unique per tenant).
+   * Returns how many connections were closed.
+   */
+  disconnectUser(userId: string, code = 1000, reason = '', tenantId?: string): number {
+    let n = 0;
+    for (const connection of [...this.byId.values()]) {
+      if (connection.userId !== userId || (tenantId !== undefined && connection.tenantId !== tenantId)) continue;
+      this.close(connection, code, reason, 'disconnected_by_server', false);
+      n++;
+    }
+    return n;
+  }
+
+  /** Records why the server closes a connection, then closes it with a close frame. */
+  close(connection: ClientConnection, code: number, reason: string, cause: CloseCause, resumable: boolean): void {
+    if (connection.closeCause === undefined) {
+      connection.closeCause = cause;
+      connection.resumable = resumable;
+    }
+    connection.socket.close(code, reason);
+  }
+
+  /** Records why, then destroys the socket without a close frame (dead peers). */
+  terminate(connection: ClientConnection, cause: CloseCause, resumable: boolean): void {
+    if (connection.closeCause === undefined) {
+      connection.closeCause = cause;
+      connection.resumable = resumable;
+    }
+    connection.socket.terminate();
+  }
+}

@@ -1,0 +1,24 @@
+import type { Identity } from '../connections/identity.js';
+
+/**
+ * Decides whether a user may join a canvas. A host app provides its own under the
+ * {@link CanvasAccessPolicy} token (it may be async, e.g. look the canvas up in a database).
+ * Rooms are tenant-scoped whatever the policy says: a policy can only narrow access.
+ * A policy that throws or rejects is treated as "no" (FORBIDDEN) and logged.
+ */
+export interface CanvasAccessPolicy {
+  canJoin(identity: Identity, canvasId: string): boolean | Promise<boolean>;
+}
+
+/** Injection token of the {@link CanvasAccessPolicy}. */
+export const CanvasAccessPolicy = Symbol('CanvasAccessPolicy');
+
+/**
+ * The default policy: a token with a `canvases` claim may join only those canvases; a token
+ * without it may join any canvas of its own tenant.
+ */
+export class ClaimsCanvasAccessPolicy implements CanvasAccessPolicy {
+  canJoin(identity: Identity, canvasId: string): boolean {
+    return identity.canvases === undefined || identity.canvases.includes(canvasId);
+  }
+}

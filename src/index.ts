@@ -1,0 +1,33 @@
+/**
+ * Public API of the Connection Manager. Import from here only; everything else is internal.
+ */
+export { ConnectionManagerModule } from './connection-manager/connection-manager.module.js';
+export type { ConnectionManagerExtras } from './connection-manager/connection-manager.module-definition.js';
+export {
+  resolveConnectionManagerOptions,
+  connectionManagerOptionsSchema,
+  SUPPORTED_JWT_ALGORITHMS,
+  type ConnectionManagerOptions,
+  type ResolvedConnectionManagerOptions,
+  type JwtAlgorithm,
+} from './connection-manager/connection-manager.options.js';
+export { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from './connection-manager/connection-manager.constants.js';
+export * from './connection-manager/connection-manager.events.js';
+export { ConnectionManagerWsAdapter } from './ws/connection-manager.adapter.js';
+export { ConnectionService } from './domain/connections/connection.service.js';
+export type { ClientConnection } from './domain/connections/client-connection.js';
+export type { Identity } from './domain/connections/identity.js';
+export { RoomService, type JoinOutcome } from './domain/rooms/room.service.js';
+export { CanvasAccessPolicy, ClaimsCanvasAccessPolicy } from './domain/rooms/canvas-access-policy.interface.js';
+export { roomKey } from './domain/rooms/room-key.js';
+export { SessionService } from './domain/sessions/session.service.js';
+export { HeartbeatService } from './ws/heartbeat.service.js';
+export { MembershipStore } from './backends/membership/membership-store.interface.js';
+export type { MembershipEntry, MembershipJoinResult, MembershipLeaveResult } from './backends/membership/membership-store.interface.js';
+export { InMemoryMembershipStore } from './backends/membership/in-memory-membership-store.js';
+export { UpgradeRateLimiter } from './backends/rate-limit/upgrade-rate-limiter.js';
+export { PresenceModule } from './presence/presence.module.js';
+export { PresenceService } from './presence/presence.service.js';
+export { RouterModule } from './router/router.module.js';
+export { RouterService } from './router/router.service.js';
+export * from './protocol/index.js';

@@ -1,0 +1,69 @@
+import type { ClientFrame, RequestId } from './protocol.types.js';
+
+/** canvasId: 1–128 characters of `[A-Za-z0-9._:-]` (protocol v1). */
+export const CANVAS_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Longest accepted `id`, counted on its string form (an integer's decimal digits). */
+export const MAX_REQUEST_ID_LENGTH = 64;
+
+/** Why a frame was refused; `id` is set only when the frame's own id was valid, so it can be echoed. */
+export interface FrameError {
+  ok: false;
+  message: string;
+  id?: RequestId;
+}
+export interface ParsedFrame {
+  ok: true;
+  frame: ClientFrame;
+}
+export type ParseResult = ParsedFrame | FrameError;
+
+export function isValidCanvasId(value: unknown): value is string {
+  return typeof value === 'string' && CANVAS_ID_PATTERN.test(value);
+}
+
+function isValidRequestId(value: unknown): value is RequestId {
+  if (typeof value === 'string') return value.length <= MAX_REQUEST_ID_LENGTH;
+  return Number.isInteger(value) && String(value).length <= MAX_REQUEST_ID_LENGTH;
+}
+
+/**
+ * Validates one text frame. Pure and allocation-light: it never throws, whatever the input,
+ * and returns the frame object JSON.parse produced (no copy) when it is valid.
+ *
+ * `__proto__` and `constructor` keys are harmless here: JSON.parse creates them as own
+ * properties and nothing below merges client objects into others.
+ */
+export function parseClientFrame(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'frame is not valid JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, message: 'frame must be a JSON object' };
+  }
+  const frame = value as Record<string, unknown>;
+  const id = frame.id;
+  if (id !== undefined && !isValidRequestId(id)) {
+    return { ok: false, message: `id must be a string or an integer of at most ${MAX_REQUEST_ID_LENGTH} characters` };
+  }
+  const fail = (message: string): FrameError => (id === undefined ? { ok: false, message } : { ok: false, message, id });
+  switch (frame.type) {
+    case 'message':
+      if (!isValidCanvasId(frame.canvasId)) return fail('canvasId must be 1-128 characters of [A-Za-z0-9._:-]');
+      if (!Object.hasOwn(frame, 'data')) return fail('message needs a data field');
+      return { ok: true, frame: frame as unknown as ClientFrame };
+    case 'join':
+    case 'leave':
+      if (!isValidCanvasId(frame.canvasId)) return fail('canvasId must be 1-128 characters of [A-Za-z0-9._:-]');
+      return { ok: true, frame: frame as unknown as ClientFrame };
+    case 'ping':
+      return { ok: true, frame: frame as unknown as ClientFrame };
+    case 'reauth':
+      if (typeof frame.token !== 'string' || frame.token.length === 0) return fail('reauth needs a token');
+      return { ok: true, frame: frame as unknown as ClientFrame };
+    default:
+      return fail(typeof frame.type === 'string' ? 'unknown frame type' : 'frame needs a string type');
+  }
+}

@@ -1,0 +1,2 @@
+export * from './protocol.types.js';
+export * from './frame-parser.js';

@@ -1,0 +1,124 @@
+/**
+ * Wire protocol v1: every frame is one UTF-8 JSON text frame with a string `type`.
+ * These types are the single source of truth for server and clients (docs/protocol.md).
+ */
+
+/** A client-chosen correlation id: a string or an integer, at most 64 characters. */
+export type RequestId = string | number;
+
+export interface JoinFrame { type: 'join'; canvasId: string; id?: RequestId }
+export interface LeaveFrame { type: 'leave'; canvasId: string; id?: RequestId }
+export interface MessageFrame { type: 'message'; canvasId: string; data: unknown; id?: RequestId }
+export interface PingFrame { type: 'ping'; id?: RequestId }
+export interface ReauthFrame { type: 'reauth'; token: string; id?: RequestId }
+
+/** Every frame a client may send. */
+export type ClientFrame = JoinFrame | LeaveFrame | MessageFrame | PingFrame | ReauthFrame;
+
+/** A presence entry: one per distinct user in a room, however many tabs they have. */
+export interface PresenceMember {
+  userId: string;
+  /** Omitted when the user's token carries no `name`. */
+  name?: string;
+  /** How many connections (tabs) of this user are in the room. */
+  connections: number;
+}
+
+export interface ConnectionAckFrame {
+  type: 'connection_ack';
+  connectionId: string;
+  sessionId: string;
+  userId: string;
+  tenantId: string;
+  reconnectToken: string;
+  heartbeatIntervalMs: number;
+  resumed: boolean;
+  /** canvasIds restored by a resume; always `[]` on a fresh connection. */
+  rooms: string[];
+  /** Only on a resumed ack: whether missed messages follow and whether some were dropped. */
+  missed?: 'none' | 'replayed' | 'truncated';
+}
+
+export interface RoomJoinedFrame { type: 'room_joined'; id?: RequestId; roomId: string; canvasId: string }
+export interface RoomLeftFrame { type: 'room_left'; id?: RequestId; roomId: string; canvasId: string }
+export interface PresenceStateFrame { type: 'presence_state'; roomId: string; canvasId: string; members: PresenceMember[] }
+export interface PresenceJoinFrame { type: 'presence_join'; roomId: string; canvasId: string; member: PresenceMember }
+export interface PresenceLeaveFrame { type: 'presence_leave'; roomId: string; canvasId: string; userId: string }
+export interface RoomMessageFrame {
+  type: 'message';
+  roomId: string;
+  canvasId: string;
+  from: { userId: string; connectionId: string };
+  data: unknown;
+}
+export interface PongFrame { type: 'pong'; id?: RequestId }
+export interface ReauthRequiredFrame { type: 'reauth_required'; reason: 'token_expired'; graceMs: number }
+export interface ReauthOkFrame { type: 'reauth_ok'; id?: RequestId; expiresAt: number }
+export interface ErrorFrame {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  id?: RequestId;
+  /** Set on a ROOM_FULL that follows a resumed ack: the canvas that could not be restored. */
+  canvasId?: string;
+}
+
+/** Every frame the server may send. */
+export type ServerFrame =
+  | ConnectionAckFrame
+  | RoomJoinedFrame
+  | RoomLeftFrame
+  | PresenceStateFrame
+  | PresenceJoinFrame
+  | PresenceLeaveFrame
+  | RoomMessageFrame
+  | PongFrame
+  | ReauthRequiredFrame
+  | ReauthOkFrame
+  | ErrorFrame;
+
+/** Error codes of `error` frames. */
+export const ErrorCode = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  NOT_IN_ROOM: 'NOT_IN_ROOM',
+  ROOM_FULL: 'ROOM_FULL',
+  FORBIDDEN: 'FORBIDDEN',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  UNAVAILABLE: 'UNAVAILABLE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Codes of refused upgrades (HTTP body `{"error":{"code","message"}}`). */
+export const UpgradeRefusalCode = {
+  DRAINING: 'DRAINING',
+  RATE_LIMITED: 'RATE_LIMITED',
+  ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
+  SERVER_FULL: 'SERVER_FULL',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  UNAVAILABLE: 'UNAVAILABLE',
+} as const;
+export type UpgradeRefusalCode = (typeof UpgradeRefusalCode)[keyof typeof UpgradeRefusalCode];
+
+/** WebSocket close codes this server uses. */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  /** Sent by ws itself when the peer vanished; never on the wire. */
+  ABNORMAL: 1006,
+  INVALID_PAYLOAD: 1007,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  SERVICE_RESTART: 1012,
+  TRY_AGAIN_LATER: 1013,
+  SESSION_TAKEN_OVER: 4000,
+  TOKEN_EXPIRED: 4001,
+  IDENTITY_MISMATCH: 4003,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** The wire room id of a canvas. Tenant scoping is internal and never shown to clients. */
+export function wireRoomId(canvasId: string): string {
+  return `canvas:${canvasId}`;
+}

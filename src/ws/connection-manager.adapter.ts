@@ -1,0 +1,94 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { IncomingMessage } from 'node:http';
+import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
+import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import { ConnectionService } from '../domain/connections/connection.service.js';
+import { refusalResponse } from './upgrade-refusal.js';
+import { UpgradeGuard, type AcceptedUpgrade } from './upgrade-guard.js';
+
+/** Marks the gateway this adapter authenticates (other gateways pass through untouched). */
+export const CONNECTION_MANAGER_GATEWAY_FLAG = 'connectionManager';
+
+/** Where the accepted upgrade travels from `verifyClient` to `handleConnection` (on the request). */
+const ACCEPTED = Symbol('connectionManager.accepted');
+type RequestWithUpgrade = IncomingMessage & { [ACCEPTED]?: AcceptedUpgrade & { settled: boolean } };
+
+/** The accepted upgrade of a request, consumed once by the connection handler. */
+export function takeAcceptedUpgrade(req: IncomingMessage): AcceptedUpgrade | undefined {
+  const accepted = (req as RequestWithUpgrade)[ACCEPTED];
+  if (!accepted || accepted.settled) return undefined;
+  accepted.settled = true;
+  return accepted;
+}
+
+interface VerifyInfo {
+  req: IncomingMessage;
+}
+type VerifyDone = (ok: boolean, status?: number, message?: string, headers?: Record<string, string>) => void;
+
+/**
+ * The transport seam: Nest's WsAdapter, with authentication on the upgrade itself.
+ *
+ * Guards never run for `handleConnection` (nestjs/nest#882), and a check there would cost a full
+ * upgrade and could not answer with an HTTP status. So the checks run in ws's async
+ * `verifyClient`: a refusal is written as a plain HTTP response (JSON body, `Retry-After`) and
+ * no socket ever opens. Use it in `main.ts` and in every test app, before `listen()`:
+ *
+ *     app.useWebSocketAdapter(new ConnectionManagerWsAdapter(app));
+ *
+ * It also sets the path from the module options (a decorator cannot read config), caps the
+ * frame size (`maxPayloadBytes`; ws's own default is 100 MiB), turns off permessage-deflate
+ * (CPU and memory per connection for cursor-sized frames) and skips Nest's per-client rxjs
+ * message pipeline for the gateway, which parses frames itself.
+ */
+export class ConnectionManagerWsAdapter extends WsAdapter {
+  constructor(private readonly app: INestApplicationContext) {
+    super(app);
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}): any {
+    if (!options[CONNECTION_MANAGER_GATEWAY_FLAG]) return super.create(port, options);
+    const { [CONNECTION_MANAGER_GATEWAY_FLAG]: _flag, ...rest } = options;
+    const moduleOptions = this.app.get<ResolvedConnectionManagerOptions>(CONNECTION_MANAGER_OPTIONS, { strict: false });
+    const guard = this.app.get(UpgradeGuard, { strict: false });
+    const connections = this.app.get(ConnectionService, { strict: false });
+    const verifyClient = (info: VerifyInfo, done: VerifyDone): void => {
+      guard.check(info.req).then(
+        (decision) => {
+          if (decision.ok) {
+            const accepted = { ...decision.upgrade, settled: false };
+            (info.req as RequestWithUpgrade)[ACCEPTED] = accepted;
+            // ws drops the socket silently if it died during the check: give the slot back.
+            info.req.socket.once('close', () => {
+              if (!accepted.settled) {
+                accepted.settled = true;
+                connections.releaseReservation();
+              }
+            });
+            done(true);
+            return;
+          }
+          const { body, headers } = refusalResponse(decision.refusal);
+          done(false, decision.refusal.status, body, headers);
+        },
+        () => done(false, 500, JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error' } }), { 'Content-Type': 'application/json' }),
+      );
+    };
+    return super.create(port, {
+      ...rest,
+      path: moduleOptions.path,
+      verifyClient,
+      maxPayload: moduleOptions.maxPayloadBytes,
+      perMessageDeflate: false,
+      clientTracking: true,
+    });
+  }
+
+  override bindMessageHandlers(client: any, handlers: any[], transform: any): void {
+    // The connection manager's gateway has no @SubscribeMessage handlers: its frames are
+    // parsed by the connection handler, so the per-client rxjs pipeline would be pure cost.
+    if (handlers.length === 0) return;
+    super.bindMessageHandlers(client, handlers, transform);
+  }
+}

@@ -1,0 +1,226 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
+import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import {
+  ConnectionClosedEvent,
+  ConnectionEstablishedEvent,
+  ConnectionManagerEvent,
+  ConnectionMessageEvent,
+  type CloseCause,
+} from '../connection-manager/connection-manager.events.js';
+import { ClientConnection } from '../domain/connections/client-connection.js';
+import { ConnectionService } from '../domain/connections/connection.service.js';
+import type { SocketLike } from '../domain/connections/socket-like.js';
+import { RoomService } from '../domain/rooms/room.service.js';
+import { SessionService } from '../domain/sessions/session.service.js';
+import { parseClientFrame } from '../protocol/frame-parser.js';
+import { CloseCode, ErrorCode, type ClientFrame, type ConnectionAckFrame, type RequestId } from '../protocol/protocol.types.js';
+import { takeAcceptedUpgrade } from './connection-manager.adapter.js';
+
+/** The `ws` events the handler listens to (typed loosely so the domain never imports ws). */
+interface WsSocket extends SocketLike {
+  on(event: 'message', cb: (data: Buffer, isBinary: boolean) => void): void;
+  on(event: 'pong', cb: () => void): void;
+  on(event: 'close', cb: (code: number, reason: Buffer) => void): void;
+  on(event: 'error', cb: (err: Error & { code?: string }) => void): void;
+}
+
+function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id?: RequestId } {
+  return id === undefined ? frame : { ...frame, id };
+}
+
+/**
+ * The connection handler: one open socket from its ack to its cleanup. It parses and validates
+ * frames, applies the per-connection limits, calls the services and replies. It holds no
+ * room or presence logic of its own.
+ *
+ * Frames of one connection are handled in order: while an async one (join, leave) is pending,
+ * later frames wait behind it, so a `message` right after a `join` always finds the room.
+ */
+@Injectable()
+export class ConnectionHandler {
+  private readonly logger = new Logger('ConnectionManager');
+
+  constructor(
+    @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
+    private readonly connections: ConnectionService,
+    private readonly rooms: RoomService,
+    private readonly sessions: SessionService,
+    private readonly events: EventEmitter2,
+  ) {}
+
+  /** Takes over a socket that passed the upgrade checks. */
+  open(socket: WsSocket, req: IncomingMessage): void {
+    const accepted = takeAcceptedUpgrade(req);
+    if (!accepted) {
+      // Only reachable if the adapter was bypassed: never serve an unauthenticated socket.
+      socket.close(CloseCode.INTERNAL_ERROR, 'not authenticated');
+      return;
+    }
+    const session = this.sessions.start();
+    const connection = new ClientConnection(randomUUID(), session.sessionId, accepted.identity, accepted.ip, socket, Date.now());
+    this.connections.register(connection);
+    socket.on('message', (data, isBinary) => this.onFrame(connection, data, isBinary));
+    socket.on('pong', () => {
+      connection.alive = true;
+    });
+    socket.on('error', (err) => this.onSocketError(connection, err));
+    socket.on('close', (code, reason) => this.onClose(connection, code, reason.toString()));
+    const ack: ConnectionAckFrame = {
+      type: 'connection_ack',
+      connectionId: connection.id,
+      sessionId: session.sessionId,
+      userId: connection.userId,
+      tenantId: connection.tenantId,
+      reconnectToken: session.reconnectToken,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      resumed: false,
+      rooms: [],
+    };
+    connection.sendFrame(ack);
+    this.events.emit(
+      ConnectionManagerEvent.ConnectionEstablished,
+      new ConnectionEstablishedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, connection.identity.name, connection.ip, false),
+    );
+  }
+
+  private onFrame(connection: ClientConnection, data: Buffer, isBinary: boolean): void {
+    connection.alive = true;
+    if (connection.closed) return;
+    if (!this.withinRate(connection)) {
+      this.sendError(connection, ErrorCode.RATE_LIMITED, 'too many messages, slow down', undefined);
+      return;
+    }
+    if (isBinary) {
+      this.badFrame(connection, 'binary frames are not accepted', undefined);
+      return;
+    }
+    const parsed = parseClientFrame(data.toString('utf8'));
+    if (!parsed.ok) {
+      this.badFrame(connection, parsed.message, parsed.id);
+      return;
+    }
+    if (connection.pending) {
+      this.enqueue(connection, () => this.dispatch(connection, parsed.frame));
+      return;
+    }
+    const result = this.dispatch(connection, parsed.frame);
+    if (result) this.enqueue(connection, () => result);
+  }
+
+  /** Runs `work` after the connection's pending async frames. */
+  private enqueue(connection: ClientConnection, work: () => Promise<void> | void): void {
+    const tail = (connection.pending ?? Promise.resolve())
+      .then(work)
+      .catch((err: unknown) => this.logger.error(`frame handling failed: ${(err as Error).message}`));
+    connection.pending = tail;
+    void tail.then(() => {
+      if (connection.pending === tail) connection.pending = null;
+    });
+  }
+
+  /** Handles one valid frame; returns a promise only for frames that need async work. */
+  private dispatch(connection: ClientConnection, frame: ClientFrame): Promise<void> | void {
+    if (connection.closed) return;
+    switch (frame.type) {
+      case 'message':
+        return this.onMessage(connection, frame.canvasId, frame.data, frame.id);
+      case 'ping':
+        connection.sendFrame(withId({ type: 'pong' }, frame.id));
+        return;
+      case 'join':
+        return this.onJoin(connection, frame.canvasId, frame.id);
+      case 'leave':
+        return this.onLeave(connection, frame.canvasId, frame.id);
+      case 'reauth':
+        this.sendError(connection, ErrorCode.BAD_REQUEST, 'reauth is not supported by this server yet', frame.id);
+        return;
+    }
+  }
+
+  private onMessage(connection: ClientConnection, canvasId: string, data: unknown, id: RequestId | undefined): void {
+    const room = connection.rooms.get(canvasId);
+    if (!room) {
+      this.sendError(connection, ErrorCode.NOT_IN_ROOM, 'join the canvas before sending to it', id);
+      return;
+    }
+    this.events.emit(
+      ConnectionManagerEvent.ConnectionMessage,
+      new ConnectionMessageEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, room.key, room.wireId, canvasId, data),
+    );
+  }
+
+  private async onJoin(connection: ClientConnection, canvasId: string, id: RequestId | undefined): Promise<void> {
+    const outcome = await this.rooms.join(connection, canvasId, {
+      beforeEvents: (room) => connection.sendFrame(withId({ type: 'room_joined', roomId: room.wireId, canvasId }, id)),
+    });
+    if (!outcome.ok) this.sendError(connection, outcome.code, outcome.message, id);
+  }
+
+  private async onLeave(connection: ClientConnection, canvasId: string, id: RequestId | undefined): Promise<void> {
+    const room = connection.rooms.get(canvasId);
+    if (!room) {
+      this.sendError(connection, ErrorCode.NOT_IN_ROOM, 'not in this canvas', id);
+      return;
+    }
+    const wireId = room.wireId;
+    // room_left goes out before the others hear presence_leave: the reply is about this connection.
+    connection.sendFrame(withId({ type: 'room_left', roomId: wireId, canvasId }, id));
+    await this.rooms.leave(connection, canvasId, 'leave');
+  }
+
+  /** Fixed one-second window; every client frame counts, valid or not. */
+  private withinRate(connection: ClientConnection): boolean {
+    const now = Date.now();
+    if (now - connection.rateWindowStart >= 1000) {
+      connection.rateWindowStart = now;
+      connection.rateCount = 0;
+    }
+    return ++connection.rateCount <= this.options.messageRateLimit;
+  }
+
+  /** Answers BAD_REQUEST; past `badFrameLimit` invalid frames in the window, closes with 1008. */
+  private badFrame(connection: ClientConnection, message: string, id: RequestId | undefined): void {
+    this.sendError(connection, ErrorCode.BAD_REQUEST, message, id);
+    const now = Date.now();
+    if (now - connection.badWindowStart >= this.options.badFrameWindowMs) {
+      connection.badWindowStart = now;
+      connection.badCount = 0;
+    }
+    if (++connection.badCount > this.options.badFrameLimit) {
+      this.connections.close(connection, CloseCode.POLICY_VIOLATION, 'too many invalid frames', 'policy_violation', false);
+    }
+  }
+
+  private sendError(connection: ClientConnection, code: ErrorCode, message: string, id: RequestId | undefined): void {
+    connection.sendFrame(withId({ type: 'error', code, message }, id));
+  }
+
+  private onSocketError(connection: ClientConnection, err: Error & { code?: string }): void {
+    // ws closes the socket itself after these (1009 too big, 1007 bad UTF-8, 1002 protocol).
+    const cause: CloseCause = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'message_too_big' : 'policy_violation';
+    if (connection.closeCause === undefined) {
+      connection.closeCause = cause;
+      connection.resumable = false;
+    }
+    this.logger.debug?.(`socket error on ${connection.id}: ${err.code ?? err.name}`);
+  }
+
+  private onClose(connection: ClientConnection, code: number, reason: string): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    this.connections.unregister(connection);
+    const cause = connection.closeCause ?? 'client';
+    const resumable = connection.resumable;
+    void this.rooms.leaveAll(connection, 'disconnect').finally(() => {
+      this.sessions.end(connection.sessionId);
+      this.events.emit(
+        ConnectionManagerEvent.ConnectionClosed,
+        new ConnectionClosedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, code, reason, cause as CloseCause, resumable && false),
+      );
+    });
+  }
+}

@@ -1,0 +1,87 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import type { IncomingMessage } from 'node:http';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
+import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import { ConnectionManagerEvent, ConnectionRefusedEvent } from '../connection-manager/connection-manager.events.js';
+import { UpgradeRateLimiter } from '../backends/rate-limit/upgrade-rate-limiter.js';
+import { ConnectionService } from '../domain/connections/connection.service.js';
+import type { Identity } from '../domain/connections/identity.js';
+import { LifecycleState } from '../domain/connections/lifecycle-state.js';
+import { AuthError, JwtAuthenticator, extractToken } from './auth.js';
+import { clientIp } from './client-ip.js';
+import type { UpgradeRefusal } from './upgrade-refusal.js';
+
+/** What an accepted upgrade carries from the check to the connection handler. */
+export interface AcceptedUpgrade {
+  identity: Identity;
+  ip: string;
+}
+
+export type UpgradeDecision = { ok: true; upgrade: AcceptedUpgrade } | { ok: false; refusal: UpgradeRefusal };
+
+/**
+ * The checks of an upgrade on the module's path, in the protocol's order:
+ * draining (503) → IP attempt rate (429) → Origin (403) → instance capacity (503) → JWT (401).
+ * Every attempt that reaches here counts toward the IP limit, refused ones included.
+ * An accepted upgrade holds a connection slot until its socket registers or goes away.
+ */
+@Injectable()
+export class UpgradeGuard {
+  private readonly allowedOrigins: ReadonlySet<string> | undefined;
+
+  constructor(
+    @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
+    @Inject(UpgradeRateLimiter) private readonly rateLimiter: UpgradeRateLimiter,
+    private readonly connections: ConnectionService,
+    private readonly authenticator: JwtAuthenticator,
+    private readonly lifecycle: LifecycleState,
+    private readonly events: EventEmitter2,
+  ) {
+    this.allowedOrigins = options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins) : undefined;
+  }
+
+  async check(req: IncomingMessage): Promise<UpgradeDecision> {
+    const ip = clientIp(req, this.options.trustProxyHops);
+    const refusal = await this.refusalFor(req, ip);
+    if (refusal.ok) return refusal;
+    this.events.emit(ConnectionManagerEvent.ConnectionRefused, new ConnectionRefusedEvent(refusal.refusal.status, refusal.refusal.code, ip));
+    return refusal;
+  }
+
+  private async refusalFor(req: IncomingMessage, ip: string): Promise<UpgradeDecision> {
+    const retryAfterS = this.options.retryAfterS;
+    if (this.lifecycle.draining) {
+      return refuse(503, 'DRAINING', 'server is restarting, reconnect to another instance', retryAfterS);
+    }
+    try {
+      await this.rateLimiter.consume(ip);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) {
+        return refuse(429, 'RATE_LIMITED', 'too many connection attempts', Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
+      }
+      // A limiter backend failure must not let floods through: refuse, but briefly.
+      return refuse(503, 'UNAVAILABLE', 'rate limiter unavailable', retryAfterS);
+    }
+    const origin = req.headers.origin;
+    if (this.allowedOrigins && origin !== undefined && !this.allowedOrigins.has(origin)) {
+      return refuse(403, 'ORIGIN_NOT_ALLOWED', 'origin not allowed');
+    }
+    if (!this.connections.tryReserve()) {
+      return refuse(503, 'SERVER_FULL', 'server is at its connection limit', retryAfterS);
+    }
+    try {
+      const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+      const identity = this.authenticator.verify(extractToken(req, query));
+      return { ok: true, upgrade: { identity, ip } };
+    } catch (err) {
+      this.connections.releaseReservation();
+      return refuse(401, 'UNAUTHORIZED', err instanceof AuthError ? err.message : 'invalid token');
+    }
+  }
+}
+
+function refuse(status: number, code: UpgradeRefusal['code'], message: string, retryAfterS?: number): UpgradeDecision {
+  return { ok: false, refusal: retryAfterS === undefined ? { status, code, message } : { status, code, message, retryAfterS } };
+}

@@ -1,0 +1,18 @@
+import type { UpgradeRefusalCode } from '../protocol/protocol.types.js';
+
+/** A refused upgrade: written as a plain HTTP response; no WebSocket is opened. */
+export interface UpgradeRefusal {
+  status: number;
+  code: UpgradeRefusalCode;
+  message: string;
+  /** Seconds, rounded up; sent as `Retry-After`. */
+  retryAfterS?: number;
+}
+
+/** The HTTP response of a refusal: JSON body `{"error":{"code","message"}}`. */
+export function refusalResponse(refusal: UpgradeRefusal): { body: string; headers: Record<string, string> } {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
+  if (refusal.retryAfterS !== undefined) headers['Retry-After'] = String(refusal.retryAfterS);
+  if (refusal.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+  return { body: JSON.stringify({ error: { code: refusal.code, message: refusal.message } }), headers };
+}
