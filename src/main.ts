@@ -16,7 +16,23 @@ async function bootstrap(): Promise<void> {
   const level = (process.env.LOG_LEVEL ?? 'log') as LogLevel;
   const app = await NestFactory.create(AppModule, { logger: LEVELS.slice(0, Math.max(2, LEVELS.indexOf(level) + 1)) });
   app.useWebSocketAdapter(new ConnectionManagerWsAdapter(app));
-  app.enableShutdownHooks();
+  // Our own signal handling instead of enableShutdownHooks(): Nest re-raises the signal after
+  // closing, which ends the process with 143; a drained shutdown should exit 0.
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      Logger.log(`${signal}: draining`, 'ConnectionManager');
+      app.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(`shutdown failed: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST || '0.0.0.0';
   await app.listen(port, host);

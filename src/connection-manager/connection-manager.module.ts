@@ -10,6 +10,11 @@ import { LocalRoomRegistry } from '../domain/rooms/local-room.registry.js';
 import { RoomDelivery } from '../domain/rooms/room-delivery.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
+import { SessionStore } from '../backends/session/session-store.interface.js';
+import { InMemorySessionStore } from '../backends/session/in-memory-session-store.js';
+import { ConnectionLifecycleService } from '../domain/connections/connection-lifecycle.service.js';
+import { DrainService } from '../domain/connections/drain.service.js';
+import { TokenExpiryService } from '../domain/connections/token-expiry.service.js';
 import { CONNECTION_MANAGER_JWT, JwtAuthenticator, createConnectionManagerJwtService } from '../ws/auth.js';
 import { ConnectionHandler } from '../ws/connection.js';
 import { ConnectionManagerGateway } from '../ws/connection-manager.gateway.js';
@@ -48,6 +53,11 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
       useFactory: (o: ResolvedConnectionManagerOptions) => createMemoryUpgradeRateLimiter(o.rateLimitPoints, o.rateLimitWindowMs),
     },
     { provide: MembershipStore, useFactory: () => new InMemoryMembershipStore() },
+    {
+      provide: SessionStore,
+      inject: [CONNECTION_MANAGER_OPTIONS],
+      useFactory: (o: ResolvedConnectionManagerOptions) => new InMemorySessionStore(o.resumeBufferMessages, o.resumeBufferBytes),
+    },
     { provide: CanvasAccessPolicy, useClass: ClaimsCanvasAccessPolicy },
     LifecycleState,
     JwtAuthenticator,
@@ -56,11 +66,14 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
     RoomDelivery,
     RoomService,
     SessionService,
+    TokenExpiryService,
+    ConnectionLifecycleService,
+    DrainService,
     UpgradeGuard,
     ConnectionHandler,
     HeartbeatService,
     ConnectionManagerGateway,
   ],
-  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, MembershipStore, LifecycleState, HeartbeatService],
+  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, MembershipStore, SessionStore, LifecycleState, HeartbeatService, DrainService],
 })
 export class ConnectionManagerModule extends ConfigurableConnectionManagerModule {}

@@ -17,6 +17,6 @@ export class RouterService {
     const frame =
       `{"type":"message","roomId":${JSON.stringify(event.roomId)},"canvasId":${JSON.stringify(event.canvasId)},` +
       `"from":{"userId":${JSON.stringify(event.userId)},"connectionId":"${event.connectionId}"},"data":${JSON.stringify(event.data)}}`;
-    this.rooms.broadcastToRoomKey(event.roomKey, frame, event.connectionId);
+    this.rooms.publish(event.roomKey, frame, event.connectionId);
   }
 }

@@ -64,7 +64,7 @@ export function extractToken(req: IncomingMessage, query: URLSearchParams): stri
     return match ? match[1] : '';
   }
   const token = query.get('token');
-  return token === null ? undefined : token;
+  return token === null || token === '' ? undefined : token;
 }
 
 /**

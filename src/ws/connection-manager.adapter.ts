@@ -85,6 +85,14 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     });
   }
 
+  override bindErrorHandler(server: any): any {
+    // Nest logs every client socket error at error level; on a public socket those are
+    // client-controlled (oversized frames, bad UTF-8), so the connection handler records them
+    // as close causes instead of flooding the log. Server errors are still logged.
+    server.on('error', (err: Error) => this.logger.error(err));
+    return server;
+  }
+
   override bindMessageHandlers(client: any, handlers: any[], transform: any): void {
     // The connection manager's gateway has no @SubscribeMessage handlers: its frames are
     // parsed by the connection handler, so the per-client rxjs pipeline would be pure cost.

@@ -5,19 +5,22 @@ import type { IncomingMessage } from 'node:http';
 import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
 import {
-  ConnectionClosedEvent,
-  ConnectionEstablishedEvent,
+  AuthReauthenticatedEvent,
   ConnectionManagerEvent,
   ConnectionMessageEvent,
   type CloseCause,
 } from '../connection-manager/connection-manager.events.js';
+import { ConnectionLifecycleService } from '../domain/connections/connection-lifecycle.service.js';
+import { sameUser, type Identity } from '../domain/connections/identity.js';
+import { TokenExpiryService } from '../domain/connections/token-expiry.service.js';
+import { AuthError, JwtAuthenticator } from './auth.js';
 import { ClientConnection } from '../domain/connections/client-connection.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
 import type { SocketLike } from '../domain/connections/socket-like.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
 import { parseClientFrame } from '../protocol/frame-parser.js';
-import { CloseCode, ErrorCode, type ClientFrame, type ConnectionAckFrame, type RequestId } from '../protocol/protocol.types.js';
+import { CloseCode, ErrorCode, type ClientFrame, type RequestId } from '../protocol/protocol.types.js';
 import { takeAcceptedUpgrade } from './connection-manager.adapter.js';
 
 /** The `ws` events the handler listens to (typed loosely so the domain never imports ws). */
@@ -49,6 +52,9 @@ export class ConnectionHandler {
     private readonly connections: ConnectionService,
     private readonly rooms: RoomService,
     private readonly sessions: SessionService,
+    private readonly lifecycle: ConnectionLifecycleService,
+    private readonly expiry: TokenExpiryService,
+    private readonly authenticator: JwtAuthenticator,
     private readonly events: EventEmitter2,
   ) {}
 
@@ -60,8 +66,8 @@ export class ConnectionHandler {
       socket.close(CloseCode.INTERNAL_ERROR, 'not authenticated');
       return;
     }
-    const session = this.sessions.start();
-    const connection = new ClientConnection(randomUUID(), session.sessionId, accepted.identity, accepted.ip, socket, Date.now());
+    const sessionId = accepted.resume?.sessionId ?? this.sessions.newSessionId();
+    const connection = new ClientConnection(randomUUID(), sessionId, accepted.identity, accepted.ip, socket, Date.now());
     this.connections.register(connection);
     socket.on('message', (data, isBinary) => this.onFrame(connection, data, isBinary));
     socket.on('pong', () => {
@@ -69,21 +75,9 @@ export class ConnectionHandler {
     });
     socket.on('error', (err) => this.onSocketError(connection, err));
     socket.on('close', (code, reason) => this.onClose(connection, code, reason.toString()));
-    const ack: ConnectionAckFrame = {
-      type: 'connection_ack',
-      connectionId: connection.id,
-      sessionId: session.sessionId,
-      userId: connection.userId,
-      tenantId: connection.tenantId,
-      reconnectToken: session.reconnectToken,
-      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
-      resumed: false,
-      rooms: [],
-    };
-    connection.sendFrame(ack);
-    this.events.emit(
-      ConnectionManagerEvent.ConnectionEstablished,
-      new ConnectionEstablishedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, connection.identity.name, connection.ip, false),
+    // Frames that arrive before the ack is out wait behind the setup in the connection's queue.
+    this.enqueue(connection, () =>
+      accepted.resume ? this.lifecycle.resume(connection, accepted.resume) : this.lifecycle.start(connection),
     );
   }
 
@@ -136,7 +130,7 @@ export class ConnectionHandler {
       case 'leave':
         return this.onLeave(connection, frame.canvasId, frame.id);
       case 'reauth':
-        this.sendError(connection, ErrorCode.BAD_REQUEST, 'reauth is not supported by this server yet', frame.id);
+        this.onReauth(connection, frame.token, frame.id);
         return;
     }
   }
@@ -170,6 +164,33 @@ export class ConnectionHandler {
     // room_left goes out before the others hear presence_leave: the reply is about this connection.
     connection.sendFrame(withId({ type: 'room_left', roomId: wireId, canvasId }, id));
     await this.rooms.leave(connection, canvasId, 'leave');
+  }
+
+  /**
+   * Reauth (any time, also before expiry): a token that fails verification gets UNAUTHORIZED and
+   * the grace keeps running; a valid token of another user or tenant gets UNAUTHORIZED, then
+   * close 4003; a valid one replaces the identity and moves the expiry.
+   */
+  private onReauth(connection: ClientConnection, token: string, id: RequestId | undefined): void {
+    let identity: Identity;
+    try {
+      identity = this.authenticator.verify(token);
+    } catch (err) {
+      this.sendError(connection, ErrorCode.UNAUTHORIZED, err instanceof AuthError ? err.message : 'invalid token', id);
+      return;
+    }
+    if (!sameUser(identity, connection.identity)) {
+      this.sendError(connection, ErrorCode.UNAUTHORIZED, 'token names another user', id);
+      this.connections.close(connection, CloseCode.IDENTITY_MISMATCH, 'identity mismatch', 'identity_mismatch', false);
+      return;
+    }
+    connection.identity = identity;
+    this.expiry.schedule(connection);
+    connection.sendFrame(withId({ type: 'reauth_ok', expiresAt: identity.expiresAt }, id));
+    this.events.emit(
+      ConnectionManagerEvent.AuthReauthenticated,
+      new AuthReauthenticatedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, identity.expiresAt),
+    );
   }
 
   /** Fixed one-second window; every client frame counts, valid or not. */
@@ -210,17 +231,6 @@ export class ConnectionHandler {
   }
 
   private onClose(connection: ClientConnection, code: number, reason: string): void {
-    if (connection.closed) return;
-    connection.closed = true;
-    this.connections.unregister(connection);
-    const cause = connection.closeCause ?? 'client';
-    const resumable = connection.resumable;
-    void this.rooms.leaveAll(connection, 'disconnect').finally(() => {
-      this.sessions.end(connection.sessionId);
-      this.events.emit(
-        ConnectionManagerEvent.ConnectionClosed,
-        new ConnectionClosedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, code, reason, cause as CloseCause, resumable && false),
-      );
-    });
+    this.lifecycle.finalize(connection, code, reason).catch((err: unknown) => this.logger.error(`cleanup failed: ${(err as Error).message}`));
   }
 }

@@ -7,7 +7,9 @@ import type { ResolvedConnectionManagerOptions } from '../connection-manager/con
 import { ConnectionManagerEvent, ConnectionRefusedEvent } from '../connection-manager/connection-manager.events.js';
 import { UpgradeRateLimiter } from '../backends/rate-limit/upgrade-rate-limiter.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
-import type { Identity } from '../domain/connections/identity.js';
+import { sameUser, type Identity } from '../domain/connections/identity.js';
+import { SessionService, identityOf } from '../domain/sessions/session.service.js';
+import type { SessionRecord } from '../backends/session/session-store.interface.js';
 import { LifecycleState } from '../domain/connections/lifecycle-state.js';
 import { AuthError, JwtAuthenticator, extractToken } from './auth.js';
 import { clientIp } from './client-ip.js';
@@ -17,13 +19,16 @@ import type { UpgradeRefusal } from './upgrade-refusal.js';
 export interface AcceptedUpgrade {
   identity: Identity;
   ip: string;
+  /** Set for `?reconnectToken=`: the session to resume (its token is already used up). */
+  resume?: SessionRecord;
 }
 
 export type UpgradeDecision = { ok: true; upgrade: AcceptedUpgrade } | { ok: false; refusal: UpgradeRefusal };
 
 /**
  * The checks of an upgrade on the module's path, in the protocol's order:
- * draining (503) → IP attempt rate (429) → Origin (403) → instance capacity (503) → JWT (401).
+ * draining (503) → IP attempt rate (429) → Origin (403) → instance capacity (503) → JWT or
+ * reconnect token (401; 503 when a shared session store is unreachable).
  * Every attempt that reaches here counts toward the IP limit, refused ones included.
  * An accepted upgrade holds a connection slot until its socket registers or goes away.
  */
@@ -37,6 +42,7 @@ export class UpgradeGuard {
     private readonly connections: ConnectionService,
     private readonly authenticator: JwtAuthenticator,
     private readonly lifecycle: LifecycleState,
+    private readonly sessions: SessionService,
     private readonly events: EventEmitter2,
   ) {
     this.allowedOrigins = options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins) : undefined;
@@ -71,14 +77,46 @@ export class UpgradeGuard {
     if (!this.connections.tryReserve()) {
       return refuse(503, 'SERVER_FULL', 'server is at its connection limit', retryAfterS);
     }
+    let decision: UpgradeDecision;
     try {
-      const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-      const identity = this.authenticator.verify(extractToken(req, query));
-      return { ok: true, upgrade: { identity, ip } };
-    } catch (err) {
-      this.connections.releaseReservation();
-      return refuse(401, 'UNAUTHORIZED', err instanceof AuthError ? err.message : 'invalid token');
+      decision = await this.authenticate(req, ip);
+    } catch {
+      decision = refuse(401, 'UNAUTHORIZED', 'invalid credentials');
     }
+    if (!decision.ok) this.connections.releaseReservation();
+    return decision;
+  }
+
+  /** JWT, reconnect token, or both (then the JWT must name the session's user and governs expiry). */
+  private async authenticate(req: IncomingMessage, ip: string): Promise<UpgradeDecision> {
+    const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    const token = extractToken(req, query);
+    const reconnectToken = query.get('reconnectToken');
+    let identity: Identity | undefined;
+    if (token !== undefined || reconnectToken === null) {
+      try {
+        identity = this.authenticator.verify(token);
+      } catch (err) {
+        return refuse(401, 'UNAUTHORIZED', err instanceof AuthError ? err.message : 'invalid token');
+      }
+    }
+    if (reconnectToken === null) return { ok: true, upgrade: { identity: identity!, ip } };
+    let record: SessionRecord | undefined;
+    try {
+      record = await this.sessions.find(reconnectToken);
+      if (record && (record.awayUntil === 0 || record.awayUntil > Date.now()) && (!identity || sameUser(identity, record))) {
+        // Used up only now that every check passed: a refused attempt keeps the token valid.
+        record = await this.sessions.claim(reconnectToken);
+      } else if (record && identity && !sameUser(identity, record)) {
+        return refuse(401, 'UNAUTHORIZED', 'token does not match the session');
+      } else {
+        record = undefined;
+      }
+    } catch {
+      return refuse(503, 'UNAVAILABLE', 'sessions are temporarily unavailable, retry later', this.options.retryAfterS);
+    }
+    if (!record) return refuse(401, 'UNAUTHORIZED', 'invalid or expired reconnect token');
+    return { ok: true, upgrade: { identity: identity ?? identityOf(record), ip, resume: record } };
   }
 }
 

@@ -97,10 +97,14 @@ export class TestApp {
     return jwt.sign(payload, secret, signOptions);
   }
 
-  /** Opens a client with `?token=`, waits for connection_ack and returns it with the ack. */
-  async connect(claims: TokenClaims | string = {}, extra: { headers?: Record<string, string>; query?: string } = {}): Promise<TestClient & { ack: any }> {
-    const token = typeof claims === 'string' ? claims : this.token(claims);
-    const ws = new WebSocket(`${this.url}?token=${encodeURIComponent(token)}${extra.query ?? ''}`, { headers: extra.headers });
+  /**
+   * Opens a client with `?token=` (none when `claims` is null), waits for connection_ack and
+   * returns it with the ack. `extra.query` is appended (e.g. `&reconnectToken=…`).
+   */
+  async connect(claims: TokenClaims | string | null = {}, extra: { headers?: Record<string, string>; query?: string } = {}): Promise<TestClient & { ack: any }> {
+    const token = claims === null ? undefined : typeof claims === 'string' ? claims : this.token(claims);
+    const params = [token === undefined ? '' : `token=${encodeURIComponent(token)}`, (extra.query ?? '').replace(/^[&?]/, '')].filter((p) => p.length > 0);
+    const ws = new WebSocket(`${this.url}${params.length > 0 ? `?${params.join('&')}` : ''}`, { headers: extra.headers });
     const client = new TestClient(ws) as TestClient & { ack: any };
     this.clients.add(client);
     await new Promise<void>((resolve, reject) => {
@@ -110,6 +114,11 @@ export class TestApp {
     });
     client.ack = await client.next('connection_ack');
     return client;
+  }
+
+  /** Resumes a session with its reconnect token (and, optionally, a JWT given as claims or string). */
+  resume(reconnectToken: string, claims: TokenClaims | string | null = null): Promise<TestClient & { ack: any }> {
+    return this.connect(claims, { query: `reconnectToken=${encodeURIComponent(reconnectToken)}` });
   }
 
   /** Opens a raw client (no waiting), for tests that control the handshake themselves. */

@@ -1,3 +1,4 @@
+import type { CloseCause } from '../../connection-manager/connection-manager.events.js';
 import type { Identity } from './identity.js';
 import type { SocketLike } from './socket-like.js';
 import { SOCKET_OPEN } from './socket-like.js';
@@ -15,7 +16,7 @@ export class ClientConnection {
   /** Set once the socket closed; async work that resumes later checks it. */
   closed = false;
   /** Why the server ended the connection (heartbeat_timeout, token_expired, …); unset for a client close. */
-  closeCause: string | undefined;
+  closeCause: CloseCause | undefined;
   /** Whether this close may be resumed with the reconnect token. */
   resumable = true;
   /** Fixed one-second window of the per-connection message rate. */
@@ -26,8 +27,8 @@ export class ClientConnection {
   badCount = 0;
   /** Tail of the per-connection queue: frames wait here while an async one (join, leave) runs. */
   pending: Promise<void> | null = null;
-  /** Epoch ms when the reauth grace ends; 0 while the token is valid. */
-  graceEndsAt = 0;
+  /** The token-expiry timer: fires at `exp` (reauth_required), then at the end of the grace (4001). */
+  authTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly id: string,

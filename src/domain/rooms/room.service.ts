@@ -8,30 +8,31 @@ import {
   RoomLeftEvent,
   type RoomLeftReason,
 } from '../../connection-manager/connection-manager.events.js';
-import { MembershipStore } from '../../backends/membership/membership-store.interface.js';
+import { MembershipStore, type MembershipJoinResult } from '../../backends/membership/membership-store.interface.js';
 import type { PresenceMember } from '../../protocol/protocol.types.js';
 import type { ClientConnection } from '../connections/client-connection.js';
+import { SessionService } from '../sessions/session.service.js';
 import { CanvasAccessPolicy } from './canvas-access-policy.interface.js';
 import type { LocalRoom } from './local-room.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
-import { roomKey } from './room-key.js';
 import { RoomDelivery } from './room-delivery.js';
+import { roomKey } from './room-key.js';
 
-export type JoinOutcome =
-  | { ok: true; room: LocalRoom; event: RoomJoinedEvent }
-  | { ok: false; code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE'; message: string };
+export type JoinFailure = { ok: false; code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE'; message: string };
+export type JoinOutcome = { ok: true; room: LocalRoom; event: RoomJoinedEvent } | JoinFailure;
+/** A seat taken in the membership store, not yet attached to the connection. */
+export type SeatReservation = { ok: true; canvasId: string; key: string; result: Extract<MembershipJoinResult, { ok: true }> };
 
 export interface JoinOptions {
   /** Runs after the membership is recorded and before `room.joined` is emitted (the reply goes here). */
   beforeEvents?: (room: LocalRoom) => void;
-  /** Marks the join as part of a resume (carried in the event). */
-  resumed?: boolean;
 }
 
 /**
- * Rooms: join (policy, atomic capacity), leave, members, broadcast. Membership lives in the
- * {@link MembershipStore}; the sockets of each room on this instance live in {@link LocalRoom}s,
- * which is what fan-out iterates.
+ * Rooms: join (access policy, atomic capacity), leave, members, broadcast. Membership lives in
+ * the {@link MembershipStore}; the sockets of each room on this instance live in LocalRooms,
+ * which is what fan-out iterates. A join is reserve (async: policy, store) then attach (sync:
+ * local fan-out set) then announce (`room.joined`); resume uses the steps one by one.
  */
 @Injectable()
 export class RoomService {
@@ -43,6 +44,7 @@ export class RoomService {
     @Inject(CanvasAccessPolicy) private readonly policy: CanvasAccessPolicy,
     private readonly local: LocalRoomRegistry,
     private readonly delivery: RoomDelivery,
+    private readonly sessions: SessionService,
     private readonly events: EventEmitter2,
   ) {}
 
@@ -51,6 +53,17 @@ export class RoomService {
    * joined succeeds again without changing membership. Never throws: failures are outcomes.
    */
   async join(connection: ClientConnection, canvasId: string, opts: JoinOptions = {}): Promise<JoinOutcome> {
+    const seat = await this.reserve(connection, canvasId);
+    if (!seat.ok) return seat;
+    const attached = this.attach(connection, seat, false);
+    if (!attached.ok) return attached;
+    opts.beforeEvents?.(attached.room);
+    this.announce(attached.event);
+    return attached;
+  }
+
+  /** Step 1 of a join: the access policy, then an atomic seat in the membership store. */
+  async reserve(connection: ClientConnection, canvasId: string): Promise<SeatReservation | JoinFailure> {
     const { identity } = connection;
     let allowed: boolean;
     try {
@@ -61,70 +74,84 @@ export class RoomService {
     }
     if (!allowed) return { ok: false, code: 'FORBIDDEN', message: 'access to this canvas is not allowed' };
     const key = roomKey(identity.tenantId, canvasId);
-    let result;
     try {
-      result = await this.store.join(key, { userId: identity.userId, connectionId: connection.id, name: identity.name }, this.options.roomCapacity);
+      const result = await this.store.join(key, { userId: identity.userId, connectionId: connection.id, name: identity.name }, this.options.roomCapacity);
+      if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `the room already holds ${this.options.roomCapacity} users` };
+      return { ok: true, canvasId, key, result };
     } catch (err) {
       this.logger.warn(`membership store unavailable on join: ${(err as Error).message}`);
       return { ok: false, code: 'UNAVAILABLE', message: 'rooms are temporarily unavailable, retry later' };
     }
-    if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `room holds ${this.options.roomCapacity} users already` };
-    if (connection.closed) {
-      // The socket went away while the store answered: undo, as the close handler ran already.
-      await this.store.leave(key, identity.userId, connection.id).catch(() => undefined);
-      return { ok: false, code: 'UNAVAILABLE', message: 'connection closed' };
-    }
-    const room = this.local.add(key, identity.tenantId, canvasId, connection);
-    connection.rooms.set(canvasId, room);
-    opts.beforeEvents?.(room);
-    const event = new RoomJoinedEvent(
-      connection.id,
-      connection.sessionId,
-      identity.userId,
-      identity.tenantId,
-      key,
-      room.wireId,
-      canvasId,
-      result.member,
-      result.firstConnectionOfUser,
-      result.members,
-      opts.resumed ?? false,
-    );
-    // A repeated join changes nothing, but the joiner still gets presence_state again:
-    // the event carries firstConnectionOfUser=false so nobody else hears of it.
-    this.events.emit(ConnectionManagerEvent.RoomJoined, event);
-    return { ok: true, room, event };
   }
 
   /**
-   * Takes a connection out of a room. Returns false when it was not in it.
-   * The local fan-out set is updated synchronously, so no frame reaches the connection after
-   * this call starts, even while the shared store is still answering.
+   * Step 2 (synchronous): adds the connection to the local fan-out set. From here on it gets
+   * the room's frames. If the socket closed while the seat was being taken, the seat is given back.
+   */
+  attach(connection: ClientConnection, seat: SeatReservation, resumed: boolean): JoinOutcome {
+    if (connection.closed) {
+      this.store.leave(seat.key, connection.userId, connection.id).catch(() => undefined);
+      return { ok: false, code: 'UNAVAILABLE', message: 'connection closed' };
+    }
+    const room = this.local.add(seat.key, connection.tenantId, seat.canvasId, connection);
+    const { result } = seat;
+    // A repeated join changes nothing, but the joiner still gets presence_state again: the
+    // event carries firstConnectionOfUser=false, so nobody else hears of it.
+    const event = new RoomJoinedEvent(
+      connection.id,
+      connection.sessionId,
+      connection.userId,
+      connection.tenantId,
+      seat.key,
+      room.wireId,
+      seat.canvasId,
+      result.member,
+      result.firstConnectionOfUser,
+      result.members,
+      resumed,
+    );
+    return { ok: true, room, event };
+  }
+
+  /** Step 3: publishes `room.joined` (Presence answers it with presence_state/presence_join). */
+  announce(event: RoomJoinedEvent): void {
+    this.events.emit(ConnectionManagerEvent.RoomJoined, event);
+  }
+
+  /**
+   * Takes a connection out of a room. Returns false when it was not in it. The local fan-out
+   * set changes synchronously, so no frame reaches the connection once this call starts.
    */
   async leave(connection: ClientConnection, canvasId: string, reason: RoomLeftReason = 'leave'): Promise<boolean> {
     const room = connection.rooms.get(canvasId);
     if (!room) return false;
-    connection.rooms.delete(canvasId);
-    this.local.remove(room, connection);
+    this.detach(connection, room);
+    await this.releaseSeat(connection, room, reason);
+    return true;
+  }
+
+  /** Removes a connection from every local fan-out set at once; returns the rooms it was in. */
+  detachAll(connection: ClientConnection): LocalRoom[] {
+    const rooms = [...connection.rooms.values()];
+    for (const room of rooms) this.detach(connection, room);
+    return rooms;
+  }
+
+  /** Gives a connection's seat in a room back to the store and publishes `room.left`. */
+  async releaseSeat(connection: ClientConnection, room: LocalRoom, reason: RoomLeftReason): Promise<void> {
     let last: boolean;
     try {
       last = (await this.store.leave(room.key, connection.userId, connection.id)).lastConnectionOfUser;
     } catch (err) {
-      // The shared store re-registers live memberships when it comes back; a seat of a
-      // connection that is gone is reclaimed by its lease.
+      // A shared store re-registers live memberships when it comes back; the seat of a gone
+      // connection is reclaimed by its instance lease.
       this.logger.warn(`membership store unavailable on leave: ${(err as Error).message}`);
-      last = !this.userStillLocal(room, connection.userId);
+      last = ![...room.connections].some((c) => c.userId === connection.userId);
     }
     this.events.emit(
       ConnectionManagerEvent.RoomLeft,
-      new RoomLeftEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, room.key, room.wireId, canvasId, reason, last),
+      new RoomLeftEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, room.key, room.wireId, room.canvasId, reason, last),
     );
-    return true;
-  }
-
-  /** Leaves every room of a connection (on close). */
-  async leaveAll(connection: ClientConnection, reason: RoomLeftReason): Promise<void> {
-    await Promise.all([...connection.rooms.keys()].map((canvasId) => this.leave(connection, canvasId, reason)));
   }
 
   /** Presence of a room of a tenant: one entry per distinct user. */
@@ -143,8 +170,8 @@ export class RoomService {
   }
 
   /**
-   * Sends one frame to every connection of a room except `exceptConnectionId`.
-   * The frame is serialized once and the same bytes go to every recipient.
+   * Sends one frame to every connection of a room except `exceptConnectionId` (not kept for
+   * replay: use {@link publish} for room messages). Serialized once, same bytes to everyone.
    */
   broadcast(tenantId: string, canvasId: string, frame: object | string, exceptConnectionId?: string): number {
     return this.delivery.deliver(roomKey(tenantId, canvasId), frame, exceptConnectionId);
@@ -155,8 +182,17 @@ export class RoomService {
     return this.delivery.deliver(key, frame, exceptConnectionId);
   }
 
-  private userStillLocal(room: LocalRoom, userId: string): boolean {
-    for (const c of room.connections) if (c.userId === userId) return true;
-    return false;
+  /**
+   * Sends a room message: delivered like {@link broadcastToRoomKey} and also kept for the
+   * sessions that are away from the room, so they get it on resume.
+   */
+  publish(key: string, frame: string, exceptConnectionId?: string): number {
+    this.sessions.append(key, frame);
+    return this.delivery.deliver(key, frame, exceptConnectionId);
+  }
+
+  private detach(connection: ClientConnection, room: LocalRoom): void {
+    connection.rooms.delete(room.canvasId);
+    this.local.remove(room, connection);
   }
 }

@@ -1,50 +1,104 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { randomUUID } from 'node:crypto';
+import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
+import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { ConnectionManagerEvent, SessionExpiredEvent } from '../../connection-manager/connection-manager.events.js';
+import { SessionStore, type MissedMessages, type SessionRecord } from '../../backends/session/session-store.interface.js';
+import type { ClientConnection } from '../connections/client-connection.js';
+import type { Identity } from '../connections/identity.js';
 import { hashReconnectToken, newReconnectToken } from './reconnect-token.js';
 
-/** A session as this instance knows it: it outlives its connections (resume). */
-export interface SessionHandle {
-  sessionId: string;
-  /** Shown once, in the connection_ack; only its hash is kept. */
-  reconnectToken: string;
-}
-
 /**
- * Sessions: the identity of a tab across reconnects. Every connection_ack carries a fresh,
- * single-use reconnect token; the server keeps only its SHA-256 hash.
+ * Sessions outlive connections. Every connection_ack carries a fresh, single-use reconnect
+ * token (192 random bits; only its SHA-256 is stored). After a resumable close the session is
+ * kept for `reconnectTokenTtlMs` (default 5 min) with its rooms, buffering their messages;
+ * `?reconnectToken=` on an upgrade resumes it on a new connection.
  */
 @Injectable()
-export class SessionService {
-  /** token hash → sessionId, for the connections that hold a live token. */
-  private readonly tokens = new Map<string, string>();
-  /** sessionId → current token hash. */
-  private readonly bySession = new Map<string, string>();
+export class SessionService implements OnModuleInit, OnModuleDestroy {
+  constructor(
+    @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
+    @Inject(SessionStore) private readonly store: SessionStore,
+    private readonly events: EventEmitter2,
+  ) {}
 
-  /** Starts a new session for a fresh connection. */
-  start(): SessionHandle {
-    return this.issue(randomUUID());
+  onModuleInit(): void {
+    this.store.onExpired((record) =>
+      this.events.emit(ConnectionManagerEvent.SessionExpired, new SessionExpiredEvent(record.sessionId, record.userId, record.tenantId, record.rooms)),
+    );
   }
 
-  /** Issues a new token for a session, invalidating its previous one. */
-  issue(sessionId: string): SessionHandle {
-    const reconnectToken = newReconnectToken();
-    const hash = hashReconnectToken(reconnectToken);
-    const previous = this.bySession.get(sessionId);
-    if (previous) this.tokens.delete(previous);
-    this.tokens.set(hash, sessionId);
-    this.bySession.set(sessionId, hash);
-    return { sessionId, reconnectToken };
+  async onModuleDestroy(): Promise<void> {
+    await this.store.close();
   }
 
-  /** Ends a session for good: its token stops working. */
-  end(sessionId: string): void {
-    const hash = this.bySession.get(sessionId);
-    if (hash) this.tokens.delete(hash);
-    this.bySession.delete(sessionId);
+  /** A new session id for a fresh connection. */
+  newSessionId(): string {
+    return randomUUID();
   }
 
-  /** Sessions with a live token (for tests and leak checks). */
-  get size(): number {
-    return this.bySession.size;
+  /**
+   * Records the connection as the session's holder under a fresh token and returns the token
+   * (shown once, in the ack). The previous token of the session stops working.
+   */
+  async activate(connection: ClientConnection): Promise<string> {
+    const token = newReconnectToken();
+    await this.store.activate(toRecord(connection, []), hashReconnectToken(token));
+    return token;
   }
+
+  /** The session a reconnect token belongs to, without using the token up. */
+  find(reconnectToken: string): Promise<SessionRecord | undefined> {
+    return this.store.find(hashReconnectToken(reconnectToken));
+  }
+
+  /** Uses a reconnect token up (single use); undefined when it was used meanwhile. */
+  claim(reconnectToken: string): Promise<SessionRecord | undefined> {
+    return this.store.claim(hashReconnectToken(reconnectToken));
+  }
+
+  /** Keeps a closed connection's session resumable, buffering the messages of its rooms. */
+  suspend(connection: ClientConnection, roomKeys: string[], canvasIds: string[]): Promise<void> {
+    return this.store.suspend(toRecord(connection, canvasIds), roomKeys, Date.now() + this.options.reconnectTokenTtlMs);
+  }
+
+  /** Buffers a room message for the away sessions that were in the room. */
+  append(roomKey: string, frame: string): void {
+    this.store.append(roomKey, frame);
+  }
+
+  /** Takes what a session missed and stops buffering for it. */
+  takeMissed(sessionId: string): MissedMessages {
+    return this.store.takeMissed(sessionId);
+  }
+
+  /** Ends a session for good (logout, ban, a non-resumable close). */
+  end(sessionId: string): Promise<void> {
+    return this.store.remove(sessionId);
+  }
+}
+
+function toRecord(connection: ClientConnection, rooms: string[]): SessionRecord {
+  const identity: Identity = connection.identity;
+  const record: SessionRecord = {
+    sessionId: connection.sessionId,
+    userId: identity.userId,
+    tenantId: identity.tenantId,
+    expiresAt: identity.expiresAt,
+    connectionId: connection.id,
+    rooms,
+    awayUntil: 0,
+  };
+  if (identity.name !== undefined) record.name = identity.name;
+  if (identity.canvases !== undefined) record.canvases = [...identity.canvases];
+  return record;
+}
+
+/** The identity a resumed session carries when no new JWT came with the reconnect token. */
+export function identityOf(record: SessionRecord): Identity {
+  const identity: Identity = { userId: record.userId, tenantId: record.tenantId, expiresAt: record.expiresAt };
+  if (record.name !== undefined) identity.name = record.name;
+  if (record.canvases !== undefined) identity.canvases = record.canvases;
+  return identity;
 }

@@ -1,0 +1,141 @@
+import type { MissedMessages, SessionRecord, SessionStore } from './session-store.interface.js';
+
+interface AwaySession {
+  record: SessionRecord;
+  roomKeys: string[];
+  frames: string[];
+  bytes: number;
+  truncated: boolean;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The embedded default. Sessions die with the process: a resume after a restart gets 401 and
+ * the client logs in again (cluster mode keeps them in Redis). Memory is bounded per away
+ * session by `maxMessages` and `maxBytes`, and an away session is gone at `awayUntil`.
+ */
+export class InMemorySessionStore implements SessionStore {
+  private readonly records = new Map<string, SessionRecord>();
+  /** token hash → sessionId, and back. */
+  private readonly hashes = new Map<string, string>();
+  private readonly hashOf = new Map<string, string>();
+  private readonly away = new Map<string, AwaySession>();
+  /** roomKey → away sessions that were in it. */
+  private readonly awayByRoom = new Map<string, Set<AwaySession>>();
+  private expiredListener: (record: SessionRecord) => void = () => undefined;
+
+  constructor(
+    private readonly maxMessages: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  async activate(record: SessionRecord, tokenHash: string): Promise<void> {
+    // Buffering (if the session was away) goes on until takeMissed: a resume activates first.
+    this.forgetHash(record.sessionId);
+    this.records.set(record.sessionId, { ...record, awayUntil: 0 });
+    this.hashes.set(tokenHash, record.sessionId);
+    this.hashOf.set(record.sessionId, tokenHash);
+  }
+
+  async find(tokenHash: string): Promise<SessionRecord | undefined> {
+    const sessionId = this.hashes.get(tokenHash);
+    return sessionId === undefined ? undefined : this.records.get(sessionId);
+  }
+
+  async claim(tokenHash: string): Promise<SessionRecord | undefined> {
+    const sessionId = this.hashes.get(tokenHash);
+    if (sessionId === undefined) return undefined;
+    this.hashes.delete(tokenHash);
+    this.hashOf.delete(sessionId);
+    // The away timer keeps running until the resume takes the missed messages: a resume that
+    // dies half-way leaves the session to expire as if it had never been tried.
+    return this.records.get(sessionId);
+  }
+
+  suspend(record: SessionRecord, roomKeys: string[], awayUntil: number): Promise<void> {
+    this.stopBuffering(record.sessionId);
+    const stored = { ...record, awayUntil };
+    this.records.set(record.sessionId, stored);
+    const timer = setTimeout(() => this.expire(record.sessionId), Math.max(0, awayUntil - Date.now()));
+    timer.unref();
+    const entry: AwaySession = { record: stored, roomKeys, frames: [], bytes: 0, truncated: false, timer };
+    this.away.set(record.sessionId, entry);
+    for (const key of roomKeys) {
+      let set = this.awayByRoom.get(key);
+      if (!set) this.awayByRoom.set(key, (set = new Set()));
+      set.add(entry);
+    }
+    return Promise.resolve();
+  }
+
+  append(roomKey: string, frame: string): void {
+    const sessions = this.awayByRoom.get(roomKey);
+    if (!sessions) return;
+    const size = Buffer.byteLength(frame);
+    for (const s of sessions) {
+      s.frames.push(frame);
+      s.bytes += size;
+      // Newest kept: drop the oldest until both bounds hold.
+      while (s.frames.length > this.maxMessages || s.bytes > this.maxBytes) {
+        s.bytes -= Buffer.byteLength(s.frames.shift()!);
+        s.truncated = true;
+      }
+    }
+  }
+
+  takeMissed(sessionId: string): MissedMessages {
+    const entry = this.away.get(sessionId);
+    if (!entry) return { frames: [], truncated: false };
+    this.stopBuffering(sessionId);
+    return { frames: entry.frames, truncated: entry.truncated };
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    this.stopBuffering(sessionId);
+    this.forgetHash(sessionId);
+    this.records.delete(sessionId);
+  }
+
+  onExpired(listener: (record: SessionRecord) => void): void {
+    this.expiredListener = listener;
+  }
+
+  async close(): Promise<void> {
+    for (const entry of this.away.values()) clearTimeout(entry.timer);
+  }
+
+  /** Sessions known (connected or away), for leak checks. */
+  get size(): number {
+    return this.records.size;
+  }
+  /** Away sessions, for leak checks. */
+  get awayCount(): number {
+    return this.away.size;
+  }
+
+  private expire(sessionId: string): void {
+    const entry = this.away.get(sessionId);
+    if (!entry) return;
+    void this.remove(sessionId);
+    this.expiredListener(entry.record);
+  }
+
+  private forgetHash(sessionId: string): void {
+    const hash = this.hashOf.get(sessionId);
+    if (hash !== undefined) this.hashes.delete(hash);
+    this.hashOf.delete(sessionId);
+  }
+
+  private stopBuffering(sessionId: string): void {
+    const entry = this.away.get(sessionId);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    this.away.delete(sessionId);
+    for (const key of entry.roomKeys) {
+      const set = this.awayByRoom.get(key);
+      if (!set) continue;
+      set.delete(entry);
+      if (set.size === 0) this.awayByRoom.delete(key);
+    }
+  }
+}

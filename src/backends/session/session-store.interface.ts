@@ -1,0 +1,58 @@
+/** What survives of a session between its connections. */
+export interface SessionRecord {
+  sessionId: string;
+  userId: string;
+  tenantId: string;
+  name?: string;
+  canvases?: string[];
+  /** The session's JWT expiry, epoch ms; a resume without a new JWT keeps it. */
+  expiresAt: number;
+  /** The connection that holds (or last held) the session. */
+  connectionId: string;
+  /** canvasIds to restore; set when the session went away. */
+  rooms: string[];
+  /** Epoch ms until which an away session can be resumed; 0 while it is connected. */
+  awayUntil: number;
+}
+
+/** The messages an away session missed, oldest first; `truncated` when the bound dropped some. */
+export interface MissedMessages {
+  frames: string[];
+  truncated: boolean;
+}
+
+/**
+ * Session storage: reconnect-token hashes, away sessions and their replay buffers.
+ * The in-memory store serves one instance; a shared (Redis) store lets a session resume on
+ * another instance. Only SHA-256 hashes of reconnect tokens are ever stored.
+ *
+ * Failure mode: a shared store rejects when its backend is unreachable; the upgrade of a
+ * resume then gets 503 UNAVAILABLE with Retry-After, and fresh (JWT) upgrades still work.
+ */
+export interface SessionStore {
+  /** Records a connected session under the hash of its current token (the previous hash stops working). */
+  activate(record: SessionRecord, tokenHash: string): Promise<void>;
+  /** Looks a token up without using it. */
+  find(tokenHash: string): Promise<SessionRecord | undefined>;
+  /** Uses a token up: atomically removes it and returns its session, or undefined if already used. */
+  claim(tokenHash: string): Promise<SessionRecord | undefined>;
+  /**
+   * Marks a session away until `awayUntil`, remembering the room keys whose messages it must
+   * keep (bounded by messages and bytes, oldest dropped first). Takes effect synchronously for
+   * the in-memory store, so no message sent after the close is missed.
+   */
+  suspend(record: SessionRecord, roomKeys: string[], awayUntil: number): Promise<void>;
+  /** Appends one serialized message frame to every away session that was in `roomKey`. */
+  append(roomKey: string, frame: string): void;
+  /** Removes and returns what a session missed, and stops buffering for it. */
+  takeMissed(sessionId: string): MissedMessages;
+  /** Forgets a session and its token for good. */
+  remove(sessionId: string): Promise<void>;
+  /** Registers the callback run when an away session's time runs out (once per session). */
+  onExpired(listener: (record: SessionRecord) => void): void;
+  /** Stops timers (module shutdown). */
+  close(): Promise<void>;
+}
+
+/** Injection token of the {@link SessionStore}. */
+export const SessionStore = Symbol('SessionStore');

@@ -1,0 +1,48 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
+import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { CloseCode } from '../../protocol/protocol.types.js';
+import { ConnectionService } from './connection.service.js';
+import { LifecycleState } from './lifecycle-state.js';
+
+/**
+ * Graceful drain on app shutdown (SIGTERM in the demo app). Runs in
+ * beforeApplicationShutdown, before Nest's adapter terminates what is left:
+ * 1. new upgrades get 503 DRAINING with Retry-After (checked before every other refusal);
+ * 2. every connection gets close 1012 "service restart" (resumable: clients resume elsewhere);
+ * 3. the close handshakes are awaited up to `drainTimeoutMs` (default 10000), then the rest
+ *    is terminated. Frames sent before the close frame reach the client first (TCP order);
+ *    messages to the rooms after it are kept in the sessions' replay buffers.
+ */
+@Injectable()
+export class DrainService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('ConnectionManager');
+
+  constructor(
+    @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
+    private readonly connections: ConnectionService,
+    private readonly lifecycle: LifecycleState,
+  ) {}
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.drain();
+  }
+
+  /** Drains this instance; resolves when every connection is closed (or terminated at the timeout). */
+  async drain(): Promise<void> {
+    this.lifecycle.draining = true;
+    const open = [...this.connections.all()];
+    if (open.length === 0) return;
+    this.logger.log(`draining ${open.length} connections`);
+    for (const connection of open) {
+      this.connections.close(connection, CloseCode.SERVICE_RESTART, 'service restart', 'server_shutdown', true);
+    }
+    const deadline = Date.now() + this.options.drainTimeoutMs;
+    while (this.connections.count > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const connection of [...this.connections.all()]) {
+      this.connections.terminate(connection, 'server_shutdown', true);
+    }
+  }
+}
