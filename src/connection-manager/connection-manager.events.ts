@@ -14,6 +14,7 @@ export const ConnectionManagerEvent = {
   ConnectionMessage: 'connection.message',
   RoomJoined: 'room.joined',
   RoomLeft: 'room.left',
+  RoomJoinRefused: 'room.join_refused',
   AuthReauthenticated: 'auth.reauthenticated',
   AuthExpired: 'auth.expired',
   SessionResumed: 'session.resumed',
@@ -53,6 +54,7 @@ export type CloseCause =
   | 'session_taken_over' // 4000
   | 'disconnected_by_server' // ConnectionService.disconnect / disconnectUser
   | 'server_shutdown' // 1012 drain
+  | 'slow_consumer' // 1013: unsent bytes over maxBufferedBytes
   | 'error';
 
 /** `connection.closed`: the disconnect notification (who, why, close code). */
@@ -112,6 +114,18 @@ export class RoomJoinedEvent implements ConnectionRef {
     readonly members: PresenceMember[],
     /** True when the join restored a room of a resumed session. */
     readonly resumed: boolean,
+  ) {}
+}
+
+/** `room.join_refused`: a join answered with ROOM_FULL, FORBIDDEN or UNAVAILABLE. */
+export class RoomJoinRefusedEvent implements ConnectionRef {
+  constructor(
+    readonly connectionId: string,
+    readonly sessionId: string,
+    readonly userId: string,
+    readonly tenantId: string,
+    readonly canvasId: string,
+    readonly code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE',
   ) {}
 }
 

@@ -43,6 +43,16 @@ export const connectionManagerOptionsSchema = z
     /** Invalid frames tolerated per `badFrameWindowMs` before a 1008 close. Default 10 in 10000 ms. */
     badFrameLimit: positiveInt.default(10),
     badFrameWindowMs: positiveInt.default(10_000),
+    /**
+     * Open connections one client IP may hold on this instance; more get 429. 0 (default) means
+     * no cap beyond `maxConnections` (offices behind one NAT share an address: size it to them).
+     */
+    maxConnectionsPerIp: z.number().int().min(0).default(0),
+    /**
+     * Bytes a connection may have queued and unsent before it counts as a slow consumer and is
+     * closed with 1013 (resumable). Default 1048576 (1 MiB).
+     */
+    maxBufferedBytes: positiveInt.default(1_048_576),
     /** Upgrade attempts per client IP per window (every attempt counts). Default 20 per 10000 ms. */
     rateLimitPoints: positiveInt.default(20),
     rateLimitWindowMs: positiveInt.default(10_000),

@@ -111,6 +111,7 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
   SERVICE_RESTART: 1012,
+  /** Slow consumer: more than maxBufferedBytes queued and unsent. */
   TRY_AGAIN_LATER: 1013,
   SESSION_TAKEN_OVER: 4000,
   TOKEN_EXPIRED: 4001,

@@ -64,6 +64,7 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
               if (!accepted.settled) {
                 accepted.settled = true;
                 connections.releaseReservation();
+                connections.releaseIp(accepted.ip);
               }
             });
             done(true);

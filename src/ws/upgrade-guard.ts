@@ -27,7 +27,7 @@ export type UpgradeDecision = { ok: true; upgrade: AcceptedUpgrade } | { ok: fal
 
 /**
  * The checks of an upgrade on the module's path, in the protocol's order:
- * draining (503) → IP attempt rate (429) → Origin (403) → instance capacity (503) → JWT or
+ * draining (503) → IP attempt rate (429) → IP open connections (429, when capped) → Origin (403) → instance capacity (503) → JWT or
  * reconnect token (401; 503 when a shared session store is unreachable).
  * Every attempt that reaches here counts toward the IP limit, refused ones included.
  * An accepted upgrade holds a connection slot until its socket registers or goes away.
@@ -70,6 +70,16 @@ export class UpgradeGuard {
       // A limiter backend failure must not let floods through: refuse, but briefly.
       return refuse(503, 'UNAVAILABLE', 'rate limiter unavailable', retryAfterS);
     }
+    if (!this.connections.tryReserveIp(ip)) {
+      return refuse(429, 'RATE_LIMITED', 'too many open connections from this address', retryAfterS);
+    }
+    const decision = await this.afterIpSlot(req, ip);
+    if (!decision.ok) this.connections.releaseIp(ip);
+    return decision;
+  }
+
+  private async afterIpSlot(req: IncomingMessage, ip: string): Promise<UpgradeDecision> {
+    const retryAfterS = this.options.retryAfterS;
     const origin = req.headers.origin;
     if (this.allowedOrigins && origin !== undefined && !this.allowedOrigins.has(origin)) {
       return refuse(403, 'ORIGIN_NOT_ALLOWED', 'origin not allowed');

@@ -18,6 +18,8 @@ export class ConnectionService {
   private readonly byId = new Map<string, ClientConnection>();
   private readonly byUser = new Map<string, Set<ClientConnection>>();
   private readonly tenantCounts = new Map<string, number>();
+  /** Open plus reserved connections per client IP (only kept when maxConnectionsPerIp is set). */
+  private readonly ipCounts = new Map<string, number>();
   /** Upgrades that passed the checks and whose socket is not registered yet. */
   private reserved = 0;
 
@@ -40,7 +42,27 @@ export class ConnectionService {
     if (this.reserved > 0) this.reserved--;
   }
 
-  /** Registers a new connection, consuming one reservation. */
+  /**
+   * Takes one of the IP's `maxConnectionsPerIp` slots (always true when the cap is 0). The slot
+   * is held until the connection closes, or given back with {@link releaseIp}.
+   */
+  tryReserveIp(ip: string): boolean {
+    const cap = this.options.maxConnectionsPerIp;
+    if (cap === 0) return true;
+    const n = this.ipCounts.get(ip) ?? 0;
+    if (n >= cap) return false;
+    this.ipCounts.set(ip, n + 1);
+    return true;
+  }
+
+  releaseIp(ip: string): void {
+    if (this.options.maxConnectionsPerIp === 0) return;
+    const n = (this.ipCounts.get(ip) ?? 1) - 1;
+    if (n <= 0) this.ipCounts.delete(ip);
+    else this.ipCounts.set(ip, n);
+  }
+
+  /** Registers a new connection, consuming one reservation (its IP slot stays taken). */
   register(connection: ClientConnection): void {
     this.releaseReservation();
     this.byId.set(connection.id, connection);
@@ -55,6 +77,7 @@ export class ConnectionService {
   unregister(connection: ClientConnection): void {
     if (this.byId.get(connection.id) !== connection) return;
     this.byId.delete(connection.id);
+    this.releaseIp(connection.ip);
     const key = userKey(connection.tenantId, connection.userId);
     const set = this.byUser.get(key);
     if (set) {
@@ -123,13 +146,22 @@ export class ConnectionService {
     return n;
   }
 
-  /** Records why the server closes a connection, then closes it with a close frame. */
-  close(connection: ClientConnection, code: number, reason: string, cause: CloseCause, resumable: boolean): void {
+  /**
+   * Records why the server closes a connection, then closes it with a close frame. With
+   * `forceAfterMs`, a peer that does not complete the close handshake by then (a client that
+   * stopped reading) is destroyed instead of holding its buffers for ws's 30 s close timeout.
+   */
+  close(connection: ClientConnection, code: number, reason: string, cause: CloseCause, resumable: boolean, forceAfterMs?: number): void {
     if (connection.closeCause === undefined) {
       connection.closeCause = cause;
       connection.resumable = resumable;
     }
     connection.socket.close(code, reason);
+    if (forceAfterMs !== undefined) {
+      setTimeout(() => {
+        if (!connection.closed) connection.socket.terminate();
+      }, forceAfterMs).unref();
+    }
   }
 
   /** Records why, then destroys the socket without a close frame (dead peers). */

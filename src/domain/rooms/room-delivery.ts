@@ -1,16 +1,43 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
+import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { CloseCode } from '../../protocol/protocol.types.js';
+import { ConnectionService } from '../connections/connection.service.js';
 import { TEXT_FRAME } from '../connections/socket-like.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 
+/** Counters of the broadcast path, read at scrape time (no per-frame metric calls). */
+export interface DeliveryStats {
+  /** Broadcasts that reached this instance's part of a room. */
+  broadcasts: number;
+  /** Frames written to sockets by broadcasts. */
+  delivered: number;
+  /** Connections closed with 1013 for exceeding maxBufferedBytes. */
+  slowConsumerCloses: number;
+}
+
 /**
- * The broadcast path: one frame to every connection of a room. This is the hot path of
- * fan-out, so it does the least per recipient: the frame is serialized and turned into bytes
- * once, and each recipient gets the same Buffer (ws frames it without copying the payload).
- * No promise, no event and no closure per recipient.
+ * The broadcast path: one frame to every connection of a room on this instance. This is the
+ * hot path of fan-out, so it does the least per recipient: the frame is serialized and turned
+ * into bytes once, and each recipient gets the same Buffer (ws frames it without copying the
+ * payload). No promise, no event and no closure per recipient.
+ *
+ * Backpressure: a recipient with more than `maxBufferedBytes` unsent is a slow consumer; it is
+ * closed with 1013 (resumable: it gets what it missed after the close on resume) instead of
+ * letting its buffer, and the instance's memory, grow without bound.
  */
 @Injectable()
 export class RoomDelivery {
-  constructor(private readonly local: LocalRoomRegistry) {}
+  readonly stats: DeliveryStats = { broadcasts: 0, delivered: 0, slowConsumerCloses: 0 };
+  private readonly maxBuffered: number;
+
+  constructor(
+    @Inject(CONNECTION_MANAGER_OPTIONS) options: ResolvedConnectionManagerOptions,
+    private readonly local: LocalRoomRegistry,
+    private readonly connections: ConnectionService,
+  ) {
+    this.maxBuffered = options.maxBufferedBytes;
+  }
 
   /** Delivers to this instance's connections of `key`; returns how many got it. */
   deliver(key: string, frame: object | string, exceptConnectionId?: string): number {
@@ -20,9 +47,17 @@ export class RoomDelivery {
     let n = 0;
     for (const connection of room.connections) {
       if (connection.id === exceptConnectionId || !connection.isOpen) continue;
-      connection.socket.send(bytes, TEXT_FRAME);
+      const socket = connection.socket;
+      if (socket.bufferedAmount > this.maxBuffered) {
+        this.stats.slowConsumerCloses++;
+        this.connections.close(connection, CloseCode.TRY_AGAIN_LATER, 'slow consumer', 'slow_consumer', true, 2000);
+        continue;
+      }
+      socket.send(bytes, TEXT_FRAME);
       n++;
     }
+    this.stats.broadcasts++;
+    this.stats.delivered += n;
     return n;
   }
 }

@@ -4,6 +4,7 @@ import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import {
   ConnectionManagerEvent,
+  RoomJoinRefusedEvent,
   RoomJoinedEvent,
   RoomLeftEvent,
   type RoomLeftReason,
@@ -54,7 +55,13 @@ export class RoomService {
    */
   async join(connection: ClientConnection, canvasId: string, opts: JoinOptions = {}): Promise<JoinOutcome> {
     const seat = await this.reserve(connection, canvasId);
-    if (!seat.ok) return seat;
+    if (!seat.ok) {
+      this.events.emit(
+        ConnectionManagerEvent.RoomJoinRefused,
+        new RoomJoinRefusedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, canvasId, seat.code),
+      );
+      return seat;
+    }
     const attached = this.attach(connection, seat, false);
     if (!attached.ok) return attached;
     opts.beforeEvents?.(attached.room);
