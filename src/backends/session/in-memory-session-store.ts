@@ -1,9 +1,9 @@
-import type { MissedMessages, SessionRecord, SessionStore } from './session-store.interface.js';
+import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from './session-store.interface.js';
 
 interface AwaySession {
   record: SessionRecord;
   roomKeys: string[];
-  frames: string[];
+  messages: MissedMessage[];
   bytes: number;
   truncated: boolean;
   timer: NodeJS.Timeout;
@@ -58,7 +58,7 @@ export class InMemorySessionStore implements SessionStore {
     this.records.set(record.sessionId, stored);
     const timer = setTimeout(() => this.expire(record.sessionId), Math.max(0, awayUntil - Date.now()));
     timer.unref();
-    const entry: AwaySession = { record: stored, roomKeys, frames: [], bytes: 0, truncated: false, timer };
+    const entry: AwaySession = { record: stored, roomKeys, messages: [], bytes: 0, truncated: false, timer };
     this.away.set(record.sessionId, entry);
     for (const key of roomKeys) {
       let set = this.awayByRoom.get(key);
@@ -68,26 +68,26 @@ export class InMemorySessionStore implements SessionStore {
     return Promise.resolve();
   }
 
-  append(roomKey: string, frame: string): void {
+  append(roomKey: string, id: string, frame: string): void {
     const sessions = this.awayByRoom.get(roomKey);
     if (!sessions) return;
     const size = Buffer.byteLength(frame);
     for (const s of sessions) {
-      s.frames.push(frame);
+      s.messages.push({ id, frame });
       s.bytes += size;
       // Newest kept: drop the oldest until both bounds hold.
-      while (s.frames.length > this.maxMessages || s.bytes > this.maxBytes) {
-        s.bytes -= Buffer.byteLength(s.frames.shift()!);
+      while (s.messages.length > this.maxMessages || s.bytes > this.maxBytes) {
+        s.bytes -= Buffer.byteLength(s.messages.shift()!.frame);
         s.truncated = true;
       }
     }
   }
 
-  takeMissed(sessionId: string): MissedMessages {
+  async takeMissed(sessionId: string): Promise<MissedMessages> {
     const entry = this.away.get(sessionId);
-    if (!entry) return { frames: [], truncated: false };
+    if (!entry) return { messages: [], truncated: false };
     this.stopBuffering(sessionId);
-    return { frames: entry.frames, truncated: entry.truncated };
+    return { messages: entry.messages, truncated: entry.truncated };
   }
 
   async remove(sessionId: string): Promise<void> {

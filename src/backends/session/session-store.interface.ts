@@ -15,9 +15,15 @@ export interface SessionRecord {
   awayUntil: number;
 }
 
+/** One buffered room message: a cluster-unique id (to drop duplicates on resume) and the frame. */
+export interface MissedMessage {
+  id: string;
+  frame: string;
+}
+
 /** The messages an away session missed, oldest first; `truncated` when the bound dropped some. */
 export interface MissedMessages {
-  frames: string[];
+  messages: MissedMessage[];
   truncated: boolean;
 }
 
@@ -42,10 +48,13 @@ export interface SessionStore {
    * the in-memory store, so no message sent after the close is missed.
    */
   suspend(record: SessionRecord, roomKeys: string[], awayUntil: number): Promise<void>;
-  /** Appends one serialized message frame to every away session that was in `roomKey`. */
-  append(roomKey: string, frame: string): void;
-  /** Removes and returns what a session missed, and stops buffering for it. */
-  takeMissed(sessionId: string): MissedMessages;
+  /** Appends one serialized message frame to every away session that was in `roomKey`. Never throws. */
+  append(roomKey: string, id: string, frame: string): void;
+  /**
+   * Removes and returns what a session missed in `roomKeys` (oldest first, across rooms), and
+   * stops buffering for it.
+   */
+  takeMissed(sessionId: string, roomKeys: string[]): Promise<MissedMessages>;
   /** Forgets a session and its token for good. */
   remove(sessionId: string): Promise<void>;
   /** Registers the callback run when an away session's time runs out (once per session). */

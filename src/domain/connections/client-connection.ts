@@ -1,7 +1,7 @@
 import type { CloseCause } from '../../connection-manager/connection-manager.events.js';
 import type { Identity } from './identity.js';
 import type { SocketLike } from './socket-like.js';
-import { SOCKET_OPEN } from './socket-like.js';
+import { SOCKET_OPEN, TEXT_FRAME } from './socket-like.js';
 import type { LocalRoom } from '../rooms/local-room.js';
 
 /**
@@ -27,6 +27,11 @@ export class ClientConnection {
   badCount = 0;
   /** Tail of the per-connection queue: frames wait here while an async one (join, leave) runs. */
   pending: Promise<void> | null = null;
+  /**
+   * While a resume is being set up, room frames are held here instead of sent (with the id of
+   * replayable messages, so ones also found in the replay buffer are sent once). null otherwise.
+   */
+  held: Array<{ id: string | undefined; bytes: Buffer }> | null = null;
   /** The token-expiry timer: fires at `exp` (reauth_required), then at the end of the grace (4001). */
   authTimer: NodeJS.Timeout | undefined;
 
@@ -49,9 +54,9 @@ export class ClientConnection {
     return !this.closed && this.socket.readyState === SOCKET_OPEN;
   }
 
-  /** Sends a serialized frame if the socket is open; a closed socket drops it silently. */
+  /** Sends a serialized frame (always as a text frame) if the socket is open; a closed socket drops it. */
   send(payload: string | Buffer): void {
-    if (this.isOpen) this.socket.send(payload);
+    if (this.isOpen) this.socket.send(payload, TEXT_FRAME);
   }
 
   /** Serializes and sends one frame. */

@@ -9,7 +9,8 @@ import {
   SessionResumedEvent,
   type CloseCause,
 } from '../../connection-manager/connection-manager.events.js';
-import type { SessionRecord } from '../../backends/session/session-store.interface.js';
+import type { MissedMessages, SessionRecord } from '../../backends/session/session-store.interface.js';
+import { roomKey } from '../rooms/room-key.js';
 import { CloseCode, type ConnectionAckFrame, type ErrorFrame } from '../../protocol/protocol.types.js';
 import type { LocalRoom } from '../rooms/local-room.js';
 import { RoomService, type JoinFailure, type JoinOutcome, type SeatReservation } from '../rooms/room.service.js';
@@ -60,9 +61,8 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
   /**
    * Resumed connection. Order on the wire: ack (resumed, rooms, missed) → reauth_required if
    * the session's token already expired → an error per room that could not be restored →
-   * presence_state per restored room → the missed messages in their original order.
-   * Everything from attaching the rooms to the replay runs synchronously, so no live frame
-   * can slip in between and no message is both replayed and delivered live.
+   * presence_state per restored room → the missed messages in their original order → live
+   * frames that arrived while the resume was being set up (held, minus those replayed).
    */
   async resume(connection: ClientConnection, record: SessionRecord): Promise<void> {
     let canvasIds = record.rooms;
@@ -100,14 +100,33 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
       return;
     }
 
-    // --- synchronous from here to the end of the replay ---
+    // Attach first and hold the live frames, then take the buffer: every message is either in
+    // the buffer or held (or both, and then sent once, by id). Nothing is lost in between.
+    connection.held = [];
     const restored: Array<Extract<JoinOutcome, { ok: true }>> = [];
     for (const seat of seats) {
       const attached = this.rooms.attach(connection, seat, true);
       if (attached.ok) restored.push(attached);
     }
-    const missed = this.sessions.takeMissed(connection.sessionId);
-    const missedState = missed.truncated ? 'truncated' : missed.frames.length > 0 ? 'replayed' : 'none';
+    const roomKeys = [...new Set([...restored.map((r) => r.room.key), ...(previous?.rooms ?? []).map((r) => r.key), ...failures.map((f) => roomKey(connection.tenantId, f.canvasId))])];
+    let missed: MissedMessages;
+    try {
+      missed = await this.sessions.takeMissed(connection.sessionId, roomKeys);
+    } catch (err) {
+      this.logger.warn(`replay buffer unavailable: ${(err as Error).message}`);
+      missed = { messages: [], truncated: true };
+    }
+    // A session whose holder vanished without a close (crashed instance) has no buffer.
+    if (record.awayUntil === 0 && !previous) missed.truncated = true;
+    const held = connection.held;
+    connection.held = null;
+    if (connection.closed) {
+      await this.releasePrevious(previous);
+      return;
+    }
+
+    // --- synchronous from here to the end of the replay ---
+    const missedState = missed.truncated ? 'truncated' : missed.messages.length > 0 ? 'replayed' : 'none';
     connection.sendFrame(this.ack(connection, reconnectToken, true, restored.map((r) => r.room.canvasId), missedState));
     this.expiry.schedule(connection);
     for (const failure of failures) {
@@ -115,7 +134,14 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
       connection.sendFrame(frame);
     }
     for (const r of restored) this.rooms.announce(r.event);
-    for (const frame of missed.frames) connection.send(frame);
+    const replayed = new Set<string>();
+    for (const m of missed.messages) {
+      replayed.add(m.id);
+      connection.send(m.frame);
+    }
+    for (const h of held) {
+      if (h.id === undefined || !replayed.has(h.id)) connection.send(h.bytes);
+    }
     // --- end of the synchronous part ---
 
     this.established(connection, true);

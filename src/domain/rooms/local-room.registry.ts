@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { RoomBus } from '../../backends/bus/room-bus.interface.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { wireRoomId } from '../../protocol/protocol.types.js';
 import { LocalRoom } from './local-room.js';
@@ -10,6 +11,9 @@ import { LocalRoom } from './local-room.js';
 @Injectable()
 export class LocalRoomRegistry {
   private readonly rooms = new Map<string, LocalRoom>();
+
+  /** In cluster mode, the instance subscribes to a room's bus channel exactly while it has local members. */
+  constructor(@Optional() @Inject(RoomBus) private readonly bus?: RoomBus) {}
 
   get size(): number {
     return this.rooms.size;
@@ -25,6 +29,7 @@ export class LocalRoomRegistry {
     if (!room) {
       room = new LocalRoom(key, tenantId, canvasId, wireRoomId(canvasId));
       this.rooms.set(key, room);
+      this.bus?.subscribe(key);
     }
     room.connections.add(connection);
     connection.rooms.set(canvasId, room);
@@ -33,10 +38,17 @@ export class LocalRoomRegistry {
 
   remove(room: LocalRoom, connection: ClientConnection): void {
     room.connections.delete(connection);
-    if (room.connections.size === 0 && this.rooms.get(room.key) === room) this.rooms.delete(room.key);
+    if (room.connections.size === 0 && this.rooms.get(room.key) === room) {
+      this.rooms.delete(room.key);
+      this.bus?.unsubscribe(room.key);
+    }
   }
 
   keys(): IterableIterator<string> {
     return this.rooms.keys();
+  }
+
+  values(): IterableIterator<LocalRoom> {
+    return this.rooms.values();
   }
 }

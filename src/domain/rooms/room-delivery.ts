@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { RoomBus } from '../../backends/bus/room-bus.interface.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import { CloseCode } from '../../protocol/protocol.types.js';
@@ -35,12 +36,18 @@ export class RoomDelivery {
     @Inject(CONNECTION_MANAGER_OPTIONS) options: ResolvedConnectionManagerOptions,
     private readonly local: LocalRoomRegistry,
     private readonly connections: ConnectionService,
+    @Optional() @Inject(RoomBus) bus?: RoomBus,
   ) {
     this.maxBuffered = options.maxBufferedBytes;
+    // Frames other instances published to rooms with members here.
+    bus?.onRemoteFrame((key, frame, except, messageId) => this.deliver(key, frame, except, messageId));
   }
 
-  /** Delivers to this instance's connections of `key`; returns how many got it. */
-  deliver(key: string, frame: object | string, exceptConnectionId?: string): number {
+  /**
+   * Delivers to this instance's connections of `key`; returns how many got it. `messageId`
+   * marks a replayable room message (see RoomService.publish).
+   */
+  deliver(key: string, frame: object | string, exceptConnectionId?: string, messageId?: string): number {
     const room = this.local.get(key);
     if (!room) return 0;
     const bytes = Buffer.from(typeof frame === 'string' ? frame : JSON.stringify(frame));
@@ -53,7 +60,8 @@ export class RoomDelivery {
         this.connections.close(connection, CloseCode.TRY_AGAIN_LATER, 'slow consumer', 'slow_consumer', true, 2000);
         continue;
       }
-      socket.send(bytes, TEXT_FRAME);
+      if (connection.held === null) socket.send(bytes, TEXT_FRAME);
+      else connection.held.push({ id: messageId, bytes });
       n++;
     }
     this.stats.broadcasts++;

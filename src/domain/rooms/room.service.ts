@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { RoomBus } from '../../backends/bus/room-bus.interface.js';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
+import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import {
   ConnectionManagerEvent,
@@ -38,6 +39,8 @@ export interface JoinOptions {
 @Injectable()
 export class RoomService {
   private readonly logger = new Logger(RoomService.name);
+  /** Sequence of replayable messages published here; with the instance id, unique cluster-wide. */
+  private messageSeq = 0;
 
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
@@ -47,6 +50,8 @@ export class RoomService {
     private readonly delivery: RoomDelivery,
     private readonly sessions: SessionService,
     private readonly events: EventEmitter2,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
+    @Optional() @Inject(RoomBus) private readonly bus?: RoomBus,
   ) {}
 
   /**
@@ -181,12 +186,17 @@ export class RoomService {
    * replay: use {@link publish} for room messages). Serialized once, same bytes to everyone.
    */
   broadcast(tenantId: string, canvasId: string, frame: object | string, exceptConnectionId?: string): number {
-    return this.delivery.deliver(roomKey(tenantId, canvasId), frame, exceptConnectionId);
+    return this.broadcastToRoomKey(roomKey(tenantId, canvasId), frame, exceptConnectionId);
   }
 
-  /** Like {@link broadcast}, by internal room key (as carried by events). */
+  /**
+   * Like {@link broadcast}, by internal room key (as carried by events). Returns the number of
+   * local recipients; in cluster mode the frame also goes to the room's other instances.
+   */
   broadcastToRoomKey(key: string, frame: object | string, exceptConnectionId?: string): number {
-    return this.delivery.deliver(key, frame, exceptConnectionId);
+    const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    this.bus?.publish(key, text, exceptConnectionId, undefined);
+    return this.delivery.deliver(key, text, exceptConnectionId);
   }
 
   /**
@@ -194,8 +204,10 @@ export class RoomService {
    * sessions that are away from the room, so they get it on resume.
    */
   publish(key: string, frame: string, exceptConnectionId?: string): number {
-    this.sessions.append(key, frame);
-    return this.delivery.deliver(key, frame, exceptConnectionId);
+    const id = `${this.instanceId}:${++this.messageSeq}`;
+    this.sessions.append(key, id, frame);
+    this.bus?.publish(key, frame, exceptConnectionId, id);
+    return this.delivery.deliver(key, frame, exceptConnectionId, id);
   }
 
   private detach(connection: ClientConnection, room: LocalRoom): void {

@@ -63,14 +63,14 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
     return this.store.suspend(toRecord(connection, canvasIds), roomKeys, Date.now() + this.options.reconnectTokenTtlMs);
   }
 
-  /** Buffers a room message for the away sessions that were in the room. */
-  append(roomKey: string, frame: string): void {
-    this.store.append(roomKey, frame);
+  /** Buffers a room message (with its cluster-unique id) for the away sessions that were in the room. */
+  append(roomKey: string, id: string, frame: string): void {
+    this.store.append(roomKey, id, frame);
   }
 
-  /** Takes what a session missed and stops buffering for it. */
-  takeMissed(sessionId: string): MissedMessages {
-    return this.store.takeMissed(sessionId);
+  /** Takes what a session missed in its rooms and stops buffering for it. */
+  takeMissed(sessionId: string, roomKeys: string[]): Promise<MissedMessages> {
+    return this.store.takeMissed(sessionId, roomKeys);
   }
 
   /** Ends a session for good (logout, ban, a non-resumable close). */

@@ -1,0 +1,19 @@
+/**
+ * Cross-instance fan-out: frames for a room travel to the other instances that have members
+ * of it. Only cluster mode has one; on a single instance there is nobody else to tell.
+ * Delivery is at-most-once (pub/sub): what must survive a disconnect goes to the session
+ * store's replay buffers, not through the bus.
+ */
+export interface RoomBus {
+  /** Starts receiving a room's frames (called when the room's first local connection joins). */
+  subscribe(roomKey: string): void;
+  /** Stops receiving them (called when the room's last local connection leaves). */
+  unsubscribe(roomKey: string): void;
+  /** Sends a frame to the room's connections on the other instances. Never throws. */
+  publish(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined): void;
+  /** Registers the local delivery of frames published by other instances. */
+  onRemoteFrame(handler: (roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined) => void): void;
+}
+
+/** Injection token of the optional {@link RoomBus} (undefined on a single instance). */
+export const RoomBus = Symbol('RoomBus');

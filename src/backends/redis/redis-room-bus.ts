@@ -1,0 +1,61 @@
+import { Logger } from '@nestjs/common';
+import type { RoomBus } from '../bus/room-bus.interface.js';
+import type { RedisConnections } from './redis-connections.js';
+import { roomKeys } from './redis-connections.js';
+
+/**
+ * Room fan-out across instances over Redis sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7):
+ * one channel per room, `{prefix}:{roomKey}:bus`, in the room's hash slot. An instance
+ * subscribes to a room's channel only while it has local members, so an instance without
+ * members of a room receives none of its traffic. Per publisher, Redis keeps the order.
+ *
+ * Envelope: `instanceId \n exceptConnectionId \n messageId \n frame`; an instance skips its own frames
+ * (it delivered them locally already). Failure mode: while Redis is down, publishes are
+ * dropped (local members still get every frame); ioredis resubscribes when it is back.
+ */
+export class RedisRoomBus implements RoomBus {
+  private readonly logger = new Logger('ConnectionManager');
+  private readonly channelToRoom = new Map<string, string>();
+  private handler: (roomKey: string, frame: string, except: string | undefined, messageId: string | undefined) => void = () => undefined;
+
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly prefix: string,
+    private readonly instanceId: string,
+  ) {
+    redis.subscriber.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
+  }
+
+  subscribe(roomKey: string): void {
+    const { channel } = roomKeys(this.prefix, roomKey);
+    this.channelToRoom.set(channel, roomKey);
+    this.redis.subscriber.ssubscribe(channel).catch((err: Error) => this.logger.warn(`ssubscribe failed: ${err.message}`));
+  }
+
+  unsubscribe(roomKey: string): void {
+    const { channel } = roomKeys(this.prefix, roomKey);
+    this.channelToRoom.delete(channel);
+    this.redis.subscriber.sunsubscribe(channel).catch((err: Error) => this.logger.warn(`sunsubscribe failed: ${err.message}`));
+  }
+
+  publish(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined): void {
+    const { channel } = roomKeys(this.prefix, roomKey);
+    this.redis.command.spublish(channel, `${this.instanceId}\n${exceptConnectionId ?? ''}\n${messageId ?? ''}\n${frame}`).catch(() => undefined);
+  }
+
+  onRemoteFrame(handler: (roomKey: string, frame: string, except: string | undefined, messageId: string | undefined) => void): void {
+    this.handler = handler;
+  }
+
+  private onMessage(channel: string, message: string): void {
+    const roomKey = this.channelToRoom.get(channel);
+    if (roomKey === undefined) return;
+    const a = message.indexOf('\n');
+    const b = message.indexOf('\n', a + 1);
+    const c = message.indexOf('\n', b + 1);
+    if (a < 0 || b < 0 || c < 0 || message.slice(0, a) === this.instanceId) return;
+    const except = message.slice(a + 1, b);
+    const id = message.slice(b + 1, c);
+    this.handler(roomKey, message.slice(c + 1), except === '' ? undefined : except, id === '' ? undefined : id);
+  }
+}
