@@ -1,4 +1,11 @@
 import { Module } from '@nestjs/common';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { RoomBus } from '../backends/bus/room-bus.interface.js';
+import { InstanceLeaseService } from '../backends/redis/instance-lease.service.js';
+import { REDIS_CONNECTIONS, createRedisConnections, type RedisConnections } from '../backends/redis/redis-connections.js';
+import { RedisMembershipStore } from '../backends/redis/redis-membership-store.js';
+import { RedisRoomBus } from '../backends/redis/redis-room-bus.js';
+import { RedisSessionStore } from '../backends/redis/redis-session-store.js';
 import { randomUUID } from 'node:crypto';
 import { InMemoryMembershipStore } from '../backends/membership/in-memory-membership-store.js';
 import { MembershipStore } from '../backends/membership/membership-store.interface.js';
@@ -47,17 +54,44 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
       inject: [CONNECTION_MANAGER_OPTIONS],
       useFactory: (o: ResolvedConnectionManagerOptions) => createConnectionManagerJwtService(o),
     },
+    // Back-ends: in memory by default; on Redis when `redis` is set (cluster mode).
+    {
+      provide: REDIS_CONNECTIONS,
+      inject: [CONNECTION_MANAGER_OPTIONS],
+      useFactory: (o: ResolvedConnectionManagerOptions) => (o.redis ? createRedisConnections(o.redis.url, o.redis.clusterNodes) : undefined),
+    },
     {
       provide: UpgradeRateLimiter,
-      inject: [CONNECTION_MANAGER_OPTIONS],
-      useFactory: (o: ResolvedConnectionManagerOptions) => createMemoryUpgradeRateLimiter(o.rateLimitPoints, o.rateLimitWindowMs),
+      inject: [CONNECTION_MANAGER_OPTIONS, REDIS_CONNECTIONS],
+      useFactory: (o: ResolvedConnectionManagerOptions, redis?: RedisConnections) => {
+        const memory = createMemoryUpgradeRateLimiter(o.rateLimitPoints, o.rateLimitWindowMs);
+        // Counts across instances; while Redis is down the per-instance memory limiter answers.
+        return redis
+          ? new RateLimiterRedis({ storeClient: redis.command, keyPrefix: `${o.redis!.keyPrefix}:ratelimit`, points: o.rateLimitPoints, duration: o.rateLimitWindowMs / 1000, insuranceLimiter: memory })
+          : memory;
+      },
     },
-    { provide: MembershipStore, useFactory: () => new InMemoryMembershipStore() },
+    {
+      provide: MembershipStore,
+      inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS],
+      useFactory: (o: ResolvedConnectionManagerOptions, id: string, redis?: RedisConnections) =>
+        redis ? new RedisMembershipStore(redis.command, o.redis!.keyPrefix, id) : new InMemoryMembershipStore(),
+    },
     {
       provide: SessionStore,
-      inject: [CONNECTION_MANAGER_OPTIONS],
-      useFactory: (o: ResolvedConnectionManagerOptions) => new InMemorySessionStore(o.resumeBufferMessages, o.resumeBufferBytes),
+      inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS],
+      useFactory: (o: ResolvedConnectionManagerOptions, id: string, redis?: RedisConnections) =>
+        redis
+          ? new RedisSessionStore(redis.command, o.redis!.keyPrefix, id, o.reconnectTokenTtlMs, o.resumeBufferMessages, o.resumeBufferBytes)
+          : new InMemorySessionStore(o.resumeBufferMessages, o.resumeBufferBytes),
     },
+    {
+      provide: RoomBus,
+      inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS],
+      useFactory: (o: ResolvedConnectionManagerOptions, id: string, redis?: RedisConnections) =>
+        redis ? new RedisRoomBus(redis, o.redis!.keyPrefix, id) : undefined,
+    },
+    InstanceLeaseService,
     { provide: CanvasAccessPolicy, useClass: ClaimsCanvasAccessPolicy },
     LifecycleState,
     JwtAuthenticator,
@@ -74,6 +108,6 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
     HeartbeatService,
     ConnectionManagerGateway,
   ],
-  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, MembershipStore, SessionStore, LifecycleState, HeartbeatService, DrainService],
+  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, MembershipStore, SessionStore, LifecycleState, HeartbeatService, DrainService, InstanceLeaseService],
 })
 export class ConnectionManagerModule extends ConfigurableConnectionManagerModule {}

@@ -74,6 +74,24 @@ export const connectionManagerOptionsSchema = z
     presenceLingerMs: z.number().int().min(0).default(0),
     /** Bounded wait for close handshakes on shutdown. Default 10000. */
     drainTimeoutMs: positiveInt.default(10_000),
+    /**
+     * Cluster mode: set `url` (one Redis) or `clusterNodes` (host:port seeds of a Redis Cluster).
+     * Unset (default): everything stays in this process.
+     */
+    redis: z
+      .object({
+        url: z.string().min(1).optional(),
+        clusterNodes: z.array(z.string().regex(/^[^:]+:\d+$/, 'must be host:port')).optional(),
+        /** Prefix of every key and channel. Default `cm`. */
+        keyPrefix: z.string().min(1).default('cm'),
+      })
+      .refine((r) => Boolean(r.url) !== Boolean(r.clusterNodes?.length), 'set exactly one of url or clusterNodes')
+      .optional(),
+    /**
+     * Cluster mode: an instance renews its lease every third of this; one that misses it (killed)
+     * is purged by the others (its memberships and presence removed). Default 15000.
+     */
+    instanceLeaseMs: positiveInt.default(15_000),
     /** Seconds sent in Retry-After for 503 refusals. Default 5. */
     retryAfterS: positiveInt.default(5),
   })

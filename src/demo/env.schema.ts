@@ -48,6 +48,14 @@ const envShape = z.object({
     WS_RESUME_BUFFER_BYTES: int().default(1_048_576),
     WS_PRESENCE_LINGER_MS: int(0).default(0),
     WS_DRAIN_TIMEOUT_MS: int().default(10_000),
+    REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional()),
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .optional()
+      .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0))
+      .pipe(z.array(z.string().regex(/^[^:]+:\d+$/, 'must list host:port entries'))),
+    REDIS_KEY_PREFIX: z.string().min(1).default('cm'),
+    WS_INSTANCE_LEASE_MS: int(1000).default(15_000),
   });
 
 /** The names of every variable the demo app reads. */
@@ -57,6 +65,7 @@ export const envSchema = envShape.superRefine((env, ctx) => {
     const hs = env.JWT_ALGORITHMS.some((a) => a.startsWith('HS'));
     const asym = env.JWT_ALGORITHMS.some((a) => !a.startsWith('HS'));
     if (hs && !env.JWT_SECRET) ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: `is required for ${env.JWT_ALGORITHMS.join(',')} (set JWT_SECRET, or JWT_PUBLIC_KEY with JWT_ALGORITHMS=RS256)` });
+    if (env.REDIS_URL && env.REDIS_CLUSTER_NODES.length > 0) ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'cannot be combined with REDIS_URL (set one of them)' });
     if (asym && !env.JWT_PUBLIC_KEY) ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'is required for RS*/PS*/ES* algorithms' });
 });
 
@@ -100,5 +109,10 @@ export function toConnectionManagerOptions(env: AppEnv): ConnectionManagerOption
     resumeBufferBytes: env.WS_RESUME_BUFFER_BYTES,
     presenceLingerMs: env.WS_PRESENCE_LINGER_MS,
     drainTimeoutMs: env.WS_DRAIN_TIMEOUT_MS,
+    instanceLeaseMs: env.WS_INSTANCE_LEASE_MS,
+    redis:
+      env.REDIS_URL || env.REDIS_CLUSTER_NODES.length > 0
+        ? { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES.length > 0 ? env.REDIS_CLUSTER_NODES : undefined, keyPrefix: env.REDIS_KEY_PREFIX }
+        : undefined,
   };
 }

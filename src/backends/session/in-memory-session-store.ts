@@ -90,6 +90,11 @@ export class InMemorySessionStore implements SessionStore {
     return { messages: entry.messages, truncated: entry.truncated };
   }
 
+  async updateRooms(sessionId: string, canvasIds: string[]): Promise<void> {
+    const record = this.records.get(sessionId);
+    if (record && record.awayUntil === 0) record.rooms = canvasIds;
+  }
+
   async remove(sessionId: string): Promise<void> {
     this.stopBuffering(sessionId);
     this.forgetHash(sessionId);

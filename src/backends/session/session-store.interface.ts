@@ -13,6 +13,10 @@ export interface SessionRecord {
   rooms: string[];
   /** Epoch ms until which an away session can be resumed; 0 while it is connected. */
   awayUntil: number;
+  /** SHA-256 of the session's current reconnect token (so the store can expire or drop it). */
+  tokenHash?: string;
+  /** Set when the holder vanished without a close (crashed instance): nothing was buffered. */
+  lostBuffer?: boolean;
 }
 
 /** One buffered room message: a cluster-unique id (to drop duplicates on resume) and the frame. */
@@ -55,6 +59,8 @@ export interface SessionStore {
    * stops buffering for it.
    */
   takeMissed(sessionId: string, roomKeys: string[]): Promise<MissedMessages>;
+  /** Records the rooms a connected session is in (what a resume restores if its instance dies). */
+  updateRooms(sessionId: string, canvasIds: string[]): Promise<void>;
   /** Forgets a session and its token for good. */
   remove(sessionId: string): Promise<void>;
   /** Registers the callback run when an away session's time runs out (once per session). */

@@ -32,6 +32,8 @@ export class ClientConnection {
    * replayable messages, so ones also found in the replay buffer are sent once). null otherwise.
    */
   held: Array<{ id: string | undefined; bytes: Buffer }> | null = null;
+  /** SHA-256 of the reconnect token last given to this connection (re-registered after a Redis outage). */
+  tokenHash: string | undefined;
   /** The token-expiry timer: fires at `exp` (reauth_required), then at the end of the grace (4001). */
   authTimer: NodeJS.Timeout | undefined;
 

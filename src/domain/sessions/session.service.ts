@@ -1,5 +1,6 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
+import { ConnectionService } from '../connections/connection.service.js';
 import { randomUUID } from 'node:crypto';
 import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
@@ -17,9 +18,12 @@ import { hashReconnectToken, newReconnectToken } from './reconnect-token.js';
  */
 @Injectable()
 export class SessionService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('ConnectionManager');
+
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
     @Inject(SessionStore) private readonly store: SessionStore,
+    private readonly connections: ConnectionService,
     private readonly events: EventEmitter2,
   ) {}
 
@@ -44,8 +48,29 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
    */
   async activate(connection: ClientConnection): Promise<string> {
     const token = newReconnectToken();
-    await this.store.activate(toRecord(connection, []), hashReconnectToken(token));
+    connection.tokenHash = hashReconnectToken(token);
+    try {
+      await this.store.activate(toRecord(connection, [...connection.rooms.keys()]), connection.tokenHash);
+    } catch (err) {
+      // A shared store that is down must not keep the connection from opening; the session is
+      // re-registered (same token) when the store is back, so the token works from then on.
+      this.logger.warn(`session store unavailable, session not yet resumable: ${(err as Error).message}`);
+    }
     return token;
+  }
+
+  /** Registers a live connection's session again (after a shared store lost it). */
+  async reactivate(connection: ClientConnection): Promise<void> {
+    if (connection.tokenHash) await this.store.activate(toRecord(connection, [...connection.rooms.keys()]), connection.tokenHash);
+  }
+
+  /** Keeps the stored room list of a connected session current (what a crash-resume restores). */
+  @OnEvent(ConnectionManagerEvent.RoomJoined)
+  @OnEvent(ConnectionManagerEvent.RoomLeft)
+  onMembershipChange(event: { connectionId: string; sessionId: string }): void {
+    const connection = this.connections.get(event.connectionId);
+    if (!connection || connection.closed) return;
+    this.store.updateRooms(event.sessionId, [...connection.rooms.keys()]).catch(() => undefined);
   }
 
   /** The session a reconnect token belongs to, without using the token up. */
@@ -59,8 +84,12 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Keeps a closed connection's session resumable, buffering the messages of its rooms. */
-  suspend(connection: ClientConnection, roomKeys: string[], canvasIds: string[]): Promise<void> {
-    return this.store.suspend(toRecord(connection, canvasIds), roomKeys, Date.now() + this.options.reconnectTokenTtlMs);
+  async suspend(connection: ClientConnection, roomKeys: string[], canvasIds: string[]): Promise<void> {
+    try {
+      await this.store.suspend(toRecord(connection, canvasIds), roomKeys, Date.now() + this.options.reconnectTokenTtlMs);
+    } catch (err) {
+      this.logger.warn(`session store unavailable, session not kept for resume: ${(err as Error).message}`);
+    }
   }
 
   /** Buffers a room message (with its cluster-unique id) for the away sessions that were in the room. */
@@ -74,8 +103,12 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Ends a session for good (logout, ban, a non-resumable close). */
-  end(sessionId: string): Promise<void> {
-    return this.store.remove(sessionId);
+  async end(sessionId: string): Promise<void> {
+    try {
+      await this.store.remove(sessionId);
+    } catch (err) {
+      this.logger.warn(`session store unavailable on session end: ${(err as Error).message}`);
+    }
   }
 }
 

@@ -1,0 +1,50 @@
+/**
+ * Lua scripts of the Redis replay buffers. Every key they touch carries the room's hash tag
+ * (`{roomKey}`), so each script runs in one slot on a Redis Cluster.
+ * KEYS: 1 the room's away set (sessionIds), 2 the room's away-bytes hash (sessionId → bytes).
+ */
+
+/**
+ * Appends a frame to every away session of the room, bounded per session and room by
+ * messages and bytes (oldest dropped, a truncation flag set). Entries are
+ * `<server time µs>|<message id>|<frame>`, so a resume can merge rooms in send order.
+ * ARGV: listPrefix, truncPrefix, id, frame, maxMessages, maxBytes, ttlMs. → sessions appended to
+ */
+export const APPEND_LUA = `
+local members = redis.call('SMEMBERS', KEYS[1])
+if #members == 0 then return 0 end
+local t = redis.call('TIME')
+local entry = t[1] .. string.format('%06d', tonumber(t[2])) .. '|' .. ARGV[3] .. '|' .. ARGV[4]
+local size = string.len(ARGV[4])
+for _, s in ipairs(members) do
+  local list = ARGV[1] .. s
+  local n = redis.call('RPUSH', list, entry)
+  local bytes = redis.call('HINCRBY', KEYS[2], s, size)
+  local dropped = false
+  while n > tonumber(ARGV[5]) or bytes > tonumber(ARGV[6]) do
+    local old = redis.call('LPOP', list)
+    if not old then break end
+    n = n - 1
+    local p1 = string.find(old, '|', 1, true)
+    local p2 = string.find(old, '|', p1 + 1, true)
+    bytes = redis.call('HINCRBY', KEYS[2], s, -(string.len(old) - p2))
+    dropped = true
+  end
+  if dropped then redis.call('SET', ARGV[2] .. s, '1', 'PX', ARGV[7]) end
+  redis.call('PEXPIRE', list, ARGV[7])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
+return #members
+`;
+
+/** Takes (and deletes) one session's buffer of the room. ARGV: listKey, truncKey, sessionId. → {entries, truncated} */
+export const TAKE_LUA = `
+redis.call('SREM', KEYS[1], ARGV[3])
+redis.call('HDEL', KEYS[2], ARGV[3])
+local items = redis.call('LRANGE', ARGV[1], 0, -1)
+redis.call('DEL', ARGV[1])
+local tr = redis.call('GET', ARGV[2])
+redis.call('DEL', ARGV[2])
+if tr then return {items, 1} end
+return {items, 0}
+`;

@@ -1,0 +1,91 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import {
+  ConnectionManagerEvent,
+  type ConnectionClosedEvent,
+  type ConnectionEstablishedEvent,
+  type ConnectionRefusedEvent,
+  type SessionResumedEvent,
+} from '../../connection-manager/connection-manager.events.js';
+import { EventSubscriptions } from '../event-subscriptions.js';
+import { OPS_OPTIONS } from '../ops.constants.js';
+import type { ResolvedOpsOptions } from '../ops.options.js';
+
+/**
+ * One structured line per connection lifecycle step, through the app's Nest logger (pino's
+ * JSON when the app uses nestjs-pino's Logger; Nest's console logger prints the same fields
+ * otherwise), context `ConnectionManager`, `event` naming the domain event:
+ *
+ * - `connection established` (info): connectionId, sessionId, userId, tenantId, ip, resumed
+ * - `connection closed` (info): connectionId, sessionId, userId, tenantId, code, cause, resumable
+ * - `session resumed` (info): connectionId, sessionId, userId, tenantId, previousConnectionId, missed
+ * - `upgrade refused` (info; 429 at debug, since a flood would otherwise flood the logs too):
+ *   status, code, ip
+ *
+ * Never logged: tokens, reconnect tokens, close reasons (client text), message data.
+ * Off with `connectionLog: false`.
+ */
+@Injectable()
+export class ConnectionLogListener implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('ConnectionManager');
+  private readonly subscriptions: EventSubscriptions;
+
+  constructor(
+    events: EventEmitter2,
+    @Inject(OPS_OPTIONS) private readonly options: ResolvedOpsOptions,
+  ) {
+    this.subscriptions = new EventSubscriptions(events, this.logger);
+  }
+
+  onModuleInit(): void {
+    if (!this.options.connectionLog) return;
+    const E = ConnectionManagerEvent;
+    this.subscriptions
+      .on(E.ConnectionEstablished, (e: ConnectionEstablishedEvent) =>
+        this.logger.log({
+          msg: 'connection established',
+          event: E.ConnectionEstablished,
+          connectionId: e.connectionId,
+          sessionId: e.sessionId,
+          userId: e.userId,
+          tenantId: e.tenantId,
+          ip: e.ip,
+          resumed: e.resumed,
+        }),
+      )
+      .on(E.ConnectionClosed, (e: ConnectionClosedEvent) =>
+        this.logger.log({
+          msg: 'connection closed',
+          event: E.ConnectionClosed,
+          connectionId: e.connectionId,
+          sessionId: e.sessionId,
+          userId: e.userId,
+          tenantId: e.tenantId,
+          code: e.code,
+          cause: e.cause,
+          resumable: e.resumable,
+        }),
+      )
+      .on(E.SessionResumed, (e: SessionResumedEvent) =>
+        this.logger.log({
+          msg: 'session resumed',
+          event: E.SessionResumed,
+          connectionId: e.connectionId,
+          sessionId: e.sessionId,
+          userId: e.userId,
+          tenantId: e.tenantId,
+          previousConnectionId: e.previousConnectionId,
+          missed: e.missed,
+        }),
+      )
+      .on(E.ConnectionRefused, (e: ConnectionRefusedEvent) => {
+        const line = { msg: 'upgrade refused', event: E.ConnectionRefused, status: e.status, code: e.code, ip: e.ip };
+        if (e.status === 429) this.logger.debug(line);
+        else this.logger.log(line);
+      });
+  }
+
+  onModuleDestroy(): void {
+    this.subscriptions.clear();
+  }
+}

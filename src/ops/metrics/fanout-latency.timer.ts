@@ -1,0 +1,80 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { ConnectionManagerEvent } from '../../connection-manager/connection-manager.events.js';
+import { OPS_OPTIONS } from '../ops.constants.js';
+import type { ResolvedOpsOptions } from '../ops.options.js';
+import { MetricsService } from './metrics.service.js';
+
+const MESSAGE = ConnectionManagerEvent.ConnectionMessage;
+
+/**
+ * Feeds `fanout_duration_seconds`: how long one client message takes from the moment the
+ * Connection Manager accepts it (it emits `connection.message`) to the end of its local
+ * delivery. The Router delivers synchronously inside that emit, so the span is measured by two
+ * listeners of the same event: one kept first (`prependListener`) that takes a timestamp, one
+ * kept last that observes the elapsed time. Cost: two listener calls, one hrtime pair and one
+ * histogram observation per message; nothing per recipient.
+ *
+ * Limits, by construction:
+ * - parsing and rate limiting before the emit are not included (the event carries no receipt
+ *   timestamp; adding one to ConnectionMessageEvent would extend the span to frame receipt);
+ * - asynchronous listeners, and in cluster mode the delivery on other instances, are not
+ *   included: only this instance's synchronous fan-out;
+ * - listeners attached after bootstrap are put back behind the end mark on the next message;
+ *   that one message is not observed.
+ */
+@Injectable()
+export class FanoutLatencyTimer implements OnModuleInit, OnModuleDestroy {
+  private startedAt: bigint | undefined;
+  private attached = false;
+
+  constructor(
+    private readonly events: EventEmitter2,
+    private readonly metrics: MetricsService,
+    @Inject(OPS_OPTIONS) private readonly options: ResolvedOpsOptions,
+  ) {}
+
+  private readonly start = (): void => {
+    const listeners = this.events.listeners(MESSAGE);
+    if (listeners[0] !== this.start || listeners[listeners.length - 1] !== this.end) {
+      // Someone attached after us: restore first/last, skip this (mis-bracketed) emission.
+      this.detach();
+      this.attach();
+      this.startedAt = undefined;
+      return;
+    }
+    this.startedAt = process.hrtime.bigint();
+  };
+
+  private readonly end = (): void => {
+    const startedAt = this.startedAt;
+    if (startedAt === undefined) return;
+    this.startedAt = undefined;
+    try {
+      this.metrics.fanoutSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
+    } catch {
+      // A metrics failure must never reach the emitter.
+    }
+  };
+
+  onModuleInit(): void {
+    if (this.options.metrics.enabled) this.attach();
+  }
+
+  onModuleDestroy(): void {
+    this.detach();
+  }
+
+  private attach(): void {
+    this.events.prependListener(MESSAGE, this.start);
+    this.events.on(MESSAGE, this.end);
+    this.attached = true;
+  }
+
+  private detach(): void {
+    if (!this.attached) return;
+    this.events.off(MESSAGE, this.start);
+    this.events.off(MESSAGE, this.end);
+    this.attached = false;
+  }
+}

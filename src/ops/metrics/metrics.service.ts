@@ -1,0 +1,258 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
+import type { CloseCause } from '../../connection-manager/connection-manager.events.js';
+import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { ConnectionService } from '../../domain/connections/connection.service.js';
+import { LifecycleState } from '../../domain/connections/lifecycle-state.js';
+import { RoomDelivery, type DeliveryStats } from '../../domain/rooms/room-delivery.js';
+import { RoomService } from '../../domain/rooms/room.service.js';
+import { ReadinessRegistry } from '../health/readiness.registry.js';
+import { OPS_OPTIONS } from '../ops.constants.js';
+import type { ResolvedOpsOptions } from '../ops.options.js';
+import { topTenants } from './top-tenants.js';
+
+/** Refusals the Connection Manager can answer, pre-created at 0 so `rate()` and alerts work from the first scrape. */
+const KNOWN_REFUSALS: ReadonlyArray<[status: string, code: string]> = [
+  ['401', 'UNAUTHORIZED'],
+  ['403', 'ORIGIN_NOT_ALLOWED'],
+  ['429', 'RATE_LIMITED'],
+  ['503', 'SERVER_FULL'],
+  ['503', 'DRAINING'],
+  ['503', 'UNAVAILABLE'],
+];
+const CLOSE_CAUSES: readonly CloseCause[] = [
+  'client',
+  'heartbeat_timeout',
+  'policy_violation',
+  'message_too_big',
+  'token_expired',
+  'identity_mismatch',
+  'session_taken_over',
+  'disconnected_by_server',
+  'server_shutdown',
+  'slow_consumer',
+  'error',
+];
+export const JOIN_OUTCOMES = ['ok', 'restored', 'ROOM_FULL', 'FORBIDDEN', 'UNAVAILABLE'] as const;
+const LEAVE_REASONS = ['leave', 'disconnect', 'kicked'] as const;
+const MISSED = ['none', 'replayed', 'truncated'] as const;
+
+/**
+ * The instance's Prometheus metrics, on a registry of its own (not prom-client's global one:
+ * two apps in one process, as in tests, never share or clash). docs/operations.md lists them.
+ *
+ * Two kinds:
+ * - counters moved by domain events (see MetricsEventListener) and the fan-out histogram
+ *   (FanoutLatencyTimer): one increment per event, never per recipient;
+ * - values read at scrape time through prom-client `collect()` callbacks: open connections,
+ *   per-tenant connections (capped, see `tenantLabelLimit`), rooms, draining, backend checks,
+ *   and the broadcast counters that RoomDelivery keeps as plain numbers on its hot path.
+ *
+ * RoomDelivery is internal to the Connection Manager (not exported); it is looked up with
+ * `ModuleRef.get(…, { strict: false })`. Without it `messages_out_total` and `broadcasts_total`
+ * stay at 0 (and a warning is logged once).
+ */
+@Injectable()
+export class MetricsService implements OnModuleDestroy {
+  readonly registry = new Registry();
+  readonly prefix: string;
+
+  readonly upgrades: Counter<'outcome' | 'status' | 'code'>;
+  readonly closes: Counter<'cause'>;
+  readonly heartbeatTerminations: Counter;
+  readonly slowConsumerCloses: Counter;
+  readonly joins: Counter<'outcome'>;
+  readonly leaves: Counter<'reason'>;
+  readonly messagesIn: Counter;
+  readonly reauths: Counter;
+  readonly authExpiries: Counter;
+  readonly resumes: Counter<'missed'>;
+  readonly replayTruncations: Counter;
+  readonly sessionExpiries: Counter;
+  readonly fanoutSeconds: Histogram;
+
+  private readonly delivery: DeliveryStats | undefined;
+
+  constructor(
+    @Inject(OPS_OPTIONS) options: ResolvedOpsOptions,
+    @Inject(CONNECTION_MANAGER_OPTIONS) cmOptions: ResolvedConnectionManagerOptions,
+    connections: ConnectionService,
+    rooms: RoomService,
+    lifecycle: LifecycleState,
+    readiness: ReadinessRegistry,
+    moduleRef: ModuleRef,
+  ) {
+    const { prefix, tenantLabelLimit, fanoutBuckets, defaultMetrics, enabled } = options.metrics;
+    this.prefix = prefix;
+    const registers = [this.registry];
+    const name = (n: string) => `${prefix}${n}`;
+    this.delivery = lookUpDeliveryStats(moduleRef);
+    const delivery = this.delivery;
+
+    if (enabled && defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
+
+    // --- read at scrape time ---
+    new Gauge({
+      name: name('connections'),
+      help: 'Open WebSocket connections on this instance.',
+      registers,
+      collect() {
+        this.set(connections.count);
+      },
+    });
+    new Gauge({
+      name: name('connections_limit'),
+      help: 'Connections this instance accepts (maxConnections); more get 503 SERVER_FULL.',
+      registers,
+      collect() {
+        this.set(cmOptions.maxConnections);
+      },
+    });
+    if (tenantLabelLimit > 0) {
+      new Gauge({
+        name: name('tenant_connections'),
+        help: `Open connections per tenant: the ${tenantLabelLimit} tenants with the most connections, the rest summed as tenant="__other__".`,
+        labelNames: ['tenant'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [tenant, n] of topTenants(connections.countsByTenant(), tenantLabelLimit)) this.set({ tenant }, n);
+        },
+      });
+    }
+    new Gauge({
+      name: name('rooms'),
+      help: 'Rooms with at least one connection on this instance.',
+      registers,
+      collect() {
+        this.set(rooms.localRoomCount);
+      },
+    });
+    new Gauge({
+      name: name('draining'),
+      help: '1 while this instance drains for shutdown (readiness is then 503), else 0.',
+      registers,
+      collect() {
+        this.set(lifecycle.draining ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: name('backend_up'),
+      help: 'Per registered readiness check (cluster mode: backend="redis"): 1 when ready, 0 when not. Absent without checks.',
+      labelNames: ['backend'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await readiness.evaluate(options.health.checkTimeoutMs)) this.set({ backend: r.name }, r.ready ? 1 : 0);
+      },
+    });
+    let lastDelivered = 0;
+    new Counter({
+      name: name('messages_out_total'),
+      help: 'Frames written to sockets by room broadcasts on this instance (messages, presence_join/leave; one per recipient).',
+      registers,
+      collect() {
+        const now = delivery?.delivered ?? 0;
+        if (now > lastDelivered) this.inc(now - lastDelivered);
+        lastDelivered = now;
+      },
+    });
+    let lastBroadcasts = 0;
+    new Counter({
+      name: name('broadcasts_total'),
+      help: "Room broadcasts that reached this instance's part of a room (one per frame, whatever the recipients).",
+      registers,
+      collect() {
+        const now = delivery?.broadcasts ?? 0;
+        if (now > lastBroadcasts) this.inc(now - lastBroadcasts);
+        lastBroadcasts = now;
+      },
+    });
+
+    // --- moved by events ---
+    this.upgrades = new Counter({
+      name: name('upgrades_total'),
+      help: 'WebSocket upgrade attempts by outcome: accepted (status 101) or refused with an HTTP status and code.',
+      labelNames: ['outcome', 'status', 'code'],
+      registers,
+    });
+    this.upgrades.inc({ outcome: 'accepted', status: '101', code: 'OK' }, 0);
+    for (const [status, code] of KNOWN_REFUSALS) this.upgrades.inc({ outcome: 'refused', status, code }, 0);
+
+    this.closes = new Counter({ name: name('connections_closed_total'), help: 'Closed connections by cause.', labelNames: ['cause'], registers });
+    for (const cause of CLOSE_CAUSES) this.closes.inc({ cause }, 0);
+    this.heartbeatTerminations = new Counter({
+      name: name('heartbeat_terminations_total'),
+      help: 'Connections terminated because they answered no ping for a whole heartbeat interval.',
+      registers,
+    });
+    this.slowConsumerCloses = new Counter({
+      name: name('slow_consumer_closes_total'),
+      help: 'Connections closed with 1013 because their unsent bytes exceeded maxBufferedBytes.',
+      registers,
+    });
+    this.joins = new Counter({
+      name: name('room_joins_total'),
+      help: 'Room joins by outcome: ok, restored (by a resume), or the refusal code.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of JOIN_OUTCOMES) this.joins.inc({ outcome }, 0);
+    this.leaves = new Counter({ name: name('room_leaves_total'), help: 'Connections leaving rooms, by reason.', labelNames: ['reason'], registers });
+    for (const reason of LEAVE_REASONS) this.leaves.inc({ reason }, 0);
+    this.messagesIn = new Counter({ name: name('messages_in_total'), help: 'Valid room messages received from clients (connection.message).', registers });
+    this.fanoutSeconds = new Histogram({
+      name: name('fanout_duration_seconds'),
+      help: 'Time from a client message being accepted (connection.message) to the end of its synchronous delivery to the local room.',
+      buckets: fanoutBuckets,
+      registers,
+    });
+    this.reauths = new Counter({ name: name('reauths_total'), help: 'Successful in-band reauthentications (reauth_ok).', registers });
+    this.authExpiries = new Counter({
+      name: name('auth_expiries_total'),
+      help: 'Connections closed with 4001 because their token expired and no reauth came within the grace.',
+      registers,
+    });
+    this.resumes = new Counter({
+      name: name('session_resumes_total'),
+      help: 'Sessions resumed with a reconnect token, by what the client had missed: none, replayed, truncated.',
+      labelNames: ['missed'],
+      registers,
+    });
+    for (const missed of MISSED) this.resumes.inc({ missed }, 0);
+    this.replayTruncations = new Counter({
+      name: name('replay_truncations_total'),
+      help: 'Resumes whose replay was incomplete (buffer overflowed or lost): the client must refetch state.',
+      registers,
+    });
+    this.sessionExpiries = new Counter({
+      name: name('session_expiries_total'),
+      help: 'Suspended sessions whose reconnect window ran out without a resume.',
+      registers,
+    });
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4). */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  onModuleDestroy(): void {
+    this.registry.clear();
+  }
+}
+
+function lookUpDeliveryStats(moduleRef: ModuleRef): DeliveryStats | undefined {
+  try {
+    return moduleRef.get(RoomDelivery, { strict: false }).stats;
+  } catch {
+    new Logger('Metrics').warn('RoomDelivery not found: messages_out_total and broadcasts_total stay at 0');
+    return undefined;
+  }
+}

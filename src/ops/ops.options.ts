@@ -1,0 +1,92 @@
+import type { DestinationStream } from 'pino';
+import { z } from 'zod';
+
+/** pino's levels; `silent` logs nothing. */
+export const OPS_LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type OpsLogLevel = (typeof OPS_LOG_LEVELS)[number];
+
+/**
+ * Default buckets of the fan-out latency histogram, in seconds: 50 µs to 250 ms. Local
+ * delivery of one message is a loop over a room's sockets, so most observations land in the
+ * sub-millisecond buckets; the upper ones catch event-loop stalls.
+ */
+export const DEFAULT_FANOUT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+
+const positiveBuckets = z
+  .array(z.number().positive())
+  .min(1)
+  .refine((b) => b.every((v, i) => i === 0 || v > b[i - 1]!), 'must be strictly increasing');
+
+/**
+ * Options of {@link OpsModule}. Every field is optional; the defaults are written beside each.
+ * Invalid options stop start-up with one message naming the field (see {@link resolveOpsOptions}).
+ */
+export const opsOptionsSchema = z.object({
+  metrics: z
+    .object({
+      /** Serve `GET /metrics` and count events. Default true; when false the route answers 404 and no listener is attached. */
+      enabled: z.boolean().default(true),
+      /** Prefix of every metric name, default metrics included. Default `cm_`. */
+      prefix: z
+        .string()
+        .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a valid Prometheus metric name prefix')
+        .or(z.literal(''))
+        .default('cm_'),
+      /** Also export prom-client's process and Node.js metrics (CPU, memory, event-loop lag, GC). Default true. */
+      defaultMetrics: z.boolean().default(true),
+      /**
+       * Per-tenant connection series: the `tenantLabelLimit` tenants with the most connections get
+       * their own `tenant` label value, the rest are summed under `tenant="__other__"`, so a
+       * tenant count in the thousands never turns into thousands of series. Default 20; 0 turns
+       * the per-tenant gauge off.
+       */
+      tenantLabelLimit: z.number().int().min(0).max(1000).default(20),
+      /** Buckets (seconds) of the fan-out latency histogram. Default {@link DEFAULT_FANOUT_BUCKETS}. */
+      fanoutBuckets: positiveBuckets.default(DEFAULT_FANOUT_BUCKETS),
+    })
+    .prefault({}),
+  health: z
+    .object({
+      /**
+       * Longest a readiness check may take (ms); one that takes longer counts as down, so a hung
+       * backend cannot hang the probe. Default 1000 (well under Kubernetes' 1 s probe default
+       * plus network: set the probe's timeoutSeconds to at least 2).
+       */
+      checkTimeoutMs: z.number().int().positive().max(60_000).default(1000),
+    })
+    .prefault({}),
+  /**
+   * Structured JSON logs through pino (nestjs-pino's LoggerModule). `false` leaves logging
+   * alone (bring your own LoggerModule; the redaction helpers are exported). Default enabled.
+   */
+  logging: z
+    .union([
+      z.literal(false),
+      z.object({
+        /** Lowest level written. Default `info`. */
+        level: z.enum(OPS_LOG_LEVELS).default('info'),
+        /** Where lines go. Default stdout (fd 1), written synchronously. */
+        destination: z.custom<DestinationStream>((v) => typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function', 'must be a stream with write()').optional(),
+        /** One line per HTTP request (pino-http). Probes (`/health/*`) and `/metrics` are never logged. Default true. */
+        requestLogging: z.boolean().default(true),
+      }),
+    ])
+    .prefault({}),
+  /**
+   * One log line per connection opened, closed or refused (429 refusals at debug: floods), with
+   * `connectionId`, `sessionId`, `userId`, `tenantId`. Goes through the app's Nest logger. Default true.
+   */
+  connectionLog: z.boolean().default(true),
+});
+
+export type OpsOptions = z.input<typeof opsOptionsSchema>;
+export type ResolvedOpsOptions = z.output<typeof opsOptionsSchema>;
+export type ResolvedOpsLoggingOptions = Exclude<ResolvedOpsOptions['logging'], false>;
+
+/** Applies the defaults; throws one Error naming every bad field (`Invalid ops options: metrics.prefix …`). */
+export function resolveOpsOptions(raw: OpsOptions = {}): ResolvedOpsOptions {
+  const result = opsOptionsSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const detail = result.error.issues.map((i) => `${i.path.join('.') || 'options'} ${i.message}`).join('; ');
+  throw new Error(`Invalid ops options: ${detail}`);
+}
