@@ -28,6 +28,7 @@ import { ConnectionManagerGateway } from '../ws/connection-manager.gateway.js';
 import { HeartbeatService } from '../ws/heartbeat.service.js';
 import { UpgradeGuard } from '../ws/upgrade-guard.js';
 import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from './connection-manager.constants.js';
+import { DomainEventPublisher } from './domain-events.publisher.js';
 import { ConfigurableConnectionManagerModule, RAW_CONNECTION_MANAGER_OPTIONS } from './connection-manager.module-definition.js';
 import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type ResolvedConnectionManagerOptions } from './connection-manager.options.js';
 
@@ -93,6 +94,7 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
     },
     InstanceLeaseService,
     { provide: CanvasAccessPolicy, useClass: ClaimsCanvasAccessPolicy },
+    DomainEventPublisher,
     LifecycleState,
     JwtAuthenticator,
     ConnectionService,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { DomainEventPublisher } from '../connection-manager/domain-events.publisher.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
@@ -55,7 +55,7 @@ export class ConnectionHandler {
     private readonly lifecycle: ConnectionLifecycleService,
     private readonly expiry: TokenExpiryService,
     private readonly authenticator: JwtAuthenticator,
-    private readonly events: EventEmitter2,
+    private readonly events: DomainEventPublisher,
   ) {}
 
   /** Takes over a socket that passed the upgrade checks. */
@@ -141,7 +141,7 @@ export class ConnectionHandler {
       this.sendError(connection, ErrorCode.NOT_IN_ROOM, 'join the canvas before sending to it', id);
       return;
     }
-    this.events.emit(
+    this.events.publish(
       ConnectionManagerEvent.ConnectionMessage,
       new ConnectionMessageEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, room.key, room.wireId, canvasId, data),
     );
@@ -187,7 +187,7 @@ export class ConnectionHandler {
     connection.identity = identity;
     this.expiry.schedule(connection);
     connection.sendFrame(withId({ type: 'reauth_ok', expiresAt: identity.expiresAt }, id));
-    this.events.emit(
+    this.events.publish(
       ConnectionManagerEvent.AuthReauthenticated,
       new AuthReauthenticatedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, identity.expiresAt),
     );
@@ -222,10 +222,12 @@ export class ConnectionHandler {
 
   private onSocketError(connection: ClientConnection, err: Error & { code?: string }): void {
     // ws closes the socket itself after these (1009 too big, 1007 bad UTF-8, 1002 protocol).
-    const cause: CloseCause = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'message_too_big' : 'policy_violation';
+    const tooBig = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+    const cause: CloseCause = tooBig ? 'message_too_big' : 'policy_violation';
     if (connection.closeCause === undefined) {
       connection.closeCause = cause;
       connection.resumable = false;
+      connection.closeCode = tooBig ? CloseCode.MESSAGE_TOO_BIG : err.code === 'WS_ERR_INVALID_UTF8' ? CloseCode.INVALID_PAYLOAD : 1002;
     }
     this.logger.debug?.(`socket error on ${connection.id}: ${err.code ?? err.name}`);
   }

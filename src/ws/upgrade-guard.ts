@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { DomainEventPublisher } from '../connection-manager/domain-events.publisher.js';
 import type { IncomingMessage } from 'node:http';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
@@ -43,7 +43,7 @@ export class UpgradeGuard {
     private readonly authenticator: JwtAuthenticator,
     private readonly lifecycle: LifecycleState,
     private readonly sessions: SessionService,
-    private readonly events: EventEmitter2,
+    private readonly events: DomainEventPublisher,
   ) {
     this.allowedOrigins = options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins) : undefined;
   }
@@ -52,7 +52,7 @@ export class UpgradeGuard {
     const ip = clientIp(req, this.options.trustProxyHops);
     const refusal = await this.refusalFor(req, ip);
     if (refusal.ok) return refusal;
-    this.events.emit(ConnectionManagerEvent.ConnectionRefused, new ConnectionRefusedEvent(refusal.refusal.status, refusal.refusal.code, ip));
+    this.events.publish(ConnectionManagerEvent.ConnectionRefused, new ConnectionRefusedEvent(refusal.refusal.status, refusal.refusal.code, ip));
     return refusal;
   }
 

@@ -17,6 +17,11 @@ export class ClientConnection {
   closed = false;
   /** Why the server ended the connection (heartbeat_timeout, token_expired, …); unset for a client close. */
   closeCause: CloseCause | undefined;
+  /**
+   * The close code the server sent, if it closed the connection. Reported in
+   * `connection.closed` even when the peer never answered the close frame (ws then says 1006).
+   */
+  closeCode: number | undefined;
   /** Whether this close may be resumed with the reconnect token. */
   resumable = true;
   /** Fixed one-second window of the per-connection message rate. */

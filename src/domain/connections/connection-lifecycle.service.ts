@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import {
@@ -41,7 +41,7 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
     private readonly rooms: RoomService,
     private readonly sessions: SessionService,
     private readonly expiry: TokenExpiryService,
-    private readonly events: EventEmitter2,
+    private readonly events: DomainEventPublisher,
   ) {}
 
   onModuleDestroy(): void {
@@ -145,7 +145,7 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
     // --- end of the synchronous part ---
 
     this.established(connection, true);
-    this.events.emit(
+    this.events.publish(
       ConnectionManagerEvent.SessionResumed,
       new SessionResumedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, record.connectionId, restored.map((r) => r.room.canvasId), missedState),
     );
@@ -159,6 +159,8 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
   async finalize(connection: ClientConnection, code: number, reason: string): Promise<void> {
     if (connection.closed) return;
     const cause: CloseCause = connection.closeCause ?? 'client';
+    // The code the server sent wins over ws's 1006 when the peer never answered the close.
+    if (connection.closeCode !== undefined) code = connection.closeCode;
     const resumable = connection.resumable;
     const rooms = this.detach(connection);
     if (resumable) {
@@ -200,14 +202,14 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
   }
 
   private closed(connection: ClientConnection, code: number, reason: string, cause: CloseCause, resumable: boolean): void {
-    this.events.emit(
+    this.events.publish(
       ConnectionManagerEvent.ConnectionClosed,
       new ConnectionClosedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, code, reason, cause, resumable),
     );
   }
 
   private established(connection: ClientConnection, resumed: boolean): void {
-    this.events.emit(
+    this.events.publish(
       ConnectionManagerEvent.ConnectionEstablished,
       new ConnectionEstablishedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, connection.identity.name, connection.ip, resumed),
     );

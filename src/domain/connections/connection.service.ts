@@ -155,6 +155,7 @@ export class ConnectionService {
     if (connection.closeCause === undefined) {
       connection.closeCause = cause;
       connection.resumable = resumable;
+      connection.closeCode = code;
     }
     connection.socket.close(code, reason);
     if (forceAfterMs !== undefined) {

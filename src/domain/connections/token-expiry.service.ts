@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import { AuthExpiredEvent, ConnectionManagerEvent } from '../../connection-manager/connection-manager.events.js';
@@ -21,7 +21,7 @@ export class TokenExpiryService {
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
     private readonly connections: ConnectionService,
-    private readonly events: EventEmitter2,
+    private readonly events: DomainEventPublisher,
   ) {}
 
   /** (Re)starts the expiry clock from the connection's current identity. */
@@ -56,7 +56,7 @@ export class TokenExpiryService {
     connection.authTimer = setTimeout(() => {
       connection.authTimer = undefined;
       if (!connection.isOpen) return;
-      this.events.emit(
+      this.events.publish(
         ConnectionManagerEvent.AuthExpired,
         new AuthExpiredEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId),
       );

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { RoomBus } from '../../backends/bus/room-bus.interface.js';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
 import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import {
@@ -49,7 +49,7 @@ export class RoomService {
     private readonly local: LocalRoomRegistry,
     private readonly delivery: RoomDelivery,
     private readonly sessions: SessionService,
-    private readonly events: EventEmitter2,
+    private readonly events: DomainEventPublisher,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     @Optional() @Inject(RoomBus) private readonly bus?: RoomBus,
   ) {}
@@ -61,7 +61,7 @@ export class RoomService {
   async join(connection: ClientConnection, canvasId: string, opts: JoinOptions = {}): Promise<JoinOutcome> {
     const seat = await this.reserve(connection, canvasId);
     if (!seat.ok) {
-      this.events.emit(
+      this.events.publish(
         ConnectionManagerEvent.RoomJoinRefused,
         new RoomJoinRefusedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, canvasId, seat.code),
       );
@@ -127,7 +127,7 @@ export class RoomService {
 
   /** Step 3: publishes `room.joined` (Presence answers it with presence_state/presence_join). */
   announce(event: RoomJoinedEvent): void {
-    this.events.emit(ConnectionManagerEvent.RoomJoined, event);
+    this.events.publish(ConnectionManagerEvent.RoomJoined, event);
   }
 
   /**
@@ -160,7 +160,7 @@ export class RoomService {
       this.logger.warn(`membership store unavailable on leave: ${(err as Error).message}`);
       last = ![...room.connections].some((c) => c.userId === connection.userId);
     }
-    this.events.emit(
+    this.events.publish(
       ConnectionManagerEvent.RoomLeft,
       new RoomLeftEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, room.key, room.wireId, room.canvasId, reason, last),
     );

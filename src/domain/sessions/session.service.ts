@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { EventEmitter2, OnEvent } from '@nestjs/event-emitter';
+import { OnEvent } from '@nestjs/event-emitter';
+import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { randomUUID } from 'node:crypto';
 import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
@@ -24,12 +25,12 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
     @Inject(SessionStore) private readonly store: SessionStore,
     private readonly connections: ConnectionService,
-    private readonly events: EventEmitter2,
+    private readonly events: DomainEventPublisher,
   ) {}
 
   onModuleInit(): void {
     this.store.onExpired((record) =>
-      this.events.emit(ConnectionManagerEvent.SessionExpired, new SessionExpiredEvent(record.sessionId, record.userId, record.tenantId, record.rooms)),
+      this.events.publish(ConnectionManagerEvent.SessionExpired, new SessionExpiredEvent(record.sessionId, record.userId, record.tenantId, record.rooms)),
     );
   }
 

@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { TestApp } from './support/test-app.js';
+import type { ServerFrame, TestClient } from './support/test-client.js';
+
+/**
+ * More than `messageRateLimit` (WS_MESSAGE_RATE_LIMIT, default 60) client frames per second on one
+ * connection → error RATE_LIMITED for the excess, which is dropped. The rate counts every client
+ * frame and is checked first; rate-limited frames do not count toward the 1008 abuse threshold.
+ * Each burst is sent by one synchronous loop, so it lands well inside one second.
+ */
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for exactly `n` frames (then checks nothing else follows) and returns them in order. */
+async function collect(client: TestClient, n: number): Promise<ServerFrame[]> {
+  const frames: ServerFrame[] = [];
+  for (let i = 0; i < n; i++) frames.push(await client.next(undefined, 5000));
+  frames.push(...(await client.drain(200)));
+  return frames;
+}
+
+const isRateLimited = (f: ServerFrame) => f.type === 'error' && f.code === 'RATE_LIMITED';
+
+/** Waits past the current one-second window (and, for a sliding window, past the last burst). */
+const nextWindow = () => sleep(1100);
+
+describe('per-connection message rate', () => {
+  let t: TestApp;
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('70 pings in one burst on a fresh connection: exactly 60 pongs and 10 RATE_LIMITED errors', async () => {
+    t = await TestApp.create();
+    const client = await t.connect();
+    for (let i = 1; i <= 70; i++) client.send({ type: 'ping', id: i });
+    const frames = await collect(client, 70);
+    expect(frames).toHaveLength(70);
+    const pongs = frames.filter((f) => f.type === 'pong');
+    const limited = frames.filter(isRateLimited);
+    expect(pongs).toHaveLength(60);
+    expect(limited).toHaveLength(10);
+    // The first 60 frames got through; the excess is what was refused.
+    expect(pongs.map((f) => f.id)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    for (const f of limited) expect(f).toMatchObject({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String) });
+    // Rate limiting is not a close.
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+  });
+
+  it('the budget comes back after a second', async () => {
+    t = await TestApp.create();
+    const client = await t.connect();
+    for (let i = 1; i <= 70; i++) client.send({ type: 'ping', id: i });
+    expect((await collect(client, 70)).filter(isRateLimited)).toHaveLength(10);
+    await nextWindow();
+    for (let i = 101; i <= 160; i++) client.send({ type: 'ping', id: i });
+    const frames = await collect(client, 60);
+    expect(frames.map((f) => f.type)).toEqual(Array(60).fill('pong'));
+    expect(frames.map((f) => f.id)).toEqual(Array.from({ length: 60 }, (_, i) => i + 101));
+  });
+
+  it('messages in the excess are not delivered to the room (nor emitted as connection.message)', async () => {
+    t = await TestApp.create();
+    const a = await t.connect({ sub: 'a' });
+    const b = await t.connect({ sub: 'b' });
+    await a.join('c1');
+    await b.join('c1');
+    await a.drain(50);
+    await b.drain(50);
+    await nextWindow(); // a's join must not eat into the burst's budget
+    for (let i = 0; i < 70; i++) a.send({ type: 'message', canvasId: 'c1', data: { i } });
+    const atSender = await collect(a, 10);
+    expect(atSender).toHaveLength(10);
+    expect(atSender.every(isRateLimited)).toBe(true);
+    const atOther: ServerFrame[] = [];
+    for (let i = 0; i < 60; i++) atOther.push(await b.next(undefined, 5000));
+    atOther.push(...(await b.drain(300)));
+    expect(atOther.map((f) => f.type)).toEqual(Array(60).fill('message'));
+    expect(atOther.map((f) => f.data.i)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(t.eventsNamed('connection.message')).toHaveLength(60);
+  });
+
+  it('a frame over the rate is RATE_LIMITED whatever it holds: an over-rate join is not executed', async () => {
+    t = await TestApp.create({ options: { messageRateLimit: 5 } });
+    const client = await t.connect();
+    for (let i = 1; i <= 5; i++) client.send({ type: 'ping', id: i });
+    client.send({ type: 'join', canvasId: 'c1', id: 'j' });
+    const frames = await collect(client, 6);
+    expect(frames.slice(0, 5).map((f) => f.type)).toEqual(Array(5).fill('pong'));
+    expect(frames).toHaveLength(6);
+    expect(frames[5]).toMatchObject({ type: 'error', code: 'RATE_LIMITED' });
+    expect(t.eventsNamed('room.joined')).toEqual([]);
+    await nextWindow();
+    expect(await client.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1' });
+  });
+
+  it('rate-limited frames do not count toward the 1008 threshold: 20 invalid frames at rate 5 → 5 BAD_REQUEST + 15 RATE_LIMITED, still open', async () => {
+    t = await TestApp.create({ options: { messageRateLimit: 5 } });
+    const client = await t.connect();
+    for (let i = 0; i < 20; i++) client.send(`garbage ${i}`);
+    const frames = await collect(client, 20);
+    expect(frames).toHaveLength(20);
+    expect(frames.slice(0, 5).map((f) => [f.type, f.code])).toEqual(Array(5).fill(['error', 'BAD_REQUEST']));
+    expect(frames.slice(5).map((f) => [f.type, f.code])).toEqual(Array(15).fill(['error', 'RATE_LIMITED']));
+    await nextWindow();
+    client.send({ type: 'ping', id: 'still-open' });
+    expect(await client.next()).toStrictEqual({ type: 'pong', id: 'still-open' });
+
+    // Exactly 5 bad frames were counted: 5 more (10 in all) keep it open, the 11th closes with 1008.
+    await nextWindow();
+    for (let i = 0; i < 5; i++) client.send(`more garbage ${i}`);
+    const more = await collect(client, 5);
+    expect(more.map((f) => f.code)).toEqual(Array(5).fill('BAD_REQUEST'));
+    await nextWindow();
+    client.send({ type: 'ping', id: 'ten-bad' });
+    expect(await client.next()).toStrictEqual({ type: 'pong', id: 'ten-bad' });
+    client.send('the eleventh bad frame');
+    expect((await client.closed).code).toBe(1008);
+  });
+
+  it('the rate is per connection: a second tab of the same user keeps its own budget', async () => {
+    t = await TestApp.create({ options: { messageRateLimit: 5 } });
+    const tab1 = await t.connect({ sub: 'u1' });
+    const tab2 = await t.connect({ sub: 'u1' });
+    for (let i = 0; i < 10; i++) tab1.send({ type: 'ping', id: i });
+    expect((await collect(tab1, 10)).filter(isRateLimited)).toHaveLength(5);
+    for (let i = 0; i < 5; i++) tab2.send({ type: 'ping', id: i });
+    expect((await collect(tab2, 5)).map((f) => f.type)).toEqual(Array(5).fill('pong'));
+  });
+});
