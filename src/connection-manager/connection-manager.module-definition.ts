@@ -1,4 +1,4 @@
-import { ConfigurableModuleBuilder, type Type } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type ModuleMetadata, type Type } from '@nestjs/common';
 import { CanvasAccessPolicy } from '../domain/rooms/canvas-access-policy.interface.js';
 import type { ConnectionManagerOptions } from './connection-manager.options.js';
 
@@ -6,6 +6,8 @@ import type { ConnectionManagerOptions } from './connection-manager.options.js';
 export interface ConnectionManagerExtras {
   /** Replaces the default canvas access policy; resolved inside the module, with DI. */
   canvasAccessPolicy?: Type<CanvasAccessPolicy>;
+  /** Modules whose exported providers the access policy injects (e.g. the host's canvas repository). */
+  canvasAccessPolicyImports?: ModuleMetadata['imports'];
 }
 
 export const {
@@ -17,6 +19,7 @@ export const {
   .setClassMethodName('forRoot')
   .setExtras<ConnectionManagerExtras>({}, (definition, extras) => ({
     ...definition,
+    imports: [...(definition.imports ?? []), ...(extras.canvasAccessPolicyImports ?? [])],
     // Global, so the Presence and Router modules (and the host) can inject its services
     // without importing it a second time.
     global: true,

@@ -148,10 +148,16 @@ export class ConnectionHandler {
   }
 
   private async onJoin(connection: ClientConnection, canvasId: string, id: RequestId | undefined): Promise<void> {
-    const outcome = await this.rooms.join(connection, canvasId, {
-      beforeEvents: (room) => connection.sendFrame(withId({ type: 'room_joined', roomId: room.wireId, canvasId }, id)),
-    });
-    if (!outcome.ok) this.sendError(connection, outcome.code, outcome.message, id);
+    try {
+      const outcome = await this.rooms.join(connection, canvasId, {
+        beforeEvents: (room) => connection.sendFrame(withId({ type: 'room_joined', roomId: room.wireId, canvasId }, id)),
+      });
+      if (!outcome.ok) this.sendError(connection, outcome.code, outcome.message, id);
+    } catch (err) {
+      // Never leave a request unanswered: an unexpected failure is reported as UNAVAILABLE.
+      this.logger.error(`join failed: ${(err as Error).message}`);
+      this.sendError(connection, ErrorCode.UNAVAILABLE, 'join failed, retry later', id);
+    }
   }
 
   private async onLeave(connection: ClientConnection, canvasId: string, id: RequestId | undefined): Promise<void> {

@@ -23,6 +23,8 @@ export interface TestAppOptions {
   /** Import the reference Presence and Router modules (default true). */
   withReferenceModules?: boolean;
   canvasAccessPolicy?: Type<CanvasAccessPolicy>;
+  /** Modules the access policy's dependencies come from (passed as `canvasAccessPolicyImports`). */
+  canvasAccessPolicyImports?: any[];
   /** Extra modules/providers for a scenario (e.g. a throwing listener). */
   imports?: any[];
   providers?: any[];
@@ -65,7 +67,7 @@ export class TestApp {
     @Module({
       imports: [
         EventEmitterModule.forRoot(),
-        ConnectionManagerModule.forRoot({ ...options, canvasAccessPolicy: opts.canvasAccessPolicy }),
+        ConnectionManagerModule.forRoot({ ...options, canvasAccessPolicy: opts.canvasAccessPolicy, canvasAccessPolicyImports: opts.canvasAccessPolicyImports }),
         ...(withRef ? [PresenceModule, RouterModule] : []),
         ...(opts.imports ?? []),
       ],
