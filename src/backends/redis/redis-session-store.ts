@@ -68,12 +68,19 @@ export class RedisSessionStore implements SessionStore {
     return sessionId === null ? undefined : this.read(sessionId);
   }
 
-  async suspend(record: SessionRecord, roomKeys: string[], awayUntil: number): Promise<void> {
+  async suspend(record: SessionRecord, roomKeys: string[], awayUntil: number, initial: MissedMessage[] = []): Promise<void> {
     const ttl = Math.max(1, awayUntil - Date.now());
     // Buffering first: a message sent right after the close must find the session away.
+    // Messages that reached the connection while it was closing start its lists (same slot, in order).
     await Promise.all(
       roomKeys.map(async (key) => {
-        const away = `${this.roomTag(key)}:away`;
+        const tag = this.roomTag(key);
+        const away = `${tag}:away`;
+        const early = initial.filter((m) => m.roomKey === key);
+        if (early.length > 0) {
+          const now = `${Date.now()}000`;
+          await this.redis.rpush(`${tag}:missed:${record.sessionId}`, ...early.map((m) => `${now}|${m.id}|${m.frame}`));
+        }
         await this.redis.sadd(away, record.sessionId);
         await this.redis.pexpire(away, ttl);
       }),
@@ -108,12 +115,14 @@ export class RedisSessionStore implements SessionStore {
     );
     let truncated = false;
     const entries: Array<{ ts: string; message: MissedMessage }> = [];
-    for (const [items, tr] of parts) {
+    for (let i = 0; i < parts.length; i++) {
+      const [items, tr] = parts[i];
+      const key = roomKeys[i];
       if (Number(tr) === 1) truncated = true;
       for (const item of items) {
         const a = item.indexOf('|');
         const b = item.indexOf('|', a + 1);
-        entries.push({ ts: item.slice(0, a), message: { id: item.slice(a + 1, b), frame: item.slice(b + 1) } });
+        entries.push({ ts: item.slice(0, a), message: { roomKey: key, id: item.slice(a + 1, b), frame: item.slice(b + 1) } });
       }
     }
     // Server time in µs, fixed width per era: string order is time order. Stable within a room.

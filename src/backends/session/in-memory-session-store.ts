@@ -52,13 +52,14 @@ export class InMemorySessionStore implements SessionStore {
     return this.records.get(sessionId);
   }
 
-  suspend(record: SessionRecord, roomKeys: string[], awayUntil: number): Promise<void> {
+  suspend(record: SessionRecord, roomKeys: string[], awayUntil: number, initial: MissedMessage[] = []): Promise<void> {
     this.stopBuffering(record.sessionId);
     const stored = { ...record, awayUntil };
     this.records.set(record.sessionId, stored);
     const timer = setTimeout(() => this.expire(record.sessionId), Math.max(0, awayUntil - Date.now()));
     timer.unref();
     const entry: AwaySession = { record: stored, roomKeys, messages: [], bytes: 0, truncated: false, timer };
+    for (const m of initial) this.push(entry, m);
     this.away.set(record.sessionId, entry);
     for (const key of roomKeys) {
       let set = this.awayByRoom.get(key);
@@ -71,23 +72,26 @@ export class InMemorySessionStore implements SessionStore {
   append(roomKey: string, id: string, frame: string): void {
     const sessions = this.awayByRoom.get(roomKey);
     if (!sessions) return;
-    const size = Buffer.byteLength(frame);
-    for (const s of sessions) {
-      s.messages.push({ id, frame });
-      s.bytes += size;
-      // Newest kept: drop the oldest until both bounds hold.
-      while (s.messages.length > this.maxMessages || s.bytes > this.maxBytes) {
-        s.bytes -= Buffer.byteLength(s.messages.shift()!.frame);
-        s.truncated = true;
-      }
+    const message = { roomKey, id, frame };
+    for (const s of sessions) this.push(s, message);
+  }
+
+  private push(s: AwaySession, message: MissedMessage): void {
+    s.messages.push(message);
+    s.bytes += Buffer.byteLength(message.frame);
+    // Newest kept: drop the oldest until both bounds hold.
+    while (s.messages.length > this.maxMessages || s.bytes > this.maxBytes) {
+      s.bytes -= Buffer.byteLength(s.messages.shift()!.frame);
+      s.truncated = true;
     }
   }
 
-  async takeMissed(sessionId: string): Promise<MissedMessages> {
+  async takeMissed(sessionId: string, roomKeys: string[]): Promise<MissedMessages> {
     const entry = this.away.get(sessionId);
     if (!entry) return { messages: [], truncated: false };
     this.stopBuffering(sessionId);
-    return { messages: entry.messages, truncated: entry.truncated };
+    const keys = new Set(roomKeys);
+    return { messages: entry.messages.filter((m) => keys.has(m.roomKey)), truncated: entry.truncated };
   }
 
   async updateRooms(sessionId: string, canvasIds: string[]): Promise<void> {

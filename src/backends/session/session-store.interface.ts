@@ -19,8 +19,9 @@ export interface SessionRecord {
   lostBuffer?: boolean;
 }
 
-/** One buffered room message: a cluster-unique id (to drop duplicates on resume) and the frame. */
+/** One buffered room message: its room, a cluster-unique id (to drop duplicates on resume) and the frame. */
 export interface MissedMessage {
+  roomKey: string;
   id: string;
   frame: string;
 }
@@ -48,10 +49,11 @@ export interface SessionStore {
   claim(tokenHash: string): Promise<SessionRecord | undefined>;
   /**
    * Marks a session away until `awayUntil`, remembering the room keys whose messages it must
-   * keep (bounded by messages and bytes, oldest dropped first). Takes effect synchronously for
-   * the in-memory store, so no message sent after the close is missed.
+   * keep (bounded by messages and bytes, oldest dropped first). `initial` holds messages that
+   * reached the connection after its close began (they start the buffer). Takes effect
+   * synchronously for the in-memory store, so no message sent after the close is missed.
    */
-  suspend(record: SessionRecord, roomKeys: string[], awayUntil: number): Promise<void>;
+  suspend(record: SessionRecord, roomKeys: string[], awayUntil: number, initial?: MissedMessage[]): Promise<void>;
   /** Appends one serialized message frame to every away session that was in `roomKey`. Never throws. */
   append(roomKey: string, id: string, frame: string): void;
   /**

@@ -37,6 +37,12 @@ export class ClientConnection {
    * replayable messages, so ones also found in the replay buffer are sent once). null otherwise.
    */
   held: Array<{ id: string | undefined; bytes: Buffer }> | null = null;
+  /**
+   * Room messages that arrived after the socket left OPEN (a close handshake under way) and
+   * before the close completed: they become the start of the session's replay buffer, so a
+   * message sent during a drain or a client's close is not lost. Bounded like a replay buffer.
+   */
+  closingBuffer: Array<{ roomKey: string; id: string; frame: string }> | null = null;
   /** SHA-256 of the reconnect token last given to this connection (re-registered after a Redis outage). */
   tokenHash: string | undefined;
   /** The token-expiry timer: fires at `exp` (reauth_required), then at the end of the grace (4001). */

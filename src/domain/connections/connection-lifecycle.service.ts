@@ -94,9 +94,19 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
       if (seat.ok) seats.push(seat);
       else failures.push({ ...seat, canvasId });
     }
+    // The previous connection's seats go before the presence snapshot is taken: a user who
+    // resumes is one connection in presence, not two.
+    if (previous) {
+      await this.releaseSeats(previous.connection, previous.rooms);
+      for (const seat of seats) {
+        const members = await this.rooms.members(connection.tenantId, seat.canvasId).catch(() => undefined);
+        const member = members?.find((m) => m.userId === connection.userId);
+        if (members && member) seat.result = { ...seat.result, members, member };
+      }
+    }
     const reconnectToken = await this.sessions.activate(connection);
     if (connection.closed) {
-      await this.releasePrevious(previous);
+      this.closedPrevious(previous);
       return;
     }
 
@@ -108,10 +118,15 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
       const attached = this.rooms.attach(connection, seat, true);
       if (attached.ok) restored.push(attached);
     }
-    const roomKeys = [...new Set([...restored.map((r) => r.room.key), ...(previous?.rooms ?? []).map((r) => r.key), ...failures.map((f) => roomKey(connection.tenantId, f.canvasId))])];
+    // Only the restored rooms are replayed; what was kept for the others is dropped.
+    const restoredKeys = restored.map((r) => r.room.key);
+    const droppedKeys = [...new Set([...(previous?.rooms ?? []).map((r) => r.key), ...failures.map((f) => roomKey(connection.tenantId, f.canvasId))])].filter(
+      (k) => !restoredKeys.includes(k),
+    );
     let missed: MissedMessages;
     try {
-      missed = await this.sessions.takeMissed(connection.sessionId, roomKeys);
+      missed = await this.sessions.takeMissed(connection.sessionId, restoredKeys);
+      if (droppedKeys.length > 0) void this.sessions.takeMissed(connection.sessionId, droppedKeys).catch(() => undefined);
     } catch (err) {
       this.logger.warn(`replay buffer unavailable: ${(err as Error).message}`);
       missed = { messages: [], truncated: true };
@@ -121,7 +136,7 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
     const held = connection.held;
     connection.held = null;
     if (connection.closed) {
-      await this.releasePrevious(previous);
+      this.closedPrevious(previous);
       return;
     }
 
@@ -149,7 +164,7 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
       ConnectionManagerEvent.SessionResumed,
       new SessionResumedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, record.connectionId, restored.map((r) => r.room.canvasId), missedState),
     );
-    await this.releasePrevious(previous);
+    this.closedPrevious(previous);
   }
 
   /**
@@ -193,10 +208,9 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
     await Promise.all(rooms.map((room) => this.rooms.releaseSeat(connection, room, 'disconnect')));
   }
 
-  private async releasePrevious(previous: { connection: ClientConnection; rooms: LocalRoom[]; takenOver: boolean } | undefined): Promise<void> {
-    if (!previous) return;
-    await this.releaseSeats(previous.connection, previous.rooms);
-    if (previous.takenOver) {
+  /** The disconnect notification of a connection that was taken over (its seats are already released). */
+  private closedPrevious(previous: { connection: ClientConnection; rooms: LocalRoom[]; takenOver: boolean } | undefined): void {
+    if (previous?.takenOver) {
       this.closed(previous.connection, CloseCode.SESSION_TAKEN_OVER, 'session resumed elsewhere', 'session_taken_over', false);
     }
   }

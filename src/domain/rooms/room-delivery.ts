@@ -4,6 +4,7 @@ import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import { CloseCode } from '../../protocol/protocol.types.js';
 import { ConnectionService } from '../connections/connection.service.js';
+import type { ClientConnection } from '../connections/client-connection.js';
 import { TEXT_FRAME } from '../connections/socket-like.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 
@@ -31,6 +32,7 @@ export interface DeliveryStats {
 export class RoomDelivery {
   readonly stats: DeliveryStats = { broadcasts: 0, delivered: 0, slowConsumerCloses: 0 };
   private readonly maxBuffered: number;
+  private readonly maxClosingMessages: number;
 
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) options: ResolvedConnectionManagerOptions,
@@ -39,6 +41,7 @@ export class RoomDelivery {
     @Optional() @Inject(RoomBus) bus?: RoomBus,
   ) {
     this.maxBuffered = options.maxBufferedBytes;
+    this.maxClosingMessages = options.resumeBufferMessages;
     // Frames other instances published to rooms with members here.
     bus?.onRemoteFrame((key, frame, except, messageId) => this.deliver(key, frame, except, messageId));
   }
@@ -50,10 +53,16 @@ export class RoomDelivery {
   deliver(key: string, frame: object | string, exceptConnectionId?: string, messageId?: string): number {
     const room = this.local.get(key);
     if (!room) return 0;
-    const bytes = Buffer.from(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    const bytes = Buffer.from(text);
     let n = 0;
     for (const connection of room.connections) {
-      if (connection.id === exceptConnectionId || !connection.isOpen) continue;
+      if (connection.id === exceptConnectionId) continue;
+      if (!connection.isOpen) {
+        // Closing but not yet cleaned up: keep replayable messages for its session.
+        if (messageId !== undefined && !connection.closed && connection.resumable) this.keepWhileClosing(connection, key, messageId, text);
+        continue;
+      }
       const socket = connection.socket;
       if (socket.bufferedAmount > this.maxBuffered) {
         this.stats.slowConsumerCloses++;
@@ -67,5 +76,11 @@ export class RoomDelivery {
     this.stats.broadcasts++;
     this.stats.delivered += n;
     return n;
+  }
+
+  private keepWhileClosing(connection: ClientConnection, roomKey: string, id: string, frame: string): void {
+    const buffer = (connection.closingBuffer ??= []);
+    buffer.push({ roomKey, id, frame });
+    if (buffer.length > this.maxClosingMessages) buffer.shift();
   }
 }

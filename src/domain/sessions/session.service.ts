@@ -86,8 +86,10 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
 
   /** Keeps a closed connection's session resumable, buffering the messages of its rooms. */
   async suspend(connection: ClientConnection, roomKeys: string[], canvasIds: string[]): Promise<void> {
+    const initial = connection.closingBuffer ?? [];
+    connection.closingBuffer = null;
     try {
-      await this.store.suspend(toRecord(connection, canvasIds), roomKeys, Date.now() + this.options.reconnectTokenTtlMs);
+      await this.store.suspend(toRecord(connection, canvasIds), roomKeys, Date.now() + this.options.reconnectTokenTtlMs, initial);
     } catch (err) {
       this.logger.warn(`session store unavailable, session not kept for resume: ${(err as Error).message}`);
     }
