@@ -1,20 +1,24 @@
 import 'reflect-metadata';
-import { Logger, type LogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+import { Logger as PinoLogger } from 'nestjs-pino';
 
 /**
  * Demo server: `PORT` (3000) and `HOST` (0.0.0.0), WebSocket at `WS_PATH` (/ws).
  * A configuration error prints one line naming the variable and exits with status 1.
+ * Logs are JSON lines on stdout (pino via OpsModule, level from `LOG_LEVEL`); start-up lines
+ * are buffered until that logger is in place, so they come out as JSON too.
  */
 async function bootstrap(): Promise<void> {
-  // Imported here so that ConfigModule's validation error (thrown while the module loads)
-  // is caught below and printed as one line instead of a stack trace.
+  // The env is validated here first: @nestjs/config 12's forRoot is async, so its validation
+  // error would surface as an unhandled rejection (a stack trace) before Nest awaits it.
+  // Thrown here, it is caught below and printed as one line naming the variable.
+  const { validateEnv } = await import('./demo/env.schema.js');
+  validateEnv(process.env);
   const { AppModule } = await import('./demo/app.module.js');
   const { ConnectionManagerWsAdapter } = await import('./ws/connection-manager.adapter.js');
-  const level = (process.env.LOG_LEVEL ?? 'log') as LogLevel;
-  const app = await NestFactory.create(AppModule, { logger: LEVELS.slice(0, Math.max(2, LEVELS.indexOf(level) + 1)) });
+  const app = await NestFactory.create(AppModule, { bufferLogs: true });
+  app.useLogger(app.get(PinoLogger));
   app.useWebSocketAdapter(new ConnectionManagerWsAdapter(app));
   // Our own signal handling instead of enableShutdownHooks(): Nest re-raises the signal after
   // closing, which ends the process with 143; a drained shutdown should exit 0.

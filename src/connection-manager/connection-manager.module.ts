@@ -110,6 +110,6 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
     HeartbeatService,
     ConnectionManagerGateway,
   ],
-  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, MembershipStore, SessionStore, LifecycleState, HeartbeatService, DrainService, InstanceLeaseService],
+  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, MembershipStore, SessionStore, LifecycleState, HeartbeatService, DrainService, InstanceLeaseService, REDIS_CONNECTIONS],
 })
 export class ConnectionManagerModule extends ConfigurableConnectionManagerModule {}

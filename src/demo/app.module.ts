@@ -2,10 +2,11 @@ import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ConnectionManagerModule } from '../connection-manager/connection-manager.module.js';
+import { OpsModule } from '../ops/ops.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { RouterModule } from '../router/router.module.js';
 import { DemoTokenController } from './demo-token.controller.js';
-import { ENV_KEYS, toConnectionManagerOptions, validateEnv, type AppEnv } from './env.schema.js';
+import { ENV_KEYS, toConnectionManagerOptions, toOpsOptions, validateEnv, type AppEnv } from './env.schema.js';
 
 /** Reads the validated env back out of ConfigService. */
 function envFrom(config: ConfigService): AppEnv {
@@ -15,7 +16,8 @@ function envFrom(config: ConfigService): AppEnv {
 /**
  * The demo monolith: ConfigModule (validated env; a bad variable stops start-up) feeds
  * ConnectionManagerModule.forRootAsync; the reference Presence and Router modules react to
- * its events. `DEMO_MODE=true` adds the demo token endpoint (see DemoTokenController).
+ * its events; OpsModule adds /health/live, /health/ready, /metrics and JSON logs (docs/operations.md).
+ * `DEMO_MODE=true` adds the demo token endpoint (see DemoTokenController).
  */
 @Module({
   imports: [
@@ -27,6 +29,10 @@ function envFrom(config: ConfigService): AppEnv {
     }),
     PresenceModule,
     RouterModule,
+    OpsModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => toOpsOptions(envFrom(config)),
+    }),
   ],
   controllers: process.env.DEMO_MODE === 'true' ? [DemoTokenController] : [],
 })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SUPPORTED_JWT_ALGORITHMS, type ConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import type { OpsLogLevel, OpsOptions } from '../ops/ops.options.js';
 
 const int = (min = 1) => z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
 const list = z
@@ -48,6 +49,9 @@ const envShape = z.object({
     WS_RESUME_BUFFER_BYTES: int().default(1_048_576),
     WS_PRESENCE_LINGER_MS: int(0).default(0),
     WS_DRAIN_TIMEOUT_MS: int().default(10_000),
+    METRICS_ENABLED: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true').transform((v) => v === 'true'),
+    METRICS_TENANT_LABEL_LIMIT: int(0).max(1000).default(20),
+    HEALTH_CHECK_TIMEOUT_MS: int().max(60_000).default(1000),
     REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional()),
     REDIS_CLUSTER_NODES: z
       .string()
@@ -114,5 +118,17 @@ export function toConnectionManagerOptions(env: AppEnv): ConnectionManagerOption
       env.REDIS_URL || env.REDIS_CLUSTER_NODES.length > 0
         ? { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES.length > 0 ? env.REDIS_CLUSTER_NODES : undefined, keyPrefix: env.REDIS_KEY_PREFIX }
         : undefined,
+  };
+}
+
+/** Nest's level names (LOG_LEVEL) as pino levels. */
+const PINO_LEVEL: Record<AppEnv['LOG_LEVEL'], OpsLogLevel> = { error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' };
+
+/** Maps the validated env onto the OpsModule options (health, metrics, JSON logs on stdout). */
+export function toOpsOptions(env: AppEnv): OpsOptions {
+  return {
+    metrics: { enabled: env.METRICS_ENABLED, tenantLabelLimit: env.METRICS_TENANT_LABEL_LIMIT },
+    health: { checkTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS },
+    logging: { level: PINO_LEVEL[env.LOG_LEVEL] },
   };
 }

@@ -28,7 +28,11 @@ export class EventSubscriptions {
     return this;
   }
 
-  /** Removes every listener attached through this set. Idempotent. */
+  /**
+   * Removes every listener attached through this set. Idempotent. Call it from
+   * `onApplicationShutdown`, not `onModuleDestroy`: the Connection Manager's drain closes its
+   * connections in `beforeApplicationShutdown`, in between, and those closes must be seen.
+   */
   clear(): void {
     for (const [name, fn] of this.attached.splice(0)) this.events.off(name, fn);
   }

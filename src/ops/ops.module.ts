@@ -2,7 +2,9 @@ import { Module, type DynamicModule, type ModuleMetadata, type Provider } from '
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
+import { REDIS_CONNECTIONS, type RedisConnections } from '../backends/redis/redis-connections.js';
 import { HealthController } from './health/health.controller.js';
+import { ReadinessCheck } from './health/readiness-check.interface.js';
 import { ReadinessIndicator } from './health/readiness.indicator.js';
 import { ReadinessRegistry } from './health/readiness.registry.js';
 import { ConnectionLogListener } from './logging/connection-log.listener.js';
@@ -40,6 +42,17 @@ export interface OpsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
  * Options are validated when the module is defined (forRoot) or resolved (forRootAsync); a bad
  * one stops start-up with a message naming the field.
  */
+/**
+ * Cluster mode: readiness (and `cm_backend_up{backend="redis"}`) follows the Redis connections.
+ * In memory mode there is no such check (an empty list).
+ */
+const redisReadiness: Provider = {
+  provide: ReadinessCheck,
+  inject: [{ token: REDIS_CONNECTIONS, optional: true }],
+  useFactory: (redis?: RedisConnections): ReadinessCheck | ReadinessCheck[] =>
+    redis ? { name: 'redis', isReady: () => redis.command.status === 'ready' && redis.subscriber.status === 'ready' } : [],
+};
+
 @Module({})
 export class OpsModule {
   static forRoot(options: OpsOptions = {}): DynamicModule {
@@ -72,7 +85,7 @@ export class OpsModule {
       // seconds; HealthController logs readiness transitions instead.
       imports: [...imports, DiscoveryModule, TerminusModule.forRoot({ logger: false }), ...logger],
       controllers: [HealthController, MetricsController],
-      providers: [optionsProvider, ReadinessRegistry, ReadinessIndicator, MetricsService, MetricsEventListener, FanoutLatencyTimer, ConnectionLogListener],
+      providers: [optionsProvider, redisReadiness, ReadinessRegistry, ReadinessIndicator, MetricsService, MetricsEventListener, FanoutLatencyTimer, ConnectionLogListener],
       exports: [OPS_OPTIONS, ReadinessRegistry, MetricsService],
     };
   }

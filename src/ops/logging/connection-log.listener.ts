@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import {
   ConnectionManagerEvent,
@@ -26,7 +26,7 @@ import type { ResolvedOpsOptions } from '../ops.options.js';
  * Off with `connectionLog: false`.
  */
 @Injectable()
-export class ConnectionLogListener implements OnModuleInit, OnModuleDestroy {
+export class ConnectionLogListener implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('ConnectionManager');
   private readonly subscriptions: EventSubscriptions;
 
@@ -85,7 +85,7 @@ export class ConnectionLogListener implements OnModuleInit, OnModuleDestroy {
       });
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.subscriptions.clear();
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ConnectionManagerEvent } from '../../connection-manager/connection-manager.events.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
@@ -12,8 +12,9 @@ const MESSAGE = ConnectionManagerEvent.ConnectionMessage;
  * Connection Manager accepts it (it emits `connection.message`) to the end of its local
  * delivery. The Router delivers synchronously inside that emit, so the span is measured by two
  * listeners of the same event: one kept first (`prependListener`) that takes a timestamp, one
- * kept last that observes the elapsed time. Cost: two listener calls, one hrtime pair and one
- * histogram observation per message; nothing per recipient.
+ * kept last that observes the elapsed time. Cost per message: two listener calls, a read of
+ * the listener list (to keep the marks first and last), one hrtime pair and one histogram
+ * observation; nothing per recipient.
  *
  * Limits, by construction:
  * - parsing and rate limiting before the emit are not included (the event carries no receipt
@@ -21,10 +22,10 @@ const MESSAGE = ConnectionManagerEvent.ConnectionMessage;
  * - asynchronous listeners, and in cluster mode the delivery on other instances, are not
  *   included: only this instance's synchronous fan-out;
  * - listeners attached after bootstrap are put back behind the end mark on the next message;
- *   that one message is not observed.
+ *   that one message is not observed (those attached during bootstrap are handled then).
  */
 @Injectable()
-export class FanoutLatencyTimer implements OnModuleInit, OnModuleDestroy {
+export class FanoutLatencyTimer implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private startedAt: bigint | undefined;
   private attached = false;
 
@@ -35,8 +36,7 @@ export class FanoutLatencyTimer implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   private readonly start = (): void => {
-    const listeners = this.events.listeners(MESSAGE);
-    if (listeners[0] !== this.start || listeners[listeners.length - 1] !== this.end) {
+    if (!this.inOrder()) {
       // Someone attached after us: restore first/last, skip this (mis-bracketed) emission.
       this.detach();
       this.attach();
@@ -61,8 +61,27 @@ export class FanoutLatencyTimer implements OnModuleInit, OnModuleDestroy {
     if (this.options.metrics.enabled) this.attach();
   }
 
-  onModuleDestroy(): void {
+  /**
+   * `@OnEvent` listeners (the Router's) attach during bootstrap, after ours: once every
+   * bootstrap hook has run, put the end mark back behind them, so the first message is measured.
+   */
+  onApplicationBootstrap(): void {
+    if (!this.attached) return;
+    setImmediate(() => {
+      if (this.attached && !this.inOrder()) {
+        this.detach();
+        this.attach();
+      }
+    }).unref();
+  }
+
+  onApplicationShutdown(): void {
     this.detach();
+  }
+
+  private inOrder(): boolean {
+    const listeners = this.events.listeners(MESSAGE);
+    return listeners[0] === this.start && listeners[listeners.length - 1] === this.end;
   }
 
   private attach(): void {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import {
   ConnectionManagerEvent,
@@ -26,7 +26,7 @@ import { MetricsService } from './metrics.service.js';
  * EventSubscriptions). Nothing is attached when `metrics.enabled` is false.
  */
 @Injectable()
-export class MetricsEventListener implements OnModuleInit, OnModuleDestroy {
+export class MetricsEventListener implements OnModuleInit, OnApplicationShutdown {
   private readonly subscriptions: EventSubscriptions;
 
   constructor(
@@ -62,7 +62,7 @@ export class MetricsEventListener implements OnModuleInit, OnModuleDestroy {
       .on(E.SessionExpired, () => m.sessionExpiries.inc());
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.subscriptions.clear();
   }
 }

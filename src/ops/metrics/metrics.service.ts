@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
@@ -22,20 +22,21 @@ const KNOWN_REFUSALS: ReadonlyArray<[status: string, code: string]> = [
   ['503', 'DRAINING'],
   ['503', 'UNAVAILABLE'],
 ];
-const CLOSE_CAUSES: readonly CloseCause[] = [
-  'client',
-  'heartbeat_timeout',
-  'policy_violation',
-  'message_too_big',
-  'token_expired',
-  'identity_mismatch',
-  'session_taken_over',
-  'disconnected_by_server',
-  'server_shutdown',
-  'slow_consumer',
-  'error',
-];
-export const JOIN_OUTCOMES = ['ok', 'restored', 'ROOM_FULL', 'FORBIDDEN', 'UNAVAILABLE'] as const;
+/** Every close cause, pre-created at 0; a cause added to CloseCause fails to compile here until listed (and documented). */
+const CLOSE_CAUSES = Object.keys({
+  client: true,
+  heartbeat_timeout: true,
+  policy_violation: true,
+  message_too_big: true,
+  token_expired: true,
+  identity_mismatch: true,
+  session_taken_over: true,
+  disconnected_by_server: true,
+  server_shutdown: true,
+  slow_consumer: true,
+  error: true,
+} satisfies Record<CloseCause, true>) as CloseCause[];
+const JOIN_OUTCOMES = ['ok', 'restored', 'ROOM_FULL', 'FORBIDDEN', 'UNAVAILABLE'] as const;
 const LEAVE_REASONS = ['leave', 'disconnect', 'kicked'] as const;
 const MISSED = ['none', 'replayed', 'truncated'] as const;
 
@@ -55,7 +56,7 @@ const MISSED = ['none', 'replayed', 'truncated'] as const;
  * stay at 0 (and a warning is logged once).
  */
 @Injectable()
-export class MetricsService implements OnModuleDestroy {
+export class MetricsService implements OnApplicationShutdown {
   readonly registry = new Registry();
   readonly prefix: string;
 
@@ -243,7 +244,7 @@ export class MetricsService implements OnModuleDestroy {
     return this.registry.contentType;
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.registry.clear();
   }
 }
