@@ -199,3 +199,18 @@ function checkResult(result: ParseResult): void {
     if (result.id !== undefined) expect(['string', 'number']).toContain(typeof result.id);
   }
 }
+
+describe('nesting depth', () => {
+  it('accepts data nested up to MAX_FRAME_DEPTH levels in all and refuses one level more', async () => {
+    const { MAX_FRAME_DEPTH, parseClientFrame: parse } = await import('./frame-parser.js');
+    // The frame object itself is one level; data adds the rest.
+    const nest = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const ok = parse(`{"type":"message","canvasId":"c1","data":${nest(MAX_FRAME_DEPTH - 1)}}`);
+    expect(ok.ok).toBe(true);
+    const deep = parse(`{"type":"message","canvasId":"c1","data":${nest(MAX_FRAME_DEPTH)}}`);
+    expect(deep).toMatchObject({ ok: false, message: expect.stringContaining('nested deeper') });
+    // brackets inside strings do not count
+    const inString = parse(`{"type":"message","canvasId":"c1","data":"${'['.repeat(500)}\\\\\\"${'{'.repeat(500)}"}`);
+    expect(inString.ok).toBe(true);
+  });
+});

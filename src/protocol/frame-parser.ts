@@ -5,6 +5,31 @@ export const CANVAS_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Longest accepted `id`, counted on its string form (an integer's decimal digits). */
 export const MAX_REQUEST_ID_LENGTH = 64;
 
+/** Deepest accepted nesting of arrays and objects in a frame (its `data` included). */
+export const MAX_FRAME_DEPTH = 64;
+
+/**
+ * True when `text` nests arrays/objects deeper than `max`. A linear scan that skips strings;
+ * it runs only on frames long enough to be that deep, so cursor-sized frames never pay for it.
+ * Why: re-serializing a very deep `data` for fan-out overflows the stack.
+ */
+function nestedDeeperThan(text: string, max: number): boolean {
+  if (text.length <= 2 * max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
 /** Why a frame was refused; `id` is set only when the frame's own id was valid, so it can be echoed. */
 export interface FrameError {
   ok: false;
@@ -34,6 +59,9 @@ function isValidRequestId(value: unknown): value is RequestId {
  * properties and nothing below merges client objects into others.
  */
 export function parseClientFrame(text: string): ParseResult {
+  if (nestedDeeperThan(text, MAX_FRAME_DEPTH)) {
+    return { ok: false, message: `frame is nested deeper than ${MAX_FRAME_DEPTH} levels` };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
