@@ -5,6 +5,7 @@ import { ConnectionManagerModule } from '../connection-manager/connection-manage
 import { OpsModule } from '../ops/ops.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { RouterModule } from '../router/router.module.js';
+import { DemoPageController } from './demo-page.controller.js';
 import { DemoTokenController } from './demo-token.controller.js';
 import { ENV_KEYS, toConnectionManagerOptions, toOpsOptions, validateEnv, type AppEnv } from './env.schema.js';
 
@@ -17,7 +18,8 @@ function envFrom(config: ConfigService): AppEnv {
  * The demo monolith: ConfigModule (validated env; a bad variable stops start-up) feeds
  * ConnectionManagerModule.forRootAsync; the reference Presence and Router modules react to
  * its events; OpsModule adds /health/live, /health/ready, /metrics and JSON logs (docs/operations.md).
- * `DEMO_MODE=true` adds the demo token endpoint (see DemoTokenController).
+ * `DEMO_MODE=true` adds the demo token endpoint (see DemoTokenController) and the live canvas
+ * page at /demo with the client SDK (see DemoPageController).
  */
 @Module({
   imports: [
@@ -34,6 +36,6 @@ function envFrom(config: ConfigService): AppEnv {
       useFactory: (config: ConfigService) => toOpsOptions(envFrom(config)),
     }),
   ],
-  controllers: process.env.DEMO_MODE === 'true' ? [DemoTokenController] : [],
+  controllers: process.env.DEMO_MODE === 'true' ? [DemoTokenController, DemoPageController] : [],
 })
 export class AppModule {}

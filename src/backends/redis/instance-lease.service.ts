@@ -3,6 +3,7 @@ import { OnEvent } from '@nestjs/event-emitter';
 import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import { ConnectionManagerEvent, type RoomJoinedEvent } from '../../connection-manager/connection-manager.events.js';
+import { ConnectionLifecycleService } from '../../domain/connections/connection-lifecycle.service.js';
 import { ConnectionService } from '../../domain/connections/connection.service.js';
 import { LocalRoomRegistry } from '../../domain/rooms/local-room.registry.js';
 import { parseRoomKey } from '../../domain/rooms/room-key.js';
@@ -34,6 +35,8 @@ export class InstanceLeaseService implements OnApplicationBootstrap, OnApplicati
   private readonly logger = new Logger('ConnectionManager');
   private timer: NodeJS.Timeout | undefined;
   private wasDown = false;
+  /** Whether this instance's lease was written once: a later ZADD that adds it means it was purged. */
+  private registered = false;
   private readonly prefix: string;
 
   constructor(
@@ -45,6 +48,7 @@ export class InstanceLeaseService implements OnApplicationBootstrap, OnApplicati
     private readonly rooms: RoomService,
     private readonly connections: ConnectionService,
     private readonly sessions: SessionService,
+    private readonly lifecycle: ConnectionLifecycleService,
     @Optional() @Inject(REDIS_CONNECTIONS) private readonly redis?: RedisConnections,
   ) {
     this.prefix = options.redis?.keyPrefix ?? 'cm';
@@ -77,6 +81,8 @@ export class InstanceLeaseService implements OnApplicationBootstrap, OnApplicati
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     if (!this.redis) return;
+    // Sockets the adapter terminated last are still being cleaned up: let their writes land.
+    await this.lifecycle.idle(2000);
     try {
       await this.redis.command.zrem(this.instancesKey, this.instanceId);
     } catch {
@@ -100,7 +106,13 @@ export class InstanceLeaseService implements OnApplicationBootstrap, OnApplicati
     if (!this.redis || this.redis.command.status !== 'ready') return;
     try {
       const now = Date.now();
-      await this.redis.command.zadd(this.instancesKey, now + this.options.instanceLeaseMs, this.instanceId);
+      const added = await this.redis.command.zadd(this.instancesKey, now + this.options.instanceLeaseMs, this.instanceId);
+      if (Number(added) === 1 && this.registered) {
+        // Our lease had run out (a long stall) and a survivor purged us: put our live state back.
+        this.logger.warn('lease had expired and this instance was purged; re-registering');
+        void this.recover();
+      }
+      this.registered = true;
       const dead = await this.redis.command.zrangebyscore(this.instancesKey, '-inf', now);
       for (const id of dead) if (id !== this.instanceId) await this.purge(id);
     } catch (err) {

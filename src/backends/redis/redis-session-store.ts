@@ -52,7 +52,7 @@ export class RedisSessionStore implements SessionStore {
 
   async activate(record: SessionRecord, tokenHash: string): Promise<void> {
     this.clearTimer(record.sessionId);
-    const stored: SessionRecord = { ...record, awayUntil: 0, tokenHash };
+    const stored: SessionRecord = { ...record, awayUntil: 0, tokenHash, instanceId: this.instanceId };
     await this.redis.set(this.sessionKey(record.sessionId), JSON.stringify(stored));
     await this.redis.set(this.tokenKey(tokenHash), record.sessionId);
     await this.redis.sadd(this.instanceKey(), record.sessionId);
@@ -158,7 +158,8 @@ export class RedisSessionStore implements SessionStore {
     const awayUntil = Date.now() + this.ttlMs;
     for (const id of ids) {
       const record = await this.read(id);
-      if (!record || record.awayUntil !== 0) continue;
+      // Only sessions still held by the dead instance (one resumed elsewhere meanwhile is live).
+      if (!record || record.awayUntil !== 0 || record.instanceId !== instanceId) continue;
       await this.redis.set(this.sessionKey(id), JSON.stringify({ ...record, awayUntil, lostBuffer: true }), 'PX', this.ttlMs);
       if (record.tokenHash) await this.redis.pexpire(this.tokenKey(record.tokenHash), this.ttlMs);
     }

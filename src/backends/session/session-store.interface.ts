@@ -17,6 +17,8 @@ export interface SessionRecord {
   tokenHash?: string;
   /** Set when the holder vanished without a close (crashed instance): nothing was buffered. */
   lostBuffer?: boolean;
+  /** Cluster mode: the instance that holds the connected session. */
+  instanceId?: string;
 }
 
 /** One buffered room message: its room, a cluster-unique id (to drop duplicates on resume) and the frame. */

@@ -34,6 +34,8 @@ interface Lingering {
 export class ConnectionLifecycleService implements OnModuleDestroy {
   private readonly logger = new Logger('ConnectionManager');
   private readonly lingering = new Map<string, Lingering>();
+  /** Cleanups under way (their store writes); a drain and the Redis shutdown wait for them. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
@@ -132,7 +134,7 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
       missed = { messages: [], truncated: true };
     }
     // A session whose holder vanished without a close (crashed instance) has no buffer.
-    if (record.awayUntil === 0 && !previous) missed.truncated = true;
+    if ((record.awayUntil === 0 || record.lostBuffer) && !previous) missed.truncated = true;
     const held = connection.held;
     connection.held = null;
     if (connection.closed) {
@@ -171,8 +173,23 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
    * Cleanup after a socket closed (idempotent). Resumable closes suspend the session: its rooms'
    * messages are buffered and presence either leaves at once or lingers `presenceLingerMs`.
    */
-  async finalize(connection: ClientConnection, code: number, reason: string): Promise<void> {
-    if (connection.closed) return;
+  finalize(connection: ClientConnection, code: number, reason: string): Promise<void> {
+    if (connection.closed) return Promise.resolve();
+    const work = this.doFinalize(connection, code, reason);
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+    return work;
+  }
+
+  /** Resolves when every cleanup started so far has finished (or after `timeoutMs`). */
+  async idle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())))]);
+    }
+  }
+
+  private async doFinalize(connection: ClientConnection, code: number, reason: string): Promise<void> {
     const cause: CloseCause = connection.closeCause ?? 'client';
     // The code the server sent wins over ws's 1006 when the peer never answered the close.
     if (connection.closeCode !== undefined) code = connection.closeCode;

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
 import { CloseCode } from '../../protocol/protocol.types.js';
+import { ConnectionLifecycleService } from './connection-lifecycle.service.js';
 import { ConnectionService } from './connection.service.js';
 import { LifecycleState } from './lifecycle-state.js';
 
@@ -21,7 +22,8 @@ export class DrainService implements BeforeApplicationShutdown {
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
     private readonly connections: ConnectionService,
-    private readonly lifecycle: LifecycleState,
+    private readonly lifecycleState: LifecycleState,
+    private readonly lifecycle: ConnectionLifecycleService,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -30,7 +32,7 @@ export class DrainService implements BeforeApplicationShutdown {
 
   /** Drains this instance; resolves when every connection is closed (or terminated at the timeout). */
   async drain(): Promise<void> {
-    this.lifecycle.draining = true;
+    this.lifecycleState.draining = true;
     const open = [...this.connections.all()];
     if (open.length === 0) return;
     this.logger.log(`draining ${open.length} connections`);
@@ -44,5 +46,11 @@ export class DrainService implements BeforeApplicationShutdown {
     for (const connection of [...this.connections.all()]) {
       this.connections.terminate(connection, 'server_shutdown', true);
     }
+    // The count drops when a cleanup starts; its store writes (sessions kept for resume, seats
+    // given back) must finish before the app closes its Redis connections.
+    while (this.connections.count > 0 && Date.now() < deadline + 1000) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await this.lifecycle.idle(Math.max(1000, deadline + 2000 - Date.now()));
   }
 }
