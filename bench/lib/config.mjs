@@ -1,0 +1,70 @@
+// Command-line flags and scenario sizes. Everything tunable lives here so the
+// full and --smoke runs differ only by data, never by code path.
+//
+//   --smoke              tiny sizes, 1 repeat, must finish in < 60 s
+//   --only=a,b           scenarios subset (connect,fanout,fanout-max,idle)
+//   --targets=a,b        targets subset (product,raw-ws,socket.io)
+//   --repeats=N          repeats per (scenario,target); medians are reported
+//   --build              force `npm run build` for the product even if dist/main.js exists
+
+export const ALL_SCENARIOS = ['connect', 'fanout', 'fanout-max', 'idle'];
+// 'cluster' is reserved: see load/cluster.mjs. It is accepted by --only and
+// reported as skipped so the place for it is visible in every run.
+export const FUTURE_SCENARIOS = ['cluster'];
+export const ALL_TARGETS = ['raw-ws', 'product', 'socket.io'];
+
+const FULL = {
+  repeats: 3,
+  connect: { conns: 2000, concurrency: 50, roomSize: 10 },
+  fanout: { users: 100, rateHz: 5, warmupSec: 2, durationSec: 10, drainMs: 2000, maxDrainMs: 30000 },
+  // Closed loop: at most `window` messages in flight (a message is in flight
+  // until all users-1 recipients got it).
+  'fanout-max': { users: 100, window: 32, warmupSec: 2, durationSec: 10, drainMs: 3000 },
+  idle: { conns: 5000, concurrency: 50, roomSize: 10, warmupConns: 20 },
+};
+
+const SMOKE = {
+  repeats: 1,
+  connect: { conns: 100, concurrency: 20, roomSize: 10 },
+  fanout: { users: 20, rateHz: 5, warmupSec: 0.5, durationSec: 2, drainMs: 1000, maxDrainMs: 5000 },
+  'fanout-max': { users: 20, window: 16, warmupSec: 0.5, durationSec: 2, drainMs: 1000 },
+  idle: { conns: 200, concurrency: 20, roomSize: 10, warmupConns: 5 },
+};
+
+function list(value, allowed, flag) {
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const it of items) {
+    if (!allowed.includes(it)) throw new Error(`${flag}: unknown "${it}" (allowed: ${allowed.join(', ')})`);
+  }
+  return items;
+}
+
+export function parseArgs(argv) {
+  const opts = { smoke: false, build: false, only: null, targets: null, repeats: null };
+  for (const arg of argv) {
+    const [k, v] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, ''];
+    if (k === '--smoke') opts.smoke = true;
+    else if (k === '--build') opts.build = true;
+    else if (k === '--only') opts.only = list(v, [...ALL_SCENARIOS, ...FUTURE_SCENARIOS], '--only');
+    else if (k === '--targets') opts.targets = list(v, ALL_TARGETS, '--targets');
+    else if (k === '--repeats') {
+      opts.repeats = Number.parseInt(v, 10);
+      if (!(opts.repeats >= 1 && opts.repeats <= 50)) throw new Error('--repeats must be an integer 1..50');
+    } else if (k === '--help' || k === '-h') opts.help = true;
+    else throw new Error(`unknown flag ${arg}`);
+  }
+  const sizes = opts.smoke ? SMOKE : FULL;
+  return {
+    smoke: opts.smoke,
+    build: opts.build,
+    help: !!opts.help,
+    repeats: opts.repeats ?? sizes.repeats,
+    scenarios: opts.only ?? ALL_SCENARIOS,
+    targets: opts.targets ?? ALL_TARGETS,
+    targetsExplicit: opts.targets !== null,
+    sizes,
+  };
+}
+
+export const USAGE = `usage: node bench/run.mjs [--smoke] [--only=connect,fanout,fanout-max,idle] \\
+       [--targets=raw-ws,product,socket.io] [--repeats=N] [--build]`;

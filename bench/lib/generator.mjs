@@ -1,0 +1,80 @@
+// Run the load generator for one (scenario, target) in its own child process
+// and serve its sampling requests. The generator decides *when* a measured
+// window starts and ends (only it knows when the load is in steady state); it
+// asks the harness to sample the server at those instants:
+//   gen -> harness : { type:'ready' }                      (listener installed)
+//   harness -> gen : { type:'run', job }
+//   gen -> harness : { type:'req', id, op:'cpu'|'mem', name }
+//   harness -> gen : { type:'res', id, value }
+//   gen -> harness : { type:'result', result } | { type:'error', error }
+// The child is spawned before the server starts so both start-ups overlap;
+// the job is sent only after 'ready' (ESM loading is async, so a message sent
+// earlier could arrive before the child listens for it).
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { procCpuMs, track } from './proc.mjs';
+
+const GEN_ENTRY = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'load', 'main.mjs');
+
+export function spawnGenerator() {
+  const gen = track(fork(GEN_ENTRY, [], {
+    execArgv: ['--max-old-space-size=2048'],
+    // Generator output goes to stderr: stdout carries only the report.
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  }));
+  gen.stdout.pipe(process.stderr);
+  const ready = new Promise((resolve) => {
+    const onMsg = (m) => { if (m?.type === 'ready') { gen.off('message', onMsg); resolve(); } };
+    gen.on('message', onMsg);
+  });
+  const kill = () => { if (gen.exitCode === null && gen.signalCode === null) gen.kill('SIGKILL'); };
+  return { gen, ready, kill, run: (job, server, opts) => runJob(gen, ready, job, server, opts) };
+}
+
+/**
+ * @param job {scenario, protocol, port, secret, params}
+ * @param server handle from startServer()
+ * @returns {Promise<{result: object, samples: Record<string, object>}>}
+ */
+function runJob(gen, ready, job, server, { timeoutMs }) {
+  return new Promise((resolve, reject) => {
+    const samples = {};
+    let settled = false;
+    const finish = (err, value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      server.child.off('exit', onServerExit);
+      // The generator is done (or failed): never leave it running.
+      if (gen.exitCode === null && gen.signalCode === null) gen.kill('SIGKILL');
+      if (err) reject(err); else resolve(value);
+    };
+    const timer = setTimeout(() => finish(new Error(`generator timed out after ${timeoutMs} ms`)), timeoutMs);
+    const onServerExit = (code, signal) =>
+      finish(new Error(`server crashed during ${job.scenario} (code ${code}, signal ${signal}):\n${server.logTail()}`));
+    server.child.once('exit', onServerExit);
+
+    gen.on('message', async (m) => {
+      try {
+        if (m.type === 'req') {
+          let value;
+          if (m.op === 'cpu') value = { cpuMs: procCpuMs(server.pid), t: performance.now() };
+          else if (m.op === 'mem') value = await server.mem();
+          else throw new Error(`unknown op ${m.op}`);
+          samples[m.name] = value;
+          gen.send({ type: 'res', id: m.id, value });
+        } else if (m.type === 'result') finish(null, { result: m.result, samples });
+        else if (m.type === 'error') finish(new Error(`generator: ${m.error}`));
+      } catch (err) { finish(err); }
+    });
+    // A result message can still be in the IPC pipe when 'exit' fires: give it
+    // a moment to arrive before calling the exit a failure.
+    const onExit = (code, signal) => setTimeout(
+      () => finish(new Error(`generator exited early (code ${code}, signal ${signal})`)), 500);
+    if (gen.exitCode !== null || gen.signalCode !== null) onExit(gen.exitCode, gen.signalCode);
+    else gen.once('exit', onExit);
+    ready.then(() => { if (!settled) gen.send({ type: 'run', job }); });
+  });
+}

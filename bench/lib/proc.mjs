@@ -1,0 +1,65 @@
+// Process-level plumbing for the harness: reading another process's CPU from
+// /proc, the clock-tick rate, the fd limit, and a registry that guarantees every
+// child we start is killed when the harness exits (even on error/Ctrl-C).
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+let clkTck = null;
+/** Clock ticks per second used by /proc/<pid>/stat (normally 100). */
+export function clockTicks() {
+  if (clkTck === null) {
+    try { clkTck = Number.parseInt(execFileSync('getconf', ['CLK_TCK']).toString().trim(), 10) || 100; }
+    catch { clkTck = 100; }
+  }
+  return clkTck;
+}
+
+/**
+ * utime+stime of a process in milliseconds, all threads included (GC and
+ * libuv threadpool work counts against the server, as it should).
+ * Fields 14 and 15 of /proc/<pid>/stat; we split after the last ')' because the
+ * command name (field 2) may contain spaces or parentheses.
+ */
+export function procCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state) so field N is rest[N - 3].
+  const ticks = Number(rest[14 - 3]) + Number(rest[15 - 3]);
+  return (ticks * 1000) / clockTicks();
+}
+
+/** Soft limit on open files, as children will inherit it. */
+export function fdLimit() {
+  try { return Number.parseInt(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim(), 10); }
+  catch { return NaN; }
+}
+
+// ---- child registry -------------------------------------------------------
+const children = new Set();
+
+/** Track a child so it is SIGKILLed if the harness exits while it runs. */
+export function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function killAll() {
+  for (const c of children) {
+    try { c.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+  children.clear();
+}
+
+let installed = false;
+export function installCleanup() {
+  if (installed) return;
+  installed = true;
+  // 'exit' handlers must be synchronous; kill() is.
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => { killAll(); process.exit(130); });
+  }
+  process.on('uncaughtException', (err) => { console.error(err); killAll(); process.exit(1); });
+  process.on('unhandledRejection', (err) => { console.error(err); killAll(); process.exit(1); });
+}

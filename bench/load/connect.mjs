@@ -1,0 +1,40 @@
+// connect: N clients at bounded concurrency; each does WebSocket upgrade (JWT
+// checked by the server) -> connection_ack -> join -> presence_state.
+// Handshake time = start of connect .. presence_state (socket.io: join ack).
+// Connections stay open until the end so closes never land in the window.
+// Rooms of `roomSize` so presence fan-out per join is small and realistic.
+import { performance } from 'node:perf_hooks';
+import { openClient } from './clients.mjs';
+import { pool } from './pool.mjs';
+import { makeTokens } from './tokens.mjs';
+import { mark, window } from './link.mjs';
+import { closeAll } from './util.mjs';
+import { percentiles } from '../lib/stats.mjs';
+
+export async function run({ protocol, port, secret, params }) {
+  const { conns, concurrency, roomSize } = params;
+  const tokens = makeTokens(secret, conns);
+  const clients = new Array(conns);
+  const hs = new Float64Array(conns).fill(Number.NaN);
+
+  const a = await mark('start');
+  const res = await pool(conns, concurrency, Date.now() + 180_000, async (i) => {
+    const t0 = performance.now();
+    const c = await openClient(protocol, { port, token: tokens[i] });
+    clients[i] = c;
+    await c.join(`c${Math.floor(i / roomSize)}`);
+    hs[i] = performance.now() - t0;
+  });
+  const b = await mark('end');
+
+  closeAll(clients);
+  const ok = hs.filter(Number.isFinite);
+  return {
+    conns,
+    ok: res.ok,
+    failed: res.failed + res.notStarted,
+    errors: res.errors,
+    ...window(a, b),
+    handshakeMs: percentiles(ok, [50, 99]),
+  };
+}

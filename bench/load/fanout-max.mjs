@@ -1,0 +1,86 @@
+// fanout-max: closed-loop throughput. `users` members of one room; at most
+// `window` messages are in flight, a message being in flight until all
+// users-1 recipients received it; each completion releases the next send
+// (senders taken round-robin). Measures delivered (per-recipient) msgs/s over
+// durationSec after a warm-up.
+//
+// The generator must not be the bottleneck, so for the 'ws' protocol the
+// receive path skips JSON.parse and reads the message id `q` straight from the
+// frame bytes (payload keys are ordered so "q" is last and unique).
+import { makeTokens } from './tokens.mjs';
+import { mark, window } from './link.mjs';
+import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
+
+const ROOM = 'fanout-max';
+const RING = 1 << 16; // > window: slot g & MASK is free again long before reuse
+const MASK = RING - 1;
+const Q_KEY = Buffer.from('"q":');
+
+function readQ(buf) {
+  const at = buf.lastIndexOf(Q_KEY);
+  if (at < 0) return -1;
+  let q = 0;
+  for (let i = at + 4; i < buf.length; i++) {
+    const c = buf[i];
+    if (c < 48 || c > 57) break;
+    q = q * 10 + (c - 48);
+  }
+  return q;
+}
+
+export async function run({ protocol, port, secret, params }) {
+  const { users: n, window: win, warmupSec, durationSec, drainMs } = params;
+  const clients = await connectAll(protocol, port, makeTokens(secret, n), () => ROOM);
+  await sleep(300);
+
+  const remaining = new Int32Array(RING);
+  let g = 0; let inFlight = 0; let stop = false; let measuring = false;
+  let delivered = 0; let completed = 0; let anomalies = 0;
+
+  const pump = () => {
+    while (!stop && inFlight < win) {
+      const s = g % n;
+      remaining[g & MASK] = n - 1;
+      clients[s].send(ROOM, { s, q: g }); // "q" last: see readQ
+      g++;
+      inFlight++;
+    }
+  };
+  const onDelivery = (q) => {
+    if (measuring) delivered++;
+    const left = --remaining[q & MASK];
+    if (left === 0) {
+      inFlight--;
+      if (measuring) completed++;
+      pump();
+    } else if (left < 0) anomalies++; // duplicate or echo
+  };
+  for (const c of clients) {
+    c.onData = (d) => onDelivery(d.q);
+    if (protocol === 'ws') c.onRaw = (buf) => { const q = readQ(buf); if (q < 0) return false; onDelivery(q); return true; };
+  }
+
+  pump();
+  await sleep(warmupSec * 1000);
+  measuring = true; // flip before sampling; the end flip mirrors it, so skews cancel
+  const a = await mark('start');
+  await sleep(durationSec * 1000);
+  measuring = false;
+  const b = await mark('end');
+  stop = true;
+  await waitFor(() => inFlight === 0, drainMs);
+
+  closeAll(clients);
+  const w = window(a, b);
+  return {
+    users: n,
+    window: win,
+    delivered,
+    completed,
+    stalled: inFlight, // messages never completed: lost deliveries
+    anomalies,
+    ...w,
+    deliveriesPerSec: delivered / (w.wallMs / 1000),
+    messagesPerSec: completed / (w.wallMs / 1000),
+  };
+}

@@ -1,0 +1,114 @@
+// fanout: `users` members of one room each send a cursor message at `rateHz`.
+// Warm-up phase first (not counted), then a measured phase of exactly
+// durationSec*rateHz messages per sender. Every payload carries the sender
+// index `s`, a per-sender sequence `k` and a send timestamp `t` (this
+// process's clock, so latency needs no clock sync). Each receiver checks,
+// per sender: loss (never arrived), duplicates, reordering, and echo (the
+// sender must never receive its own message).
+import { performance } from 'node:perf_hooks';
+import { makeTokens } from './tokens.mjs';
+import { mark, window } from './link.mjs';
+import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
+import { percentiles } from '../lib/stats.mjs';
+
+const ROOM = 'fanout';
+
+/**
+ * Each sender sends `count` messages, staggered so sends spread evenly over a
+ * period. stats.maxLagMs records how late the generator got vs the schedule.
+ */
+function sendPhase(clients, kStart, count, periodMs, stats) {
+  const n = clients.length;
+  return new Promise((resolve) => {
+    let done = 0;
+    const t0 = performance.now() + 5;
+    for (let i = 0; i < n; i++) {
+      const offset = (i * periodMs) / n;
+      let j = 0;
+      const tick = () => {
+        const now = performance.now();
+        const lag = now - (t0 + offset + j * periodMs);
+        if (lag > stats.maxLagMs) stats.maxLagMs = lag;
+        clients[i].send(ROOM, { kind: 'cursor', x: (j * 7) % 1920, y: (i * 13) % 1080, s: i, k: kStart + j, t: now });
+        j++;
+        if (j >= count) { if (++done === n) resolve(); return; }
+        // Absolute schedule: a late tick does not push every later tick back.
+        setTimeout(tick, Math.max(0, t0 + offset + j * periodMs - performance.now()));
+      };
+      setTimeout(tick, Math.max(0, t0 + offset - performance.now()));
+    }
+  });
+}
+
+export async function run({ protocol, port, secret, params }) {
+  const { users: n, rateHz, warmupSec, durationSec, drainMs, maxDrainMs } = params;
+  const period = 1000 / rateHz;
+  const warmN = Math.max(1, Math.round(warmupSec * rateHz));
+  const measN = Math.round(durationSec * rateHz);
+  const expected = n * (n - 1) * measN;
+
+  const clients = await connectAll(protocol, port, makeTokens(secret, n), () => ROOM);
+  await sleep(300); // presence_join storm from set-up is over
+
+  // Per (receiver, sender) bookkeeping in flat typed arrays: n*n*measN bytes.
+  const seen = new Uint8Array(n * n * measN);
+  const lastM = new Int32Array(n * n).fill(-1);
+  const lat = new Float64Array(expected);
+  let received = 0; let dup = 0; let reorder = 0; let echo = 0; let bad = 0;
+  for (let r = 0; r < n; r++) {
+    clients[r].onData = (d) => {
+      const now = performance.now();
+      if (!d || typeof d.s !== 'number' || typeof d.k !== 'number') { bad++; return; }
+      if (d.s === r) { echo++; return; }
+      const m = d.k - warmN;
+      if (m < 0) return; // warm-up traffic
+      if (m >= measN) { bad++; return; }
+      const pair = r * n + d.s;
+      const idx = pair * measN + m;
+      if (seen[idx]) { dup++; return; }
+      seen[idx] = 1;
+      if (m < lastM[pair]) reorder++; else lastM[pair] = m;
+      lat[received++] = now - d.t;
+    };
+  }
+
+  await sendPhase(clients, 0, warmN, period, { maxLagMs: 0 });
+  await sleep(Math.min(1000, period * 2)); // warm-up deliveries drain
+
+  const lag = { maxLagMs: 0 };
+  const a = await mark('start');
+  await sendPhase(clients, warmN, measN, period, lag);
+  const sendEnd = performance.now();
+  // Drain: wait while deliveries still arrive; stop once all arrived, or
+  // nothing arrived for drainMs (the rest is lost), or maxDrainMs passed (the
+  // rest is counted lost but flagged as an overloaded run, not a protocol bug).
+  let last = received; let lastChange = performance.now();
+  const quiet = () => {
+    if (received !== last) { last = received; lastChange = performance.now(); }
+    return received >= expected || performance.now() - lastChange > drainMs;
+  };
+  const drained = await waitFor(quiet, maxDrainMs ?? drainMs * 10);
+  const drainMsUsed = performance.now() - sendEnd;
+  const b = await mark('end');
+
+  closeAll(clients);
+  const w = window(a, b);
+  return {
+    users: n,
+    sent: n * measN,
+    expected,
+    received,
+    loss: expected - received,
+    dup,
+    reorder,
+    echo,
+    bad,
+    ...w,
+    deliveriesPerSec: received / (w.wallMs / 1000),
+    offeredPerSec: n * (n - 1) * rateHz,
+    maxSendLagMs: lag.maxLagMs,
+    drainMs: drainMsUsed,
+    drainCapped: !drained,
+    latencyMs: percentiles(lat.subarray(0, received), [50, 99]),
+  };
+}

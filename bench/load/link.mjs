@@ -1,0 +1,36 @@
+// Generator side of the IPC link to the harness (see bench/lib/generator.mjs).
+let nextId = 1;
+const pending = new Map();
+
+process.on('message', (m) => {
+  if (m && m.type === 'res' && pending.has(m.id)) {
+    const resolve = pending.get(m.id);
+    pending.delete(m.id);
+    resolve(m.value);
+  }
+});
+
+/** Ask the harness to sample the server ('cpu' from /proc, 'mem' via the probe) and wait. */
+export function sampleServer(op, name) {
+  return new Promise((resolve) => {
+    const id = nextId++;
+    pending.set(id, resolve);
+    process.send({ type: 'req', id, op, name });
+  });
+}
+
+/**
+ * Mark a measured-window boundary: samples server CPU at the harness and this
+ * process's own CPU + clock at (almost) the same instant.
+ */
+export async function mark(name) {
+  await sampleServer('cpu', name);
+  return { t: performance.now(), cpu: process.cpuUsage() };
+}
+
+/** Generator CPU share of one core between two marks, and wall ms. */
+export function window(a, b) {
+  const wallMs = b.t - a.t;
+  const cpuMs = (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000;
+  return { wallMs, genCpuMs: cpuMs, genCpuShare: wallMs > 0 ? cpuMs / wallMs : null };
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// Benchmark harness entry (`npm run bench`, `npm run bench:smoke`).
+// For every repeat x scenario x target: start the server fresh on a free
+// 127.0.0.1 port (memory probe preloaded), drive it from a separate generator
+// process, stop it. Then print one Markdown table (medians, ratios vs raw-ws
+// from this same run, thresholds) and write bench/results/latest.{md,json}.
+// Progress goes to stderr so stdout is just the report.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, USAGE, ALL_SCENARIOS, FUTURE_SCENARIOS } from './lib/config.mjs';
+import { clockTicks, fdLimit, installCleanup } from './lib/proc.mjs';
+import { TARGETS, prepareTarget } from './lib/targets.mjs';
+import { startServer } from './lib/server.mjs';
+import { spawnGenerator } from './lib/generator.mjs';
+import { summarize } from './lib/summarize.mjs';
+import { aggregate, renderTable } from './lib/report.mjs';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const log = (...a) => console.error('[bench]', ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+installCleanup();
+
+let cfg;
+try { cfg = parseArgs(process.argv.slice(2)); } catch (err) { console.error(`${err.message}\n${USAGE}`); process.exit(2); }
+if (cfg.help) { console.log(USAGE); process.exit(0); }
+
+// Canonical order whatever the order given to --only.
+const scenarios = ALL_SCENARIOS.filter((s) => cfg.scenarios.includes(s));
+const notes = [];
+for (const s of cfg.scenarios.filter((x) => FUTURE_SCENARIOS.includes(x))) notes.push(`scenario \`${s}\`: skipped, not implemented yet (see bench/load/cluster.mjs)`);
+if (!cfg.scenarios.includes('cluster')) notes.push('scenario `cluster`: reserved for later (multi-instance fan-out), not run');
+
+// ---- environment checks ---------------------------------------------------
+const biggest = Math.max(cfg.sizes.idle.conns, cfg.sizes.connect.conns);
+const nofile = fdLimit();
+if (Number.isFinite(nofile) && nofile < biggest + 1024) {
+  const w = `ulimit -n is ${nofile}; idle/connect need ~${biggest + 1024} fds per process. Raise it (ulimit -n 65536) or expect EMFILE failures.`;
+  log(`WARNING: ${w}`);
+  notes.push(`WARNING: ${w}`);
+}
+try {
+  const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  if (hi - lo < biggest * 2) log(`WARNING: ephemeral port range ${lo}-${hi} is small for ${biggest} connections`);
+} catch { /* not Linux? CPU sampling would fail anyway */ }
+// Other work on this machine skews throughput and latency (CPU-per-unit figures
+// much less): record the load so a noisy run is recognisable as such.
+const loadBefore = os.loadavg()[0];
+if (loadBefore > os.cpus().length * 0.5) {
+  const w = `machine busy before start (1-min load ${loadBefore.toFixed(1)} on ${os.cpus().length} cores): throughput/latency figures will be noisy`;
+  log(`WARNING: ${w}`);
+  notes.push(`WARNING: ${w}`);
+}
+
+// ---- targets ----------------------------------------------------------------
+let exitCode = 0;
+const available = [];
+for (const t of cfg.targets) {
+  const reason = prepareTarget(t, { forceBuild: cfg.build, log });
+  if (reason) {
+    log(`target ${t}: ${reason}`);
+    notes.push(`target \`${t}\`: ${reason.split('\n')[0]}`);
+    // Skipping a target nobody asked for by name is fine (the product may not
+    // exist yet); skipping one requested with --targets is a failure.
+    if (cfg.targetsExplicit) exitCode = 1;
+  } else available.push(t);
+}
+if (available.includes('product')) {
+  // The product changes under our feet: say which build was measured.
+  notes.push(`product: ${path.relative(process.cwd(), TARGETS.product.entry)} built ${statSync(TARGETS.product.entry).mtime.toISOString()} (--build rebuilds)`);
+}
+
+function timeoutFor(sc) {
+  const p = cfg.sizes[sc];
+  const phases = ((p.warmupSec ?? 0) + (p.durationSec ?? 0)) * 1000 + (p.maxDrainMs ?? p.drainMs ?? 0);
+  return 120_000 + phases + (sc === 'idle' ? 180_000 : 0);
+}
+
+const secret = randomBytes(32).toString('hex');
+const runs = [];
+
+async function runOne(target, scenario, repeat) {
+  // 1-min load average at the start: flags runs that shared the CPUs with other work.
+  const rec = { repeat, scenario, target, loadavg1: os.loadavg()[0] };
+  let server;
+  const gen = spawnGenerator(); // starts up while the server does
+  try {
+    server = await startServer(TARGETS[target], { secret });
+    const job = { scenario, protocol: TARGETS[target].protocol, port: server.port, secret, params: cfg.sizes[scenario] };
+    const { result, samples } = await gen.run(job, server, { timeoutMs: timeoutFor(scenario) });
+    Object.assign(rec, { result, samples }, summarize(scenario, result, samples));
+  } catch (err) {
+    rec.error = String(err?.message ?? err);
+    exitCode = 1;
+    log(`  ERROR ${target} ${scenario}: ${rec.error.split('\n').slice(0, 6).join('\n')}`);
+  } finally {
+    gen.kill();
+    if (server) await server.stop();
+  }
+  return rec;
+}
+
+const t0 = Date.now();
+for (let rep = 1; rep <= cfg.repeats; rep++) {
+  // Rotate the target order every repeat so no target always runs first/last.
+  const order = available.map((_, i) => available[(i + rep - 1) % available.length]);
+  for (const sc of scenarios) {
+    for (const t of order) {
+      const started = Date.now();
+      const rec = await runOne(t, sc, rep);
+      rec.elapsedMs = Date.now() - started;
+      log(`repeat ${rep}/${cfg.repeats} ${sc.padEnd(10)} ${t.padEnd(9)} ${rec.error ? 'ERROR' : 'ok'} (${(rec.elapsedMs / 1000).toFixed(1)} s)`);
+      if (rec.flags?.length) log(`  flags: ${rec.flags.join('; ')}`);
+      runs.push(rec);
+      await sleep(200); // let the kernel finish tearing down sockets
+    }
+  }
+}
+
+// ---- report -----------------------------------------------------------------
+const agg = aggregate(runs);
+const table = renderTable(agg, scenarios);
+for (const r of runs) {
+  if (r.error) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ERROR ${r.error.split('\n')[0]}`);
+  const flags = [...(r.flags ?? [])];
+  if (r.loadavg1 > os.cpus().length) flags.push(`machine busy (load ${r.loadavg1.toFixed(1)})`);
+  if (flags.length) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ${flags.join('; ')}`);
+}
+const meta = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: os.cpus()[0]?.model,
+  cores: os.cpus().length,
+  clkTck: clockTicks(),
+  smoke: cfg.smoke,
+  repeats: cfg.repeats,
+  targets: available,
+  scenarios,
+  sizes: Object.fromEntries(scenarios.map((s) => [s, cfg.sizes[s]])),
+  elapsedSec: Math.round((Date.now() - t0) / 1000),
+  loadavg1: { before: loadBefore, after: os.loadavg()[0] },
+};
+const md = [
+  `## Connection Manager benchmark${cfg.smoke ? ' (SMOKE sizes — not meaningful numbers)' : ''}`,
+  '',
+  `${meta.date} · node ${meta.node} · ${meta.cores} cores (${meta.cpu}) · ${meta.repeats} repeat(s), medians · ${meta.elapsedSec} s · load avg ${loadBefore.toFixed(1)} → ${meta.loadavg1.after.toFixed(1)}`,
+  `sizes: ${JSON.stringify(meta.sizes)}`,
+  '',
+  table,
+  '',
+  'Ratios are against raw-ws measured in this run. Server CPU from /proc/<pid>/stat (all threads); memory after forced GC inside the server.',
+  ...(notes.length ? ['', '**Notes**', '', ...notes.map((n) => `- ${n}`)] : []),
+  '',
+].join('\n');
+
+process.stdout.write(md);
+const outDir = path.join(BENCH_DIR, 'results');
+mkdirSync(outDir, { recursive: true });
+writeFileSync(path.join(outDir, 'latest.md'), md);
+writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify({ meta, summary: agg, notes, runs }, null, 1)}\n`);
+log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'latest.md'))} and latest.json; exit ${exitCode}`);
+process.exit(exitCode);
