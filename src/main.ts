@@ -14,7 +14,7 @@ async function bootstrap(): Promise<void> {
   // error would surface as an unhandled rejection (a stack trace) before Nest awaits it.
   // Thrown here, it is caught below and printed as one line naming the variable.
   const { validateEnv } = await import('./demo/env.schema.js');
-  validateEnv(process.env);
+  const env = validateEnv(process.env);
   const { AppModule } = await import('./demo/app.module.js');
   const { ConnectionManagerWsAdapter } = await import('./ws/connection-manager.adapter.js');
   const app = await NestFactory.create(AppModule, { bufferLogs: true });
@@ -37,6 +37,10 @@ async function bootstrap(): Promise<void> {
       );
     });
   }
+  // Slow upgrades (slowloris): Node's defaults let a client dribble headers for 60 s.
+  const server = app.getHttpServer();
+  server.headersTimeout = env.HTTP_HEADERS_TIMEOUT_MS;
+  server.requestTimeout = Math.max(env.HTTP_HEADERS_TIMEOUT_MS, 30_000);
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST || '0.0.0.0';
   await app.listen(port, host);

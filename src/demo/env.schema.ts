@@ -18,6 +18,7 @@ const optionalString = z
 const envShape = z.object({
     PORT: int(0).max(65535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
+    HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     DEMO_MODE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     WS_PATH: z.string().startsWith('/', 'must start with /').default('/ws'),

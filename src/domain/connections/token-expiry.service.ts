@@ -7,8 +7,15 @@ import { CloseCode, type ReauthRequiredFrame } from '../../protocol/protocol.typ
 import type { ClientConnection } from './client-connection.js';
 import { ConnectionService } from './connection.service.js';
 
-/** setTimeout's longest delay; a later expiry is reached in several hops. */
-const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * Delays are rounded up to 100 ms and capped at 60 s (a later expiry is reached in hops).
+ * Why: Node keeps one timer list per distinct delay, and for unref'd timers it frees a list only
+ * when it comes due, even after clearTimeout. Exact "ms until exp" delays made a list per
+ * connection that outlived it by the token's lifetime (~150 B each, found by the churn soak);
+ * quantized delays share at most 600 lists, each gone within 60 s.
+ */
+const QUANTUM_MS = 100;
+const MAX_HOP_MS = 60_000;
 
 /**
  * Token expiry during a session. At `exp` + `clockToleranceS` the connection gets
@@ -45,7 +52,8 @@ export class TokenExpiryService {
       this.startGrace(connection);
       return;
     }
-    connection.authTimer = setTimeout(() => this.arm(connection), Math.min(delay, MAX_TIMER_MS));
+    const hop = Math.min(Math.ceil(delay / QUANTUM_MS) * QUANTUM_MS, MAX_HOP_MS);
+    connection.authTimer = setTimeout(() => this.arm(connection), hop);
     connection.authTimer.unref();
   }
 

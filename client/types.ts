@@ -1,0 +1,171 @@
+import type {
+  ConnectionAckFrame,
+  ErrorCode,
+  PresenceMember,
+  RoomJoinedFrame,
+  RoomMessageFrame,
+  UpgradeRefusalCode,
+} from '../src/protocol/protocol.types.js';
+import type { BackoffOptions } from './backoff.js';
+
+/**
+ * The connection as the app sees it:
+ * - `connecting`: the first connection is being opened (and retried) and has no ack yet;
+ * - `connected`: a fresh session is live (also after a fresh login that replaced a lost session:
+ *   then the state event says `missed: 'lost'`, refetch the canvas);
+ * - `reconnecting`: the connection dropped; the SDK is resuming (rooms, presence and missed
+ *   messages come back by themselves);
+ * - `resumed`: the session was resumed after a drop;
+ * - `closed`: `close()` was called, or the server ended the session for good (4000, 4003, a
+ *   403 origin refusal, or `getToken()` gave no token). Nothing is retried after that.
+ */
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'resumed' | 'closed';
+
+/**
+ * The part of the WebSocket API the SDK uses: what browsers' `WebSocket` and Node's `ws` both
+ * have. Typed loosely on purpose, so that both constructors fit without DOM types.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  /** `ws` only: destroys the socket at once (a dead peer never completes a close handshake). */
+  terminate?(): void;
+  /** `ws` only (EventEmitter): used for 'unexpected-response', the status of a refused upgrade. */
+  on?(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+export type WebSocketConstructorLike = new (url: string) => WebSocketLike;
+
+/** Returns a JWT for the upgrade and for `reauth`; null or undefined means "signed out: stop". */
+export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
+
+export interface HeartbeatOptions {
+  /** Idle time (no frame received) after which an app-level `ping` is sent. Default 20000 ms. */
+  intervalMs?: number;
+  /** How long to wait for the `pong` (or any frame) before the connection counts as dead. Default 10000 ms. */
+  timeoutMs?: number;
+}
+
+export interface ConnectOptions {
+  /** `ws://host/ws` or `wss://…` (http(s) is turned into ws(s)). Query parameters are kept. */
+  url: string;
+  /** Called for the first connection, for a fresh login when a resume is refused, and on `reauth_required`. */
+  getToken: TokenProvider;
+  /** WebSocket constructor. Default `globalThis.WebSocket` (browsers, Node 22+); on Node 20 pass `ws`'s. */
+  WebSocket?: WebSocketConstructorLike;
+  /** How long join, leave, ping and reauth wait for their reply. Default 10000 ms. */
+  requestTimeoutMs?: number;
+  /** How long an opened socket waits for its `connection_ack` before it is dropped and retried. Default 10000 ms. */
+  connectTimeoutMs?: number;
+  /** App-level ping to detect dead connections (browsers hide protocol pings). `false` turns it off. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Reconnect backoff. Defaults: 500 ms doubling to 30 s, 50 % jitter. */
+  backoff?: BackoffOptions;
+  /**
+   * Browsers cannot see why an upgrade failed (401? 503? network?). After this many consecutive
+   * resume attempts that failed before the socket opened, with no status visible, the SDK assumes
+   * the reconnect token was refused and logs in afresh (rooms rejoined, missed messages lost).
+   * Attempts made while `navigator.onLine` is false do not count. Default 5 (with the default
+   * backoff, roughly 8–15 s of failures). Not used where the status is visible (Node's `ws`):
+   * there a 401 falls back at once and network errors keep resuming.
+   */
+  maxBlindResumeAttempts?: number;
+  /** `send()` calls made while disconnected are queued (oldest dropped beyond this) and sent after the reconnect. Default 1000. */
+  maxQueuedMessages?: number;
+}
+
+/** A room message, with `data` typed as the app's message type. */
+export type RoomMessage<TData = unknown> = Omit<RoomMessageFrame, 'data'> & { data: TData };
+
+/** The reply to `join()`. */
+export type RoomJoined = Omit<RoomJoinedFrame, 'type' | 'id'>;
+
+export type PresenceChange =
+  | { kind: 'state' }
+  | { kind: 'join'; member: PresenceMember }
+  | { kind: 'leave'; userId: string };
+
+/** The current member list of a room, after a presence_state, presence_join or presence_leave. */
+export interface PresenceEvent {
+  canvasId: string;
+  members: PresenceMember[];
+  change: PresenceChange;
+}
+
+export interface StateEvent {
+  state: ConnectionState;
+  previous: ConnectionState;
+  /** `reconnecting` and `closed`: the close that caused it (1006 when the socket just died). */
+  closeCode?: number;
+  reason?: string;
+  /**
+   * `resumed`: the server's account of the messages sent while away (`truncated`: some are
+   * gone, refetch the canvas). `connected` after a lost session: `lost` (refetch the canvas).
+   */
+  missed?: ConnectionAckFrame['missed'] | 'lost';
+}
+
+/** Codes of SDK errors: the server's error codes, upgrade refusal codes, and the SDK's own. */
+export type ClientErrorCode =
+  | ErrorCode
+  | UpgradeRefusalCode
+  /** A request got no reply within `requestTimeoutMs`. */
+  | 'TIMEOUT'
+  /** The connection dropped before the reply came (pings and reauths are not retried). */
+  | 'CONNECTION_LOST'
+  /** The client is closed. */
+  | 'CLOSED'
+  /** `getToken()` threw, or gave no token. */
+  | 'TOKEN_UNAVAILABLE'
+  /** The upgrade failed and no status could be seen (browsers), or the network is down. */
+  | 'CONNECT_FAILED'
+  /** Close 4003: a reauth token named another user or tenant. The client stops. */
+  | 'IDENTITY_MISMATCH'
+  /** Close 4000: another client resumed this session. The client stops. */
+  | 'SESSION_TAKEN_OVER'
+  /** Messages were dropped from the offline queue (`maxQueuedMessages`). */
+  | 'QUEUE_FULL';
+
+export interface ClientErrorEvent {
+  code: ClientErrorCode;
+  message: string;
+  /** The canvas concerned (a failed join, a room not restored by a resume, NOT_IN_ROOM …). */
+  canvasId?: string;
+  /** A refused upgrade's HTTP status (Node only). */
+  status?: number;
+  /** The wait the server asked for (Retry-After), which the SDK honours. */
+  retryAfterMs?: number;
+  closeCode?: number;
+}
+
+export interface ClientEvents<TData = unknown> {
+  message: RoomMessage<TData>;
+  presence: PresenceEvent;
+  state: StateEvent;
+  error: ClientErrorEvent;
+}
+
+/** Who this connection is, from the latest `connection_ack`. */
+export interface SessionInfo {
+  sessionId: string;
+  connectionId: string;
+  userId: string;
+  tenantId: string;
+}
+
+/** The error a request promise rejects with: `code` is the server's error code or the SDK's. */
+export class ConnectionManagerError extends Error {
+  override readonly name = 'ConnectionManagerError';
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    readonly canvasId?: string,
+  ) {
+    super(message);
+  }
+}
