@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENV_KEYS } from '../src/demo/env.schema.js';
 import { TestClient } from './support/test-client.js';
+import { freePort } from './support/free-port.js';
 
 /**
  * The BUILT demo server (`node dist/main.js`, what the README runs) as a child process:
@@ -18,16 +18,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const SECRET = 'demo-e2e-secret-that-is-long-enough';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 class DemoProcess {
   stdout = '';

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_KEYS } from '../src/demo/env.schema.js';
+import { freePort } from './support/free-port.js';
 
 /**
  * The demo page in a real browser: Debian's Chromium (/usr/bin/chromium, installed by .ci/run
@@ -39,16 +39,6 @@ declare const window: {
   };
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The test runner's environment without any of the app's variables, plus `vars`. */
 function envWith(vars: Record<string, string>): NodeJS.ProcessEnv {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENV_KEYS } from '../src/demo/env.schema.js';
+import { freePort } from './support/free-port.js';
 
 /**
  * The demo page's endpoints on the BUILT demo app (`node dist/main.js`): they exist only with
@@ -17,16 +17,6 @@ const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const BUILT_SDK = fileURLToPath(new URL('../dist/sdk/client/index.js', import.meta.url));
 const SECRET = 'demo-page-e2e-secret-that-is-long-enough';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(demoMode: boolean): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import WebSocket from 'ws';
 import { attemptRefusal, TEST_SECRET } from './support/test-app.js';
 import { TestClient } from './support/test-client.js';
 import { frozenPeer, type FrozenPeer } from './support/continuity.js';
+import { freePort } from './support/free-port.js';
 
 /**
  * Graceful drain of a real process (issue 3): `node dist/main.js` (built by `npm test`'s
@@ -18,16 +18,6 @@ import { frozenPeer, type FrozenPeer } from './support/continuity.js';
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const DRAIN_MS = 3000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Server {
   child: ChildProcess;

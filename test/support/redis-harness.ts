@@ -1,8 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
+export { freePort };
 
 /**
  * Real Redis processes for the multi-instance e2e tests: a single `redis-server` and a
@@ -17,17 +18,6 @@ const REDIS_CLI = process.env.REDIS_CLI_BIN ?? 'redis-cli';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A port that was free a moment ago (the kernel picks it; the listener is closed again). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs `redis-cli -h 127.0.0.1 -p <port> <args…>` and resolves with its stdout. */
 export function redisCli(port: number, args: string[], host = '127.0.0.1', timeoutMs = 5000): Promise<string> {
