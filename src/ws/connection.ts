@@ -230,11 +230,7 @@ export class ConnectionHandler {
     // ws closes the socket itself after these (1009 too big, 1007 bad UTF-8, 1002 protocol).
     const tooBig = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
     const cause: CloseCause = tooBig ? 'message_too_big' : 'policy_violation';
-    if (connection.closeCause === undefined) {
-      connection.closeCause = cause;
-      connection.resumable = false;
-      connection.closeCode = tooBig ? CloseCode.MESSAGE_TOO_BIG : err.code === 'WS_ERR_INVALID_UTF8' ? CloseCode.INVALID_PAYLOAD : 1002;
-    }
+    connection.recordClose(cause, false, tooBig ? CloseCode.MESSAGE_TOO_BIG : err.code === 'WS_ERR_INVALID_UTF8' ? CloseCode.INVALID_PAYLOAD : 1002);
     this.logger.debug?.(`socket error on ${connection.id}: ${err.code ?? err.name}`);
   }
 

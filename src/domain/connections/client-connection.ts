@@ -67,6 +67,18 @@ export class ClientConnection {
     return !this.closed && this.socket.readyState === SOCKET_OPEN;
   }
 
+  /**
+   * Records why the server is ending this connection. The first reason wins: a later one (the
+   * heartbeat terminating a socket already closing for a policy violation) does not replace it.
+   * `code` is the close code the server sent, if it sent one.
+   */
+  recordClose(cause: CloseCause, resumable: boolean, code?: number): void {
+    if (this.closeCause !== undefined) return;
+    this.closeCause = cause;
+    this.resumable = resumable;
+    if (code !== undefined) this.closeCode = code;
+  }
+
   /** Sends a serialized frame (always as a text frame) if the socket is open; a closed socket drops it. */
   send(payload: string | Buffer): void {
     if (this.isOpen) this.socket.send(payload, TEXT_FRAME);

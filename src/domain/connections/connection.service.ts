@@ -152,11 +152,7 @@ export class ConnectionService {
    * stopped reading) is destroyed instead of holding its buffers for ws's 30 s close timeout.
    */
   close(connection: ClientConnection, code: number, reason: string, cause: CloseCause, resumable: boolean, forceAfterMs?: number): void {
-    if (connection.closeCause === undefined) {
-      connection.closeCause = cause;
-      connection.resumable = resumable;
-      connection.closeCode = code;
-    }
+    connection.recordClose(cause, resumable, code);
     connection.socket.close(code, reason);
     if (forceAfterMs !== undefined) {
       setTimeout(() => {
@@ -167,10 +163,7 @@ export class ConnectionService {
 
   /** Records why, then destroys the socket without a close frame (dead peers). */
   terminate(connection: ClientConnection, cause: CloseCause, resumable: boolean): void {
-    if (connection.closeCause === undefined) {
-      connection.closeCause = cause;
-      connection.resumable = resumable;
-    }
+    connection.recordClose(cause, resumable);
     connection.socket.terminate();
   }
 }

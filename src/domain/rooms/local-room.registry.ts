@@ -36,7 +36,9 @@ export class LocalRoomRegistry {
     return room;
   }
 
+  /** Undoes {@link add}: drops the room from the connection and the connection from the room. */
   remove(room: LocalRoom, connection: ClientConnection): void {
+    connection.rooms.delete(room.canvasId);
     room.connections.delete(connection);
     if (room.connections.size === 0 && this.rooms.get(room.key) === room) {
       this.rooms.delete(room.key);

@@ -137,7 +137,7 @@ export class RoomService {
   async leave(connection: ClientConnection, canvasId: string, reason: RoomLeftReason = 'leave'): Promise<boolean> {
     const room = connection.rooms.get(canvasId);
     if (!room) return false;
-    this.detach(connection, room);
+    this.local.remove(room, connection);
     await this.releaseSeat(connection, room, reason);
     return true;
   }
@@ -145,7 +145,7 @@ export class RoomService {
   /** Removes a connection from every local fan-out set at once; returns the rooms it was in. */
   detachAll(connection: ClientConnection): LocalRoom[] {
     const rooms = [...connection.rooms.values()];
-    for (const room of rooms) this.detach(connection, room);
+    for (const room of rooms) this.local.remove(room, connection);
     return rooms;
   }
 
@@ -208,10 +208,5 @@ export class RoomService {
     this.sessions.append(key, id, frame);
     this.bus?.publish(key, frame, exceptConnectionId, id);
     return this.delivery.deliver(key, frame, exceptConnectionId, id);
-  }
-
-  private detach(connection: ClientConnection, room: LocalRoom): void {
-    connection.rooms.delete(room.canvasId);
-    this.local.remove(room, connection);
   }
 }
