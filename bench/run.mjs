@@ -4,16 +4,19 @@
 // 127.0.0.1 port (memory probe preloaded), drive it from a separate generator
 // process, stop it. Then print one Markdown table (medians, ratios vs raw-ws
 // from this same run, thresholds) and write bench/results/latest.{md,json}.
+// The cluster scenario runs product set-ups instead of targets: a private
+// redis-server plus 1 or 2 product instances on it (lib/cluster.mjs).
 // Progress goes to stderr so stdout is just the report.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, USAGE, ALL_SCENARIOS, FUTURE_SCENARIOS } from './lib/config.mjs';
+import { parseArgs, USAGE, ALL_SCENARIOS } from './lib/config.mjs';
 import { clockTicks, fdLimit, installCleanup } from './lib/proc.mjs';
 import { TARGETS, prepareTarget } from './lib/targets.mjs';
 import { startServer } from './lib/server.mjs';
+import { CLUSTER_CONFIGS, redisMissing, startCluster } from './lib/cluster.mjs';
 import { spawnGenerator } from './lib/generator.mjs';
 import { summarize } from './lib/summarize.mjs';
 import { aggregate, renderTable } from './lib/report.mjs';
@@ -31,8 +34,6 @@ if (cfg.help) { console.log(USAGE); process.exit(0); }
 // Canonical order whatever the order given to --only.
 const scenarios = ALL_SCENARIOS.filter((s) => cfg.scenarios.includes(s));
 const notes = [];
-for (const s of cfg.scenarios.filter((x) => FUTURE_SCENARIOS.includes(x))) notes.push(`scenario \`${s}\`: skipped, not implemented yet (see bench/load/cluster.mjs)`);
-if (!cfg.scenarios.includes('cluster')) notes.push('scenario `cluster`: reserved for later (multi-instance fan-out), not run');
 
 // ---- environment checks ---------------------------------------------------
 const biggest = Math.max(cfg.sizes.idle.conns, cfg.sizes.connect.conns);
@@ -73,6 +74,17 @@ if (available.includes('product')) {
   notes.push(`product: ${path.relative(process.cwd(), TARGETS.product.entry)} built ${statSync(TARGETS.product.entry).mtime.toISOString()} (--build rebuilds)`);
 }
 
+// cluster needs the product and a redis-server binary; without either it is
+// skipped with a note, never failed (Redis is not a dependency of the repo).
+let clusterConfigs = [];
+if (scenarios.includes('cluster')) {
+  const why = !available.includes('product') ? 'the product target is not available in this run' : redisMissing();
+  if (why) {
+    log(`scenario cluster: skipped, ${why}`);
+    notes.push(`scenario \`cluster\`: skipped, ${why}`);
+  } else clusterConfigs = Object.keys(CLUSTER_CONFIGS);
+}
+
 function timeoutFor(sc) {
   const p = cfg.sizes[sc];
   const phases = ((p.warmupSec ?? 0) + (p.durationSec ?? 0)) * 1000 + (p.maxDrainMs ?? p.drainMs ?? 0);
@@ -85,13 +97,21 @@ const runs = [];
 async function runOne(target, scenario, repeat) {
   // 1-min load average at the start: flags runs that shared the CPUs with other work.
   const rec = { repeat, scenario, target, loadavg1: os.loadavg()[0] };
+  const cluster = scenario === 'cluster';
   let server;
   const gen = spawnGenerator(); // starts up while the server does
   try {
-    server = await startServer(TARGETS[target], { secret });
-    const job = { scenario, protocol: TARGETS[target].protocol, port: server.port, secret, params: cfg.sizes[scenario] };
+    server = cluster ? await startCluster(CLUSTER_CONFIGS[target], { secret }) : await startServer(TARGETS[target], { secret });
+    const protocol = cluster ? TARGETS.product.protocol : TARGETS[target].protocol;
+    const job = { scenario, protocol, port: server.port, ports: server.ports, secret, params: cfg.sizes[scenario] };
     const { result, samples } = await gen.run(job, server, { timeoutMs: timeoutFor(scenario) });
     Object.assign(rec, { result, samples }, summarize(scenario, result, samples));
+    if (cluster) {
+      // LOG_LEVEL=warn: whatever an instance printed during the run is worth a look.
+      const logs = server.logs();
+      if (logs.some((l) => l.trim())) rec.serverLogs = logs;
+      rec.redisCommandStats = await server.redisCommandStats();
+    }
   } catch (err) {
     rec.error = String(err?.message ?? err);
     exitCode = 1;
@@ -106,9 +126,9 @@ async function runOne(target, scenario, repeat) {
 const t0 = Date.now();
 for (let rep = 1; rep <= cfg.repeats; rep++) {
   // Rotate the target order every repeat so no target always runs first/last.
-  const order = available.map((_, i) => available[(i + rep - 1) % available.length]);
+  const rotate = (list) => list.map((_, i) => list[(i + rep - 1) % list.length]);
   for (const sc of scenarios) {
-    for (const t of order) {
+    for (const t of rotate(sc === 'cluster' ? clusterConfigs : available)) {
       const started = Date.now();
       const rec = await runOne(t, sc, rep);
       rec.elapsedMs = Date.now() - started;
@@ -122,12 +142,18 @@ for (let rep = 1; rep <= cfg.repeats; rep++) {
 
 // ---- report -----------------------------------------------------------------
 const agg = aggregate(runs);
-const table = renderTable(agg, scenarios);
+const table = renderTable(agg, scenarios.filter((sc) => sc !== 'cluster' || clusterConfigs.length)); // a skipped cluster gets a note, not an empty table
 for (const r of runs) {
   if (r.error) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ERROR ${r.error.split('\n')[0]}`);
   const flags = [...(r.flags ?? [])];
   if (r.loadavg1 > os.cpus().length) flags.push(`machine busy (load ${r.loadavg1.toFixed(1)})`);
+  if (r.serverLogs) flags.push(`instances printed ${r.serverLogs.map((l) => l.split('\n').filter(Boolean).length).join(' + ')} log line(s) at LOG_LEVEL=warn (tails in latest.json), first: ${r.serverLogs.find((l) => l.trim()).split('\n')[0].slice(0, 200)}`);
   if (flags.length) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ${flags.join('; ')}`);
+  // What the product asks Redis per room message explains the Redis CPU row (Lua-internal calls count too).
+  if (r.redisCommandStats && r.result && r.repeat === 1) {
+    const top = Object.entries(r.redisCommandStats).sort((x, y) => y[1] - x[1]).slice(0, 4);
+    notes.push(`run 1 cluster/${r.target}: Redis calls over the whole run (${r.result.sentWithWarmup} room messages incl. warm-up): ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
 }
 const meta = {
   date: new Date().toISOString(),
@@ -151,7 +177,8 @@ const md = [
   '',
   table,
   '',
-  'Ratios are against raw-ws measured in this run. Server CPU from /proc/<pid>/stat (all threads); memory after forced GC inside the server.',
+  ...(scenarios.some((sc) => sc !== 'cluster') ? ['Ratios are against raw-ws measured in this run. Server CPU from /proc/<pid>/stat (all threads); memory after forced GC inside the server.'] : []),
+  ...(clusterConfigs.length ? ['cluster: the fanout load with users spread round-robin over the instances, each run on a fresh private redis-server; server CPU is the sum over the instances, Redis CPU (its own /proc stat) apart; 2 / 1 = two instances vs one, both on Redis.'] : []),
   ...(notes.length ? ['', '**Notes**', '', ...notes.map((n) => `- ${n}`)] : []),
   '',
 ].join('\n');

@@ -7,6 +7,9 @@
 //   gen -> harness : { type:'req', id, op:'cpu'|'mem', name }
 //   harness -> gen : { type:'res', id, value }
 //   gen -> harness : { type:'result', result } | { type:'error', error }
+// A server handle may be a group (cluster scenario, lib/cluster.mjs): it then
+// brings its own sampleCpu() (all instances + Redis at one instant) and
+// `children` (any of them exiting fails the run).
 // The child is spawned before the server starts so both start-ups overlap;
 // the job is sent only after 'ready' (ESM loading is async, so a message sent
 // earlier could arrive before the child listens for it).
@@ -41,12 +44,13 @@ export function spawnGenerator() {
 function runJob(gen, ready, job, server, { timeoutMs }) {
   return new Promise((resolve, reject) => {
     const samples = {};
+    const watched = server.children ?? [server.child];
     let settled = false;
     const finish = (err, value) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      server.child.off('exit', onServerExit);
+      for (const c of watched) c.off('exit', onServerExit);
       // The generator is done (or failed): never leave it running.
       if (gen.exitCode === null && gen.signalCode === null) gen.kill('SIGKILL');
       if (err) reject(err); else resolve(value);
@@ -54,13 +58,13 @@ function runJob(gen, ready, job, server, { timeoutMs }) {
     const timer = setTimeout(() => finish(new Error(`generator timed out after ${timeoutMs} ms`)), timeoutMs);
     const onServerExit = (code, signal) =>
       finish(new Error(`server crashed during ${job.scenario} (code ${code}, signal ${signal}):\n${server.logTail()}`));
-    server.child.once('exit', onServerExit);
+    for (const c of watched) c.once('exit', onServerExit);
 
     gen.on('message', async (m) => {
       try {
         if (m.type === 'req') {
           let value;
-          if (m.op === 'cpu') value = { cpuMs: procCpuMs(server.pid), t: performance.now() };
+          if (m.op === 'cpu') value = { ...(server.sampleCpu ? server.sampleCpu() : { cpuMs: procCpuMs(server.pid) }), t: performance.now() };
           else if (m.op === 'mem') value = await server.mem();
           else throw new Error(`unknown op ${m.op}`);
           samples[m.name] = value;

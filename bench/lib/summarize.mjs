@@ -9,6 +9,7 @@ function serverCpuMs(samples) {
   return samples.end.cpuMs - samples.start.cpuMs;
 }
 
+// sCpuMs: CPU of the busiest server process (one process can use one core).
 function flagsFor(r, sCpuMs) {
   const flags = [];
   if (r.genCpuShare > GEN_BOUND_SHARE) flags.push(`generator-bound (gen CPU ${(r.genCpuShare * 100).toFixed(0)}% of a core)`);
@@ -79,6 +80,25 @@ const SUMMARIZERS = {
       },
       flags: flagsFor(r, cpu),
     };
+  },
+  // The fanout figures over a group of instances (lib/cluster.mjs): server CPU
+  // is the sum over all instances; Redis CPU is kept apart (it is the bus, not
+  // the product) and reported beside it.
+  cluster(r, s) {
+    const out = SUMMARIZERS.fanout(r, s);
+    const per = s.start.perInstanceMs.map((v, i) => s.end.perInstanceMs[i] - v);
+    const redisMs = s.end.redisCpuMs - s.start.redisCpuMs;
+    const cpu = serverCpuMs(s);
+    Object.assign(out.metrics, {
+      instances: per.length,
+      redisCpuUsPerDelivery: r.received ? (redisMs * 1000) / r.received : null,
+      totalCpuUsPerDelivery: r.received ? ((cpu + redisMs) * 1000) / r.received : null,
+      maxInstanceCpuShare: Math.max(...per) / r.wallMs,
+      redisCpuShare: redisMs / r.wallMs,
+    });
+    // Re-judge saturation per process: two instances may use more than one core between them.
+    out.flags = flagsFor(r, Math.max(...per)).concat(fanoutFlags(r));
+    return out;
   },
   idle(r, s) {
     const b = s.baseline; const l = s.loaded;

@@ -1,9 +1,10 @@
-// cluster: RESERVED, not implemented yet (issue #5 defers it).
-// Intended shape when the product supports multiple instances (e.g. a Redis
-// adapter): start K product instances on free ports sharing one bus, put the
-// members of one room on different instances, and measure cross-instance
-// fan-out latency/loss and CPU per delivery like fanout.mjs does. The harness
-// (bench/run.mjs) reports 'cluster' as skipped until this exists.
-export async function run() {
-  throw new Error('cluster scenario not implemented yet');
+// cluster: the fanout load (same sizes, same loss/dup/reorder/echo checks)
+// against K product instances sharing one Redis; the harness passes one port
+// per instance in job.ports (bench/lib/cluster.mjs starts them). Kept as its
+// own entry so the scenario name maps to a file like every other scenario.
+import { run as fanout } from './fanout.mjs';
+
+export async function run(job) {
+  if (!Array.isArray(job.ports) || job.ports.length === 0) throw new Error('cluster: job.ports (one per instance) is required');
+  return fanout(job);
 }

@@ -5,6 +5,9 @@
 // process's clock, so latency needs no clock sync). Each receiver checks,
 // per sender: loss (never arrived), duplicates, reordering, and echo (the
 // sender must never receive its own message).
+// The cluster scenario runs this same load with `ports` (one per instance of a
+// cluster): users are spread round-robin over the instances, so most
+// deliveries cross Redis and the checks above cover the cross-instance path.
 import { performance } from 'node:perf_hooks';
 import { makeTokens } from './tokens.mjs';
 import { mark, window } from './link.mjs';
@@ -40,14 +43,14 @@ function sendPhase(clients, kStart, count, periodMs, stats) {
   });
 }
 
-export async function run({ protocol, port, secret, params }) {
+export async function run({ protocol, port, ports, secret, params }) {
   const { users: n, rateHz, warmupSec, durationSec, drainMs, maxDrainMs } = params;
   const period = 1000 / rateHz;
   const warmN = Math.max(1, Math.round(warmupSec * rateHz));
   const measN = Math.round(durationSec * rateHz);
   const expected = n * (n - 1) * measN;
 
-  const clients = await connectAll(protocol, port, makeTokens(secret, n), () => ROOM);
+  const clients = await connectAll(protocol, ports ?? port, makeTokens(secret, n), () => ROOM);
   await sleep(300); // presence_join storm from set-up is over
 
   // Per (receiver, sender) bookkeeping in flat typed arrays: n*n*measN bytes.
@@ -95,7 +98,9 @@ export async function run({ protocol, port, secret, params }) {
   const w = window(a, b);
   return {
     users: n,
+    instances: ports?.length ?? 1,
     sent: n * measN,
+    sentWithWarmup: n * (warmN + measN),
     expected,
     received,
     loss: expected - received,
