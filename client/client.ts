@@ -197,12 +197,15 @@ export class CanvasClient<TData = unknown> {
     // Bring the server in line with what the app asked for, in the order it asked: requests
     // not yet sent on this connection, then rooms to rejoin, then the queued messages (the
     // server handles a connection's frames in order, so those find their rooms).
-    this.requests.flushUnsent(socket, (frame) =>
-      // A leave of a room this connection is not in is done already.
-      frame.type === 'leave' && !this.roomCache.has(frame.canvasId)
-        ? { type: 'room_left', id: frame.id, roomId: `canvas:${frame.canvasId}`, canvasId: frame.canvasId }
-        : undefined,
-    );
+    // A leave of a room this connection is not in is done already, unless a join of that room
+    // went out before it in this flush (join then leave while away): the server must see both,
+    // or it keeps the connection in a room the app has left.
+    const joining = new Set<string>();
+    this.requests.flushUnsent(socket, (frame) => {
+      if (frame.type === 'join') joining.add(frame.canvasId);
+      if (frame.type !== 'leave' || this.roomCache.has(frame.canvasId) || joining.has(frame.canvasId)) return undefined;
+      return { type: 'room_left', id: frame.id, roomId: `canvas:${frame.canvasId}`, canvasId: frame.canvasId };
+    });
     for (const canvasId of this.wanted) {
       if (this.roomCache.has(canvasId) || this.requests.joinPending(canvasId)) continue;
       this.rejoin(canvasId);
