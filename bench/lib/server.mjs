@@ -34,7 +34,10 @@ export async function startServer(target, { secret, readyTimeoutMs = 30_000 }) {
   const port = await freePort();
   const child = track(fork(target.entry, [], {
     cwd: REPO_DIR,
-    execArgv: ['--expose-gc', '--import', PROBE],
+    // BENCH_NODE_ARGS adds flags to every server, e.g. to profile the hot paths:
+    //   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/run.mjs --only=fanout-max
+    // (a profiled run's figures are not comparable with unprofiled ones).
+    execArgv: ['--expose-gc', '--import', PROBE, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     env: { ...process.env, ...target.env(), PORT: String(port), JWT_SECRET: secret },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   }));
