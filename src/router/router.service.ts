@@ -1,18 +1,38 @@
-import { Injectable } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ConnectionManagerEvent, ConnectionMessageEvent } from '../connection-manager/connection-manager.events.js';
+import { EventSubscriptions } from '../connection-manager/event-subscriptions.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 
 /**
  * Reference Event Router module (c3-403): routes `connection.message` to the room's other
  * connections (the sender's other tabs included, never the sending connection).
  * The frame is serialized once here and the same bytes go to every recipient.
+ *
+ * It listens with a plain emitter listener, not `@OnEvent`: Nest wraps each `@OnEvent`
+ * handler in an async function, a promise per message that a synchronous router does not need
+ * (see docs/performance.md).
  */
 @Injectable()
-export class RouterService {
-  constructor(private readonly rooms: RoomService) {}
+export class RouterService implements OnModuleInit, OnApplicationShutdown {
+  private readonly subscriptions: EventSubscriptions;
 
-  @OnEvent(ConnectionManagerEvent.ConnectionMessage)
+  constructor(
+    private readonly rooms: RoomService,
+    events: EventEmitter2,
+  ) {
+    this.subscriptions = new EventSubscriptions(events, new Logger('Router'));
+  }
+
+  onModuleInit(): void {
+    this.subscriptions.on(ConnectionManagerEvent.ConnectionMessage, (event: ConnectionMessageEvent) => this.onMessage(event));
+  }
+
+  /** Detached after the drain (beforeApplicationShutdown), whose messages still route. */
+  onApplicationShutdown(): void {
+    this.subscriptions.clear();
+  }
+
   onMessage(event: ConnectionMessageEvent): void {
     const frame =
       `{"type":"message","roomId":${JSON.stringify(event.roomId)},"canvasId":${JSON.stringify(event.canvasId)},` +

@@ -47,7 +47,7 @@ describe('JwtAuthenticator (HS256 with a secret)', () => {
     const exp = now() + 600;
     expect(auth.verify(sign({ exp }))).toEqual({ userId: 'u1', tenantId: 't1', expiresAt: exp * 1000 });
     expect(auth.verify(sign({ exp, name: 'Ann', canvases: ['c1'] }))).toEqual({ userId: 'u1', tenantId: 't1', expiresAt: exp * 1000, name: 'Ann', canvases: ['c1'] });
-    expect(auth.verify(sign({ name: '' }))).not.toHaveProperty('name');
+    expect(auth.verify(sign({ name: '' })).name).toBeUndefined();
   });
 
   it('refuses a missing or empty credential', () => {

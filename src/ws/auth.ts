@@ -101,9 +101,14 @@ export class JwtAuthenticator {
     if (canvases !== undefined && !(Array.isArray(canvases) && canvases.every((c) => typeof c === 'string'))) {
       throw new AuthError('canvases claim must be an array of strings');
     }
-    const identity: Identity = { userId: sub, tenantId, expiresAt: exp * 1000 };
-    if (typeof name === 'string' && name.length > 0) identity.name = name;
-    if (canvases !== undefined) identity.canvases = canvases as string[];
-    return identity;
+    // One literal with every field (absent ones undefined): one object shape for all
+    // identities, no out-of-object property store per connection.
+    return {
+      userId: sub,
+      tenantId,
+      name: typeof name === 'string' && name.length > 0 ? name : undefined,
+      canvases: canvases as string[] | undefined,
+      expiresAt: exp * 1000,
+    };
   }
 }

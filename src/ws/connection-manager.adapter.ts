@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
+import { managedConnectionOf } from './managed-socket.js';
 import { refusalResponse } from './upgrade-refusal.js';
 import { UpgradeGuard, type AcceptedUpgrade } from './upgrade-guard.js';
 
@@ -12,14 +13,43 @@ export const CONNECTION_MANAGER_GATEWAY_FLAG = 'connectionManager';
 
 /** Where the accepted upgrade travels from `verifyClient` to `handleConnection` (on the request). */
 const ACCEPTED = Symbol('connectionManager.accepted');
-type RequestWithUpgrade = IncomingMessage & { [ACCEPTED]?: AcceptedUpgrade & { settled: boolean } };
+interface PendingUpgrade extends AcceptedUpgrade {
+  settled: boolean;
+  /** Gives the reserved slot back if the socket dies before the handler takes it over. */
+  onEarlyClose: () => void;
+}
+type RequestWithUpgrade = IncomingMessage & { [ACCEPTED]?: PendingUpgrade | undefined };
 
-/** The accepted upgrade of a request, consumed once by the connection handler. */
+/**
+ * The accepted upgrade of a request, consumed once by the connection handler. Taking it also
+ * detaches it from the request and the socket: nothing of the upgrade (the request with its
+ * URL and token, ws's handshake closures) stays reachable for the connection's lifetime.
+ */
 export function takeAcceptedUpgrade(req: IncomingMessage): AcceptedUpgrade | undefined {
-  const accepted = (req as RequestWithUpgrade)[ACCEPTED];
-  if (!accepted || accepted.settled) return undefined;
-  accepted.settled = true;
-  return accepted;
+  const pending = (req as RequestWithUpgrade)[ACCEPTED];
+  if (!pending || pending.settled) return undefined;
+  pending.settled = true;
+  (req as RequestWithUpgrade)[ACCEPTED] = undefined;
+  req.socket.removeListener('close', pending.onEarlyClose);
+  return pending;
+}
+
+/**
+ * Built outside `verifyClient`'s callbacks on purpose: a closure made there would keep ws's
+ * handshake context (request, head buffer, callbacks) alive for as long as it is registered.
+ */
+function pendingUpgrade(upgrade: AcceptedUpgrade, connections: ConnectionService): PendingUpgrade {
+  const pending: PendingUpgrade = {
+    ...upgrade,
+    settled: false,
+    onEarlyClose: () => {
+      if (pending.settled) return;
+      pending.settled = true;
+      connections.releaseReservation();
+      connections.releaseIp(pending.ip);
+    },
+  };
+  return pending;
 }
 
 interface VerifyInfo {
@@ -57,16 +87,10 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
       guard.check(info.req).then(
         (decision) => {
           if (decision.ok) {
-            const accepted = { ...decision.upgrade, settled: false };
-            (info.req as RequestWithUpgrade)[ACCEPTED] = accepted;
+            const pending = pendingUpgrade(decision.upgrade, connections);
+            (info.req as RequestWithUpgrade)[ACCEPTED] = pending;
             // ws drops the socket silently if it died during the check: give the slot back.
-            info.req.socket.once('close', () => {
-              if (!accepted.settled) {
-                accepted.settled = true;
-                connections.releaseReservation();
-                connections.releaseIp(accepted.ip);
-              }
-            });
+            info.req.socket.once('close', pending.onEarlyClose);
             done(true);
             return;
           }
@@ -92,6 +116,13 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     // as close causes instead of flooding the log. Server errors are still logged.
     server.on('error', (err: Error) => this.logger.error(err));
     return server;
+  }
+
+  override bindClientDisconnect(client: any, callback: (...args: any[]) => void): void {
+    // Sockets the connection handler took over report their close to it directly (the gateway
+    // has no handleDisconnect); Nest's per-socket close listener would only cost memory.
+    if (managedConnectionOf(client)) return;
+    super.bindClientDisconnect(client, callback);
   }
 
   override bindMessageHandlers(client: any, handlers: any[], transform: any): void {

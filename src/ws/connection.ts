@@ -22,13 +22,14 @@ import { SessionService } from '../domain/sessions/session.service.js';
 import { parseClientFrame } from '../protocol/frame-parser.js';
 import { CloseCode, ErrorCode, type ClientFrame, type RequestId } from '../protocol/protocol.types.js';
 import { takeAcceptedUpgrade } from './connection-manager.adapter.js';
+import { MANAGED_CONNECTION, type ManagedSocket } from './managed-socket.js';
 
 /** The `ws` events the handler listens to (typed loosely so the domain never imports ws). */
 interface WsSocket extends SocketLike {
-  on(event: 'message', cb: (data: Buffer, isBinary: boolean) => void): void;
-  on(event: 'pong', cb: () => void): void;
-  on(event: 'close', cb: (code: number, reason: Buffer) => void): void;
-  on(event: 'error', cb: (err: Error & { code?: string }) => void): void;
+  on(event: 'message', cb: (this: ManagedSocket, data: Buffer, isBinary: boolean) => void): void;
+  on(event: 'pong', cb: (this: ManagedSocket) => void): void;
+  on(event: 'close', cb: (this: ManagedSocket, code: number, reason: Buffer) => void): void;
+  on(event: 'error', cb: (this: ManagedSocket, err: Error & { code?: string }) => void): void;
 }
 
 function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id?: RequestId } {
@@ -46,6 +47,33 @@ function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id
 @Injectable()
 export class ConnectionHandler {
   private readonly logger = new Logger('ConnectionManager');
+
+  /**
+   * The socket listeners, shared by every socket (`this` is the socket, which carries its
+   * connection): per connection they cost four array slots, not four closures and a context.
+   */
+  private readonly listeners = ConnectionHandler.socketListeners(this);
+
+  private static socketListeners(handler: ConnectionHandler) {
+    return {
+      message(this: ManagedSocket, data: Buffer, isBinary: boolean): void {
+        const connection = this[MANAGED_CONNECTION];
+        if (connection) handler.onFrame(connection, data, isBinary);
+      },
+      pong(this: ManagedSocket): void {
+        const connection = this[MANAGED_CONNECTION];
+        if (connection) connection.alive = true;
+      },
+      error(this: ManagedSocket, err: Error & { code?: string }): void {
+        const connection = this[MANAGED_CONNECTION];
+        if (connection) handler.onSocketError(connection, err);
+      },
+      close(this: ManagedSocket, code: number, reason: Buffer): void {
+        const connection = this[MANAGED_CONNECTION];
+        if (connection) handler.onClose(connection, code, reason.toString());
+      },
+    };
+  }
 
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
@@ -69,12 +97,12 @@ export class ConnectionHandler {
     const sessionId = accepted.resume?.sessionId ?? this.sessions.newSessionId();
     const connection = new ClientConnection(randomUUID(), sessionId, accepted.identity, accepted.ip, socket, Date.now());
     this.connections.register(connection);
-    socket.on('message', (data, isBinary) => this.onFrame(connection, data, isBinary));
-    socket.on('pong', () => {
-      connection.alive = true;
-    });
-    socket.on('error', (err) => this.onSocketError(connection, err));
-    socket.on('close', (code, reason) => this.onClose(connection, code, reason.toString()));
+    (socket as ManagedSocket)[MANAGED_CONNECTION] = connection;
+    const l = this.listeners;
+    socket.on('message', l.message);
+    socket.on('pong', l.pong);
+    socket.on('error', l.error);
+    socket.on('close', l.close);
     // Frames that arrive before the ack is out wait behind the setup in the connection's queue.
     this.enqueue(connection, () =>
       accepted.resume ? this.lifecycle.resume(connection, accepted.resume) : this.lifecycle.start(connection),

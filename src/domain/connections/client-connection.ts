@@ -45,8 +45,12 @@ export class ClientConnection {
   closingBuffer: Array<{ roomKey: string; id: string; frame: string }> | null = null;
   /** SHA-256 of the reconnect token last given to this connection (re-registered after a Redis outage). */
   tokenHash: string | undefined;
-  /** The token-expiry timer: fires at `exp` (reauth_required), then at the end of the grace (4001). */
-  authTimer: NodeJS.Timeout | undefined;
+  /**
+   * The token-expiry deadline's bucket in TokenExpiryService's wheel (0 = none): `exp` first
+   * (reauth_required), then the end of the grace (4001) while `inReauthGrace`.
+   */
+  expirySlot = 0;
+  inReauthGrace = false;
 
   constructor(
     readonly id: string,

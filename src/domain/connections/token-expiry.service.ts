@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
 import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
@@ -6,25 +6,25 @@ import { AuthExpiredEvent, ConnectionManagerEvent } from '../../connection-manag
 import { CloseCode, type ReauthRequiredFrame } from '../../protocol/protocol.types.js';
 import type { ClientConnection } from './client-connection.js';
 import { ConnectionService } from './connection.service.js';
-
-/**
- * Delays are rounded up to 100 ms and capped at 60 s (a later expiry is reached in hops).
- * Why: Node keeps one timer list per distinct delay, and for unref'd timers it frees a list only
- * when it comes due, even after clearTimeout. Exact "ms until exp" delays made a list per
- * connection that outlived it by the token's lifetime (~150 B each, found by the churn soak);
- * quantized delays share at most 600 lists, each gone within 60 s.
- */
-const QUANTUM_MS = 100;
-const MAX_HOP_MS = 60_000;
+import { DeadlineWheel } from './deadline-wheel.js';
 
 /**
  * Token expiry during a session. At `exp` + `clockToleranceS` the connection gets
  * `reauth_required` with `graceMs` (`reauthGraceMs`, default 30000) and keeps working; a valid
  * `reauth` moves the expiry, otherwise the grace ends with close 4001 "token expired".
- * One timer per connection (it has one deadline at a time), cleared on close.
+ *
+ * All deadlines of the instance share one timer (a {@link DeadlineWheel} of 100 ms buckets):
+ * an expiry or grace end fires at most 100 ms late, and a connection costs one Set entry
+ * instead of a `Timeout` for its whole life.
  */
 @Injectable()
-export class TokenExpiryService {
+export class TokenExpiryService implements OnModuleDestroy {
+  private readonly logger = new Logger('ConnectionManager');
+  private readonly wheel = new DeadlineWheel<ClientConnection>(
+    (connection) => this.onDue(connection),
+    (err) => this.logger.error(`token expiry handling failed: ${(err as Error).message}`),
+  );
+
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
     private readonly connections: ConnectionService,
@@ -34,42 +34,50 @@ export class TokenExpiryService {
   /** (Re)starts the expiry clock from the connection's current identity. */
   schedule(connection: ClientConnection): void {
     this.clear(connection);
-    this.arm(connection);
-  }
-
-  clear(connection: ClientConnection): void {
-    if (connection.authTimer !== undefined) clearTimeout(connection.authTimer);
-    connection.authTimer = undefined;
-  }
-
-  private deadline(connection: ClientConnection): number {
-    return connection.identity.expiresAt + this.options.jwt.clockToleranceS * 1000;
-  }
-
-  private arm(connection: ClientConnection): void {
-    const delay = this.deadline(connection) - Date.now();
-    if (delay <= 0) {
+    const deadline = connection.identity.expiresAt + this.options.jwt.clockToleranceS * 1000;
+    if (deadline <= Date.now()) {
       this.startGrace(connection);
       return;
     }
-    const hop = Math.min(Math.ceil(delay / QUANTUM_MS) * QUANTUM_MS, MAX_HOP_MS);
-    connection.authTimer = setTimeout(() => this.arm(connection), hop);
-    connection.authTimer.unref();
+    connection.expirySlot = this.wheel.add(connection, deadline);
+  }
+
+  /** Forgets the connection's deadline (close, or before a reschedule). */
+  clear(connection: ClientConnection): void {
+    if (connection.expirySlot !== 0) this.wheel.remove(connection, connection.expirySlot);
+    connection.expirySlot = 0;
+    connection.inReauthGrace = false;
+  }
+
+  /** Deadlines waiting (tests). */
+  get pending(): number {
+    return this.wheel.size;
+  }
+
+  onModuleDestroy(): void {
+    this.wheel.stop();
+  }
+
+  private onDue(connection: ClientConnection): void {
+    connection.expirySlot = 0;
+    if (!connection.isOpen) return;
+    if (!connection.inReauthGrace) {
+      this.startGrace(connection);
+      return;
+    }
+    connection.inReauthGrace = false;
+    this.events.publish(
+      ConnectionManagerEvent.AuthExpired,
+      new AuthExpiredEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId),
+    );
+    this.connections.close(connection, CloseCode.TOKEN_EXPIRED, 'token expired', 'token_expired', false);
   }
 
   private startGrace(connection: ClientConnection): void {
     if (!connection.isOpen) return;
     const frame: ReauthRequiredFrame = { type: 'reauth_required', reason: 'token_expired', graceMs: this.options.reauthGraceMs };
     connection.sendFrame(frame);
-    connection.authTimer = setTimeout(() => {
-      connection.authTimer = undefined;
-      if (!connection.isOpen) return;
-      this.events.publish(
-        ConnectionManagerEvent.AuthExpired,
-        new AuthExpiredEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId),
-      );
-      this.connections.close(connection, CloseCode.TOKEN_EXPIRED, 'token expired', 'token_expired', false);
-    }, this.options.reauthGraceMs);
-    connection.authTimer.unref();
+    connection.inReauthGrace = true;
+    connection.expirySlot = this.wheel.add(connection, Date.now() + this.options.reauthGraceMs);
   }
 }

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { EventSubscriptions } from '../../connection-manager/event-subscriptions.js';
 import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { randomUUID } from 'node:crypto';
@@ -18,20 +19,31 @@ import { hashReconnectToken, newReconnectToken } from './reconnect-token.js';
  * `?reconnectToken=` on an upgrade resumes it on a new connection.
  */
 @Injectable()
-export class SessionService implements OnModuleInit, OnModuleDestroy {
+export class SessionService implements OnModuleInit, OnApplicationShutdown, OnModuleDestroy {
   private readonly logger = new Logger('ConnectionManager');
+  private readonly subscriptions: EventSubscriptions;
 
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
     @Inject(SessionStore) private readonly store: SessionStore,
     private readonly connections: ConnectionService,
     private readonly events: DomainEventPublisher,
-  ) {}
+    emitter: EventEmitter2,
+  ) {
+    this.subscriptions = new EventSubscriptions(emitter, this.logger);
+  }
 
   onModuleInit(): void {
+    // Plain listeners (no promise per event, unlike `@OnEvent`'s async wrapper).
+    const onChange = (event: { connectionId: string; sessionId: string }) => this.onMembershipChange(event);
+    this.subscriptions.on(ConnectionManagerEvent.RoomJoined, onChange).on(ConnectionManagerEvent.RoomLeft, onChange);
     this.store.onExpired((record) =>
       this.events.publish(ConnectionManagerEvent.SessionExpired, new SessionExpiredEvent(record.sessionId, record.userId, record.tenantId, record.rooms)),
     );
+  }
+
+  onApplicationShutdown(): void {
+    this.subscriptions.clear();
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -66,8 +78,6 @@ export class SessionService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Keeps the stored room list of a connected session current (what a crash-resume restores). */
-  @OnEvent(ConnectionManagerEvent.RoomJoined)
-  @OnEvent(ConnectionManagerEvent.RoomLeft)
   onMembershipChange(event: { connectionId: string; sessionId: string }): void {
     const connection = this.connections.get(event.connectionId);
     if (!connection || connection.closed) return;
@@ -133,8 +143,6 @@ function toRecord(connection: ClientConnection, rooms: string[]): SessionRecord 
 
 /** The identity a resumed session carries when no new JWT came with the reconnect token. */
 export function identityOf(record: SessionRecord): Identity {
-  const identity: Identity = { userId: record.userId, tenantId: record.tenantId, expiresAt: record.expiresAt };
-  if (record.name !== undefined) identity.name = record.name;
-  if (record.canvases !== undefined) identity.canvases = record.canvases;
-  return identity;
+  // Same field order and set as the authenticator's identities (one object shape).
+  return { userId: record.userId, tenantId: record.tenantId, name: record.name, canvases: record.canvases, expiresAt: record.expiresAt };
 }

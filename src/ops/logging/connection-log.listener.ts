@@ -7,9 +7,9 @@ import {
   type ConnectionRefusedEvent,
   type SessionResumedEvent,
 } from '../../connection-manager/connection-manager.events.js';
-import { EventSubscriptions } from '../event-subscriptions.js';
+import { EventSubscriptions } from '../../connection-manager/event-subscriptions.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
-import type { ResolvedOpsOptions } from '../ops.options.js';
+import { OPS_LOG_LEVELS, type ResolvedOpsOptions } from '../ops.options.js';
 
 /**
  * One structured line per connection lifecycle step, through the app's Nest logger (pino's
@@ -39,6 +39,10 @@ export class ConnectionLogListener implements OnModuleInit, OnApplicationShutdow
 
   onModuleInit(): void {
     if (!this.options.connectionLog) return;
+    // Lines pino would drop anyway (level above info) are not built at all: at warn, a
+    // connection costs no log work. With `logging: false` the app's logger decides, so subscribe.
+    const logging = this.options.logging;
+    if (logging && (logging.level === 'silent' || OPS_LOG_LEVELS.indexOf(logging.level) < OPS_LOG_LEVELS.indexOf('info'))) return;
     const E = ConnectionManagerEvent;
     this.subscriptions
       .on(E.ConnectionEstablished, (e: ConnectionEstablishedEvent) =>

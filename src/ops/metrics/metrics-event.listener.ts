@@ -15,7 +15,7 @@ import {
 } from '../../connection-manager/connection-manager.events.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
 import type { ResolvedOpsOptions } from '../ops.options.js';
-import { EventSubscriptions } from '../event-subscriptions.js';
+import { EventSubscriptions } from '../../connection-manager/event-subscriptions.js';
 import { MetricsService } from './metrics.service.js';
 
 /**
