@@ -15,6 +15,8 @@ import { LifecycleState } from '../domain/connections/lifecycle-state.js';
 import { CanvasAccessPolicy, ClaimsCanvasAccessPolicy } from '../domain/rooms/canvas-access-policy.interface.js';
 import { LocalRoomRegistry } from '../domain/rooms/local-room.registry.js';
 import { RoomDelivery } from '../domain/rooms/room-delivery.js';
+import { WriteBatch } from '../domain/connections/write-batch.interface.js';
+import { WsWriteBatch } from '../ws/ws-write-batch.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
 import { SessionStore } from '../backends/session/session-store.interface.js';
@@ -100,6 +102,7 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
     ConnectionService,
     LocalRoomRegistry,
     RoomDelivery,
+    { provide: WriteBatch, useClass: WsWriteBatch },
     RoomService,
     SessionService,
     TokenExpiryService,

@@ -6,6 +6,7 @@ import { CloseCode } from '../../protocol/protocol.types.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { TEXT_FRAME } from '../connections/socket-like.js';
+import { WriteBatch } from '../connections/write-batch.interface.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 
 /** Counters of the broadcast path, read at scrape time (no per-frame metric calls). */
@@ -22,7 +23,8 @@ export interface DeliveryStats {
  * The broadcast path: one frame to every connection of a room on this instance. This is the
  * hot path of fan-out, so it does the least per recipient: the frame is serialized and turned
  * into bytes once, and each recipient gets the same Buffer (ws frames it without copying the
- * payload). No promise, no event and no closure per recipient.
+ * payload). No promise, no event and no closure per recipient. Each recipient's socket is held
+ * in the {@link WriteBatch} first, so all it gets in this event-loop turn is one write.
  *
  * Backpressure: a recipient with more than `maxBufferedBytes` unsent is a slow consumer; it is
  * closed with 1013 (resumable: it gets what it missed after the close on resume) instead of
@@ -39,6 +41,7 @@ export class RoomDelivery {
     private readonly local: LocalRoomRegistry,
     private readonly connections: ConnectionService,
     @Optional() @Inject(RoomBus) bus?: RoomBus,
+    @Optional() @Inject(WriteBatch) private readonly batch?: WriteBatch,
   ) {
     this.maxBuffered = options.maxBufferedBytes;
     this.maxClosingMessages = options.resumeBufferMessages;
@@ -69,7 +72,10 @@ export class RoomDelivery {
         this.connections.close(connection, CloseCode.TRY_AGAIN_LATER, 'slow consumer', 'slow_consumer', true, 2000);
         continue;
       }
-      if (connection.held === null) socket.send(bytes, TEXT_FRAME);
+      if (connection.held === null) {
+        this.batch?.hold(socket);
+        socket.send(bytes, TEXT_FRAME);
+      }
       else connection.held.push({ id: messageId, bytes });
       n++;
     }

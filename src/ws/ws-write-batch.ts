@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import type { SocketLike } from '../domain/connections/socket-like.js';
+import type { WriteBatch } from '../domain/connections/write-batch.interface.js';
+
+/** The TCP socket under a ws WebSocket (ws's `_socket`; null before/after the connection). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * {@link WriteBatch} for `ws`: corks the TCP socket under each WebSocket that gets a broadcast
+ * frame and uncorks all of them once, at the end of the current event-loop turn
+ * (`setImmediate`, which runs right after the poll phase that delivered the client messages).
+ * Node then writes everything the socket got meanwhile with one `writev`.
+ *
+ * What it relies on, beyond ws's public API: the WebSocket's `_socket` field (the net.Socket,
+ * present in every ws release since 1.x). If it is missing or has no `cork`, the socket is
+ * simply not held (plain writes). Order is kept: ws writes its frames to the same stream, in
+ * call order, corked or not; ws's own cork/uncork pairs nest inside ours.
+ *
+ * Effects: `bufferedAmount` includes held bytes (they are in the stream's buffer), so the
+ * slow-consumer bound sees them; latency grows by at most the rest of the current turn;
+ * `terminate()` of a held socket drops its held frames like any unsent data.
+ */
+@Injectable()
+export class WsWriteBatch implements WriteBatch {
+  private readonly held = new Set<Corkable>();
+  private readonly flush = (): void => {
+    for (const socket of this.held) socket.uncork();
+    this.held.clear();
+  };
+
+  hold(socket: SocketLike): void {
+    const tcp = (socket as { _socket?: Corkable | null })._socket;
+    if (!tcp || this.held.has(tcp) || typeof tcp.cork !== 'function') return;
+    tcp.cork();
+    this.held.add(tcp);
+    if (this.held.size === 1) setImmediate(this.flush);
+  }
+
+  /** Sockets held until the end of this turn (tests). */
+  get size(): number {
+    return this.held.size;
+  }
+}
