@@ -6,6 +6,7 @@
 //   --targets=a,b        targets subset (product,raw-ws,socket.io)
 //   --repeats=N          repeats per (scenario,target); medians are reported
 //   --build              force `npm run build` for the product even if dist/main.js exists
+//   --set=sc.key=N       override one numeric size, e.g. --set=idle.conns=10000 (repeatable)
 
 export const ALL_SCENARIOS = ['connect', 'fanout', 'fanout-max', 'idle', 'cluster'];
 export const ALL_TARGETS = ['raw-ws', 'product', 'socket.io'];
@@ -44,7 +45,7 @@ function list(value, allowed, flag) {
 }
 
 export function parseArgs(argv) {
-  const opts = { smoke: false, build: false, only: null, targets: null, repeats: null };
+  const opts = { smoke: false, build: false, only: null, targets: null, repeats: null, set: [] };
   for (const arg of argv) {
     const [k, v] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, ''];
     if (k === '--smoke') opts.smoke = true;
@@ -54,10 +55,19 @@ export function parseArgs(argv) {
     else if (k === '--repeats') {
       opts.repeats = Number.parseInt(v, 10);
       if (!(opts.repeats >= 1 && opts.repeats <= 50)) throw new Error('--repeats must be an integer 1..50');
+    } else if (k === '--set') {
+      const m = /^([a-z-]+)\.([A-Za-z]+)=(\d+(?:\.\d+)?)$/.exec(v);
+      if (!m) throw new Error('--set must look like scenario.key=number (e.g. idle.conns=10000)');
+      opts.set.push([m[1], m[2], Number(m[3])]);
     } else if (k === '--help' || k === '-h') opts.help = true;
     else throw new Error(`unknown flag ${arg}`);
   }
-  const sizes = opts.smoke ? SMOKE : FULL;
+  // A copy, so --set never changes the shared defaults (cluster shares fanout's object).
+  const sizes = structuredClone(opts.smoke ? SMOKE : FULL);
+  for (const [sc, key, value] of opts.set) {
+    if (!sizes[sc] || typeof sizes[sc][key] !== 'number') throw new Error(`--set: unknown size ${sc}.${key}`);
+    sizes[sc][key] = value;
+  }
   return {
     smoke: opts.smoke,
     build: opts.build,
@@ -71,5 +81,5 @@ export function parseArgs(argv) {
 }
 
 export const USAGE = `usage: node bench/run.mjs [--smoke] [--only=connect,fanout,fanout-max,idle,cluster] \\
-       [--targets=raw-ws,product,socket.io] [--repeats=N] [--build]
+       [--targets=raw-ws,product,socket.io] [--repeats=N] [--build] [--set=idle.conns=10000]
 cluster runs the product only (1 vs 2 instances on a private redis-server; skipped without redis-server).`;
