@@ -1,6 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeSdkClients, sdkClient, trackedWebSocket, userIds, waitFor } from './support/sdk.js';
-import { TestApp } from './support/test-app.js';
+import { describe, expect, it } from 'vitest';
+import { sdkAppPerTest, sdkClient, trackedWebSocket, userIds, waitFor } from './support/sdk.js';
 
 type Msg = { n: number; from: string };
 
@@ -11,22 +10,13 @@ type Msg = { n: number; from: string };
  * messages this client sent while it was away.
  */
 describe('SDK: a dropped TCP connection is resumed', { timeout: 60_000 }, () => {
-  let app: TestApp;
-
-  beforeEach(async () => {
-    app = await TestApp.create();
-  });
-
-  afterEach(async () => {
-    closeSdkClients();
-    await app.close();
-  });
+  const app = sdkAppPerTest();
 
   it('resumes rooms, presence and missed messages with state "resumed"', async () => {
     const tracked = trackedWebSocket();
     // A fixed 3 s before the first retry leaves room for the messages sent "meanwhile".
-    const alice = sdkClient<Msg>({ url: app.url, getToken: () => app.token({ sub: 'alice', name: 'Alice' }), WebSocket: tracked.WebSocket, backoff: { initialMs: 3000, jitter: 0 } });
-    const bob = sdkClient<Msg>({ url: app.url, getToken: () => app.token({ sub: 'bob', name: 'Bob' }) });
+    const alice = sdkClient<Msg>({ url: app().url, getToken: () => app().token({ sub: 'alice', name: 'Alice' }), WebSocket: tracked.WebSocket, backoff: { initialMs: 3000, jitter: 0 } });
+    const bob = sdkClient<Msg>({ url: app().url, getToken: () => app().token({ sub: 'bob', name: 'Bob' }) });
     await Promise.all([alice.client.whenOpen(), bob.client.whenOpen()]);
     await alice.client.join('c1');
     await alice.client.join('c2');
@@ -38,8 +28,8 @@ describe('SDK: a dropped TCP connection is resumed', { timeout: 60_000 }, () => 
 
     // Drop the TCP connection under the client.
     (tracked.last() as unknown as { _socket: { destroy(): void } })._socket.destroy();
-    await waitFor(() => app.eventsNamed('connection.closed').some((e) => e.userId === 'alice'), 'the server saw alice go');
-    expect(app.eventsNamed('connection.closed').find((e) => e.userId === 'alice')).toMatchObject({ resumable: true });
+    await waitFor(() => app().eventsNamed('connection.closed').some((e) => e.userId === 'alice'), 'the server saw alice go');
+    expect(app().eventsNamed('connection.closed').find((e) => e.userId === 'alice')).toMatchObject({ resumable: true });
     await waitFor(() => alice.client.state === 'reconnecting', 'alice reconnecting');
     await waitFor(() => !userIds(bob.client.presence('c1')).includes('alice'), 'bob sees alice leave');
 
@@ -79,6 +69,6 @@ describe('SDK: a dropped TCP connection is resumed', { timeout: 60_000 }, () => 
     await waitFor(() => alice.messages.length === 5, 'a live message after the resume');
     expect(alice.messages.at(-1)!.data).toEqual({ n: 5, from: 'bob' });
     expect(alice.errors.filter((e) => e.code !== 'CONNECT_FAILED')).toEqual([]);
-    expect(app.eventsNamed('session.resumed')).toHaveLength(1);
+    expect(app().eventsNamed('session.resumed')).toHaveLength(1);
   });
 });

@@ -1,25 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeSdkClients, sdkClient, sleep, waitFor } from './support/sdk.js';
-import { TestApp } from './support/test-app.js';
+import { describe, expect, it } from 'vitest';
+import { sdkAppPerTest, sdkClient, sleep, waitFor } from './support/sdk.js';
 
 /** A reauth token naming another user: the server closes with 4003 and the SDK stops (no retry). */
 describe('SDK: close 4003 → stop', { timeout: 60_000 }, () => {
-  let app: TestApp;
-
-  beforeEach(async () => {
-    app = await TestApp.create({ options: { reauthGraceMs: 5000 } });
-  });
-
-  afterEach(async () => {
-    closeSdkClients();
-    await app.close();
-  });
+  const app = sdkAppPerTest({ options: { reauthGraceMs: 5000 } });
 
   it('goes to "closed" with IDENTITY_MISMATCH and does not reconnect', async () => {
     let calls = 0;
     const alice = sdkClient({
-      url: app.url,
-      getToken: () => (++calls === 1 ? app.token({ sub: 'alice' }) : app.token({ sub: 'mallory' })),
+      url: app().url,
+      getToken: () => (++calls === 1 ? app().token({ sub: 'alice' }) : app().token({ sub: 'mallory' })),
       backoff: { initialMs: 50, jitter: 0 },
     });
     await alice.client.whenOpen();
@@ -32,7 +22,7 @@ describe('SDK: close 4003 → stop', { timeout: 60_000 }, () => {
     expect(alice.errors).toContainEqual(expect.objectContaining({ code: 'IDENTITY_MISMATCH', closeCode: 4003 }));
 
     await sleep(1000);
-    expect(app.eventsNamed('connection.established')).toHaveLength(1);
+    expect(app().eventsNamed('connection.established')).toHaveLength(1);
     expect(alice.tokenCalls).toBe(2);
     await expect(alice.client.join('c1')).rejects.toMatchObject({ code: 'CLOSED' });
   });

@@ -1,27 +1,17 @@
-import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ConnectionManagerError, type PresenceMember, type RoomMessage } from '../client/index.js';
-import { closeSdkClients, sdkClient, userIds, waitFor } from './support/sdk.js';
-import { TestApp } from './support/test-app.js';
+import { sdkAppPerTest, sdkClient, userIds, waitFor } from './support/sdk.js';
 
 /** The app's own message type: the SDK types `send` and the `message` event with it. */
 type Stroke = { kind: 'stroke'; points: Array<[number, number]>; color: string };
 
 /** The SDK against the real server: join, presence, typed send/receive, request errors, leave. */
 describe('SDK: join, presence, typed messages', { timeout: 60_000 }, () => {
-  let app: TestApp;
-
-  beforeEach(async () => {
-    app = await TestApp.create();
-  });
-
-  afterEach(async () => {
-    closeSdkClients();
-    await app.close();
-  });
+  const app = sdkAppPerTest();
 
   it('joins, sees presence, sends and receives typed messages, correlates errors and leaves', async () => {
-    const alice = sdkClient<Stroke>({ url: app.url, getToken: () => app.token({ sub: 'alice', name: 'Alice' }) });
-    const bob = sdkClient<Stroke>({ url: app.url, getToken: () => app.token({ sub: 'bob', name: 'Bob' }) });
+    const alice = sdkClient<Stroke>({ url: app().url, getToken: () => app().token({ sub: 'alice', name: 'Alice' }) });
+    const bob = sdkClient<Stroke>({ url: app().url, getToken: () => app().token({ sub: 'bob', name: 'Bob' }) });
     await Promise.all([alice.client.whenOpen(), bob.client.whenOpen()]);
     expect(alice.client.state).toBe('connected');
     expect(alice.states).toEqual([{ state: 'connected', previous: 'connecting' }]);
@@ -55,7 +45,7 @@ describe('SDK: join, presence, typed messages', { timeout: 60_000 }, () => {
     await expect(alice.client.ping()).resolves.toEqual(expect.any(Number));
 
     // an error reply rejects the request with the server's code (correlated by id)
-    const carol = sdkClient({ url: app.url, getToken: () => app.token({ sub: 'carol', canvases: ['c1'] }) });
+    const carol = sdkClient({ url: app().url, getToken: () => app().token({ sub: 'carol', canvases: ['c1'] }) });
     const refused = await carol.client.join('secret').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ConnectionManagerError);
     expect(refused).toMatchObject({ code: 'FORBIDDEN', canvasId: 'secret' });

@@ -1,6 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeSdkClients, sdkClient, userIds, waitFor } from './support/sdk.js';
-import { TestApp } from './support/test-app.js';
+import { describe, expect, it } from 'vitest';
+import { sdkAppPerTest, sdkClient, userIds, waitFor } from './support/sdk.js';
 
 /**
  * join() and leave() called while no connection is up wait for the next connection_ack and are
@@ -9,23 +8,14 @@ import { TestApp } from './support/test-app.js';
  * then the server must see both, or the client ends up in a room the app has left.
  */
 describe('SDK: join and leave queued before the connection is up', { timeout: 60_000 }, () => {
-  let app: TestApp;
-
-  beforeEach(async () => {
-    app = await TestApp.create();
-  });
-
-  afterEach(async () => {
-    closeSdkClients();
-    await app.close();
-  });
+  const app = sdkAppPerTest();
 
   it('join then leave: the client ends up out of the room, and the server agrees', async () => {
-    const bob = sdkClient({ url: app.url, getToken: () => app.token({ sub: 'bob' }) });
+    const bob = sdkClient({ url: app().url, getToken: () => app().token({ sub: 'bob' }) });
     await bob.client.whenOpen();
     await bob.client.join('c1');
 
-    const alice = sdkClient({ url: app.url, getToken: () => app.token({ sub: 'alice' }) });
+    const alice = sdkClient({ url: app().url, getToken: () => app().token({ sub: 'alice' }) });
     expect(alice.client.state).toBe('connecting');
     const joined = alice.client.join('c1');
     const left = alice.client.leave('c1');
@@ -41,7 +31,7 @@ describe('SDK: join and leave queued before the connection is up', { timeout: 60
   });
 
   it('leave then join: the leave is answered at once and the join goes through', async () => {
-    const alice = sdkClient({ url: app.url, getToken: () => app.token({ sub: 'alice' }) });
+    const alice = sdkClient({ url: app().url, getToken: () => app().token({ sub: 'alice' }) });
     const left = alice.client.leave('c2');
     const joined = alice.client.join('c2');
     await expect(left).resolves.toBeUndefined();

@@ -1,8 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CanvasAccessPolicy } from '../src/domain/rooms/canvas-access-policy.interface.js';
 import type { Identity } from '../src/domain/connections/identity.js';
-import { closeSdkClients, sdkClient, sleep, waitFor } from './support/sdk.js';
-import { TestApp } from './support/test-app.js';
+import { sdkAppPerTest, sdkClient, sleep, waitFor } from './support/sdk.js';
 
 /** An access policy that takes 2 s to answer for the canvas "slow" (a slow database, say). */
 class SlowPolicy implements CanvasAccessPolicy {
@@ -14,19 +13,10 @@ class SlowPolicy implements CanvasAccessPolicy {
 
 /** A request whose reply does not come within requestTimeoutMs rejects with TIMEOUT; the client goes on. */
 describe('SDK: request timeout', { timeout: 60_000 }, () => {
-  let app: TestApp;
-
-  beforeEach(async () => {
-    app = await TestApp.create({ canvasAccessPolicy: SlowPolicy });
-  });
-
-  afterEach(async () => {
-    closeSdkClients();
-    await app.close();
-  });
+  const app = sdkAppPerTest({ canvasAccessPolicy: SlowPolicy });
 
   it('rejects a join with TIMEOUT after requestTimeoutMs and keeps working', async () => {
-    const alice = sdkClient({ url: app.url, getToken: () => app.token({ sub: 'alice' }), requestTimeoutMs: 400 });
+    const alice = sdkClient({ url: app().url, getToken: () => app().token({ sub: 'alice' }), requestTimeoutMs: 400 });
     await alice.client.whenOpen();
 
     const started = Date.now();

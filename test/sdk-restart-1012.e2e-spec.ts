@@ -1,34 +1,24 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConnectionService } from '../src/domain/connections/connection.service.js';
-import { closeSdkClients, sdkClient, userIds, waitFor } from './support/sdk.js';
-import { TestApp } from './support/test-app.js';
+import { sdkAppPerTest, sdkClient, userIds, waitFor } from './support/sdk.js';
 
 /**
  * Close 1012 "service restart" (what a draining instance sends) means "resume at once,
  * elsewhere": the SDK reconnects without waiting for its backoff, and resumes.
  */
 describe('SDK: 1012 → immediate resume', { timeout: 60_000 }, () => {
-  let app: TestApp;
-
-  beforeEach(async () => {
-    app = await TestApp.create();
-  });
-
-  afterEach(async () => {
-    closeSdkClients();
-    await app.close();
-  });
+  const app = sdkAppPerTest();
 
   it('resumes at once, not after the backoff', async () => {
     // A 6 s backoff: a reconnect that waited for it would miss the deadline below.
-    const alice = sdkClient<{ n: number }>({ url: app.url, getToken: () => app.token({ sub: 'alice' }), backoff: { initialMs: 6000, jitter: 0 } });
-    const bob = sdkClient<{ n: number }>({ url: app.url, getToken: () => app.token({ sub: 'bob' }) });
+    const alice = sdkClient<{ n: number }>({ url: app().url, getToken: () => app().token({ sub: 'alice' }), backoff: { initialMs: 6000, jitter: 0 } });
+    const bob = sdkClient<{ n: number }>({ url: app().url, getToken: () => app().token({ sub: 'bob' }) });
     await Promise.all([alice.client.whenOpen(), bob.client.whenOpen()]);
     await alice.client.join('c1');
     await bob.client.join('c1');
 
     // The server closes alice's connection as a drain does: 1012, session kept for the resume.
-    const connections = app.get(ConnectionService);
+    const connections = app().get(ConnectionService);
     const started = Date.now();
     connections.disconnect(alice.client.session!.connectionId, 1012, 'service restart', true);
     bob.client.send('c1', { n: 1 });

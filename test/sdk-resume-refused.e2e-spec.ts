@@ -1,6 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeSdkClients, sdkClient, trackedWebSocket, userIds, waitFor } from './support/sdk.js';
-import { TestApp } from './support/test-app.js';
+import { describe, expect, it } from 'vitest';
+import { sdkAppPerTest, sdkClient, trackedWebSocket, userIds, waitFor } from './support/sdk.js';
 
 /**
  * The resume is refused (the reconnect token's TTL ran out while the client was away): the
@@ -8,21 +7,12 @@ import { TestApp } from './support/test-app.js';
  * the app was in; the state says `connected` with `missed: 'lost'` (refetch the canvas).
  */
 describe('SDK: resume refused → fresh login and rejoin', { timeout: 60_000 }, () => {
-  let app: TestApp;
-
-  beforeEach(async () => {
-    app = await TestApp.create({ options: { reconnectTokenTtlMs: 200 } });
-  });
-
-  afterEach(async () => {
-    closeSdkClients();
-    await app.close();
-  });
+  const app = sdkAppPerTest({ options: { reconnectTokenTtlMs: 200 } });
 
   it('logs in afresh with getToken() and rejoins every room', async () => {
     const tracked = trackedWebSocket();
-    const alice = sdkClient<{ n: number }>({ url: app.url, getToken: () => app.token({ sub: 'alice', name: 'Alice' }), WebSocket: tracked.WebSocket, backoff: { initialMs: 1500, jitter: 0 } });
-    const bob = sdkClient<{ n: number }>({ url: app.url, getToken: () => app.token({ sub: 'bob', name: 'Bob' }) });
+    const alice = sdkClient<{ n: number }>({ url: app().url, getToken: () => app().token({ sub: 'alice', name: 'Alice' }), WebSocket: tracked.WebSocket, backoff: { initialMs: 1500, jitter: 0 } });
+    const bob = sdkClient<{ n: number }>({ url: app().url, getToken: () => app().token({ sub: 'bob', name: 'Bob' }) });
     await Promise.all([alice.client.whenOpen(), bob.client.whenOpen()]);
     await alice.client.join('c1');
     await alice.client.join('c2');
@@ -32,7 +22,7 @@ describe('SDK: resume refused → fresh login and rejoin', { timeout: 60_000 }, 
 
     (tracked.last() as unknown as { _socket: { destroy(): void } })._socket.destroy();
     // The TTL runs out before the first retry (1.5 s): the session is gone for good.
-    await waitFor(() => app.eventsNamed('session.expired').length === 1, 'session.expired');
+    await waitFor(() => app().eventsNamed('session.expired').length === 1, 'session.expired');
 
     await waitFor(() => alice.client.state === 'connected' && alice.client.rooms.length === 2, 'a fresh login with both rooms', 20_000);
     expect(alice.states.map((s) => s.state)).toEqual(['connected', 'reconnecting', 'connected']);

@@ -1,26 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeSdkClients, sdkClient, sleep, waitFor } from './support/sdk.js';
-import { TestApp } from './support/test-app.js';
+import { describe, expect, it } from 'vitest';
+import { sdkAppPerTest, sdkClient, sleep, waitFor } from './support/sdk.js';
 
 /**
  * A 503 (SERVER_FULL) with Retry-After: the SDK (on Node, where `ws` shows the refused
  * upgrade's status) waits at least that long before the next attempt, whatever its backoff says.
  */
 describe('SDK: 503 Retry-After is honoured', { timeout: 60_000 }, () => {
-  let app: TestApp;
-
-  beforeEach(async () => {
-    app = await TestApp.create({ options: { maxConnections: 1, retryAfterS: 2 } });
-  });
-
-  afterEach(async () => {
-    closeSdkClients();
-    await app.close();
-  });
+  const app = sdkAppPerTest({ options: { maxConnections: 1, retryAfterS: 2 } });
 
   it('reports SERVER_FULL with retryAfterMs and waits before retrying', async () => {
-    const occupant = await app.connect({ sub: 'occupant' });
-    const alice = sdkClient({ url: app.url, getToken: () => app.token({ sub: 'alice' }), backoff: { initialMs: 50, jitter: 0 } });
+    const occupant = await app().connect({ sub: 'occupant' });
+    const alice = sdkClient({ url: app().url, getToken: () => app().token({ sub: 'alice' }), backoff: { initialMs: 50, jitter: 0 } });
 
     await waitFor(() => alice.errors.length === 1, 'the refusal');
     const refusedAt = Date.now();
@@ -31,11 +21,11 @@ describe('SDK: 503 Retry-After is honoured', { timeout: 60_000 }, () => {
     await occupant.close();
     await sleep(1200);
     expect(alice.client.state).toBe('connecting');
-    expect(app.eventsNamed('connection.refused')).toHaveLength(1);
+    expect(app().eventsNamed('connection.refused')).toHaveLength(1);
 
     await alice.client.whenOpen();
     expect(Date.now() - refusedAt).toBeGreaterThanOrEqual(1900);
     expect(alice.states.map((s) => s.state)).toEqual(['connected']);
-    expect(app.eventsNamed('connection.refused')).toHaveLength(1);
+    expect(app().eventsNamed('connection.refused')).toHaveLength(1);
   });
 });

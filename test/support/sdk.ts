@@ -1,4 +1,6 @@
 import WebSocket from 'ws';
+import { afterEach, beforeEach } from 'vitest';
+import { TestApp, type TestAppOptions } from './test-app.js';
 import { connect, type CanvasClient, type ClientErrorEvent, type ConnectOptions, type PresenceEvent, type RoomMessage, type StateEvent, type WebSocketConstructorLike, type WebSocketLike } from '../../client/index.js';
 
 /**
@@ -115,4 +117,24 @@ export function sleep(ms: number): Promise<void> {
 /** The user ids in a presence list, sorted. */
 export function userIds(members: Array<{ userId: string }>): string[] {
   return members.map((m) => m.userId).sort();
+}
+
+/**
+ * One app per test for the SDK scenarios: created before each test; the SDK clients and the
+ * app closed after each. Returns a getter for the current test's app.
+ */
+export function sdkAppPerTest(options?: TestAppOptions): () => TestApp {
+  let app: TestApp | undefined;
+  beforeEach(async () => {
+    app = await TestApp.create(options);
+  });
+  afterEach(async () => {
+    closeSdkClients();
+    await app?.close();
+    app = undefined;
+  });
+  return () => {
+    if (!app) throw new Error('sdkAppPerTest: no app outside a test');
+    return app;
+  };
 }
