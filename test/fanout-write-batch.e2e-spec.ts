@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ConnectionManagerOptions } from '../src/connection-manager/connection-manager.options.js';
 import { ConnectionService } from '../src/domain/connections/connection.service.js';
 import { roomKey } from '../src/domain/rooms/room-key.js';
 import { RoomService } from '../src/domain/rooms/room.service.js';
@@ -8,8 +9,8 @@ import { TestApp } from './support/test-app.js';
  * Write batching on the broadcast path (issue 5): all the frames one socket gets from
  * broadcasts within one event-loop turn go to the kernel as one write, in order. Measured on
  * the server's own TCP socket of a recipient: how many times Node's stream hands data to the
- * handle (`_write` for one chunk, `_writev` for several) while 50 messages are published in
- * one turn. Unbatched, that is 50 calls (one per frame); batched, one.
+ * handle (`_write` for one chunk, `_writev` for several) while messages are published in one
+ * turn. Unbatched, that is one call per frame.
  */
 describe('broadcast write batching', () => {
   let t: TestApp | undefined;
@@ -18,40 +19,62 @@ describe('broadcast write batching', () => {
     t = undefined;
   });
 
-  it('50 room messages published in one turn reach a recipient as one write, in order and complete', async () => {
-    t = await TestApp.create();
-    const sender = await t.connect({ sub: 'alice' });
-    const receiver = await t.connect({ sub: 'bob' });
+  /** alice and bob in c1; counts the hand-offs to bob's server-side TCP socket. */
+  async function room(options: Omit<ConnectionManagerOptions, 'jwt'> = {}) {
+    const app = (t = await TestApp.create({ options }));
+    const sender = await app.connect({ sub: 'alice' });
+    const receiver = await app.connect({ sub: 'bob' });
     await sender.join('c1');
     await receiver.join('c1');
     await receiver.next('presence_state');
     await receiver.drain(100);
-
-    const connection = t.get(ConnectionService).get(receiver.ack.connectionId)!;
+    const connection = app.get(ConnectionService).get(receiver.ack.connectionId)!;
     const tcp = (connection.socket as unknown as { _socket: Record<string, (...a: unknown[]) => unknown> })._socket;
-    let handOffs = 0;
+    const counter = { handOffs: 0 };
     for (const method of ['_write', '_writev'] as const) {
       const original = tcp[method]!;
       tcp[method] = function (this: unknown, ...args: unknown[]) {
-        handOffs++;
+        counter.handOffs++;
         return original.apply(this, args);
       };
     }
+    const rooms = app.get(RoomService);
+    const publish = (data: unknown) =>
+      rooms.publish(
+        roomKey('t1', 'c1'),
+        JSON.stringify({ type: 'message', roomId: 'canvas:c1', canvasId: 'c1', from: { userId: 'alice', connectionId: sender.ack.connectionId }, data }),
+        sender.ack.connectionId,
+      );
+    return { sender, receiver, counter, publish };
+  }
 
-    const rooms = t.get(RoomService);
-    const key = roomKey('t1', 'c1');
-    for (let i = 0; i < 50; i++) {
-      rooms.publish(key, JSON.stringify({ type: 'message', roomId: 'canvas:c1', canvasId: 'c1', from: { userId: 'alice', connectionId: sender.ack.connectionId }, data: { i } }), sender.ack.connectionId);
-    }
+  it('50 room messages published in one turn reach a recipient as one write, in order and complete', async () => {
+    const { sender, receiver, counter, publish } = await room();
+    for (let i = 0; i < 50; i++) publish({ i });
     // Held until the end of this turn: nothing handed to the socket yet.
-    expect(handOffs).toBe(0);
+    expect(counter.handOffs).toBe(0);
     await new Promise((r) => setImmediate(r));
-    expect(handOffs).toBe(1);
+    expect(counter.handOffs).toBe(1);
 
     const got: number[] = [];
     for (let i = 0; i < 50; i++) got.push(((await receiver.next('message')).data as { i: number }).i);
     expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
     // The sender (excepted) got none of them.
     expect((await sender.drain(100)).filter((f) => f.type === 'message')).toEqual([]);
+  });
+
+  it('a burst bigger than the slow-consumer bound in one turn is written out in parts, not taken for a slow consumer', async () => {
+    // 64 KiB bound → held bytes are written out at 16 KiB; the burst is 100 × ~2 KB ≈ 200 KB.
+    const { receiver, counter, publish } = await room({ maxBufferedBytes: 64 * 1024 });
+    const stroke = 'x'.repeat(2000);
+    for (let i = 0; i < 100; i++) publish({ i, stroke });
+    await new Promise((r) => setImmediate(r));
+    expect(counter.handOffs).toBeGreaterThan(1);
+    expect(counter.handOffs).toBeLessThan(30);
+
+    const got: number[] = [];
+    for (let i = 0; i < 100; i++) got.push(((await receiver.next('message')).data as { i: number }).i);
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(t!.eventsNamed('connection.closed')).toEqual([]);
   });
 });

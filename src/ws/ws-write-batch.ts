@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
+import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
 import type { SocketLike } from '../domain/connections/socket-like.js';
 import type { WriteBatch } from '../domain/connections/write-batch.interface.js';
 
@@ -6,6 +8,8 @@ import type { WriteBatch } from '../domain/connections/write-batch.interface.js'
 interface Corkable {
   cork(): void;
   uncork(): void;
+  /** Bytes in the stream's buffer: held ones and ones the kernel has not taken yet. */
+  readonly writableLength: number;
 }
 
 /**
@@ -19,13 +23,21 @@ interface Corkable {
  * simply not held (plain writes). Order is kept: ws writes its frames to the same stream, in
  * call order, corked or not; ws's own cork/uncork pairs nest inside ours.
  *
- * Effects: `bufferedAmount` includes held bytes (they are in the stream's buffer), so the
- * slow-consumer bound sees them; latency grows by at most the rest of the current turn;
- * `terminate()` of a held socket drops its held frames like any unsent data.
+ * Effects: latency grows by at most the rest of the current turn; `terminate()` of a held
+ * socket drops its held frames like any unsent data. `bufferedAmount` includes held bytes (they
+ * are in the stream's buffer), so a socket whose held bytes reach `flushAt` (a quarter of
+ * `maxBufferedBytes`, at most 64 KiB) is written out at once and held again: a burst in one turn
+ * never looks like a slow consumer, and what is held stays bounded.
  */
 @Injectable()
 export class WsWriteBatch implements WriteBatch {
   private readonly held = new Set<Corkable>();
+  private readonly flushAt: number;
+
+  constructor(@Inject(CONNECTION_MANAGER_OPTIONS) options: ResolvedConnectionManagerOptions) {
+    this.flushAt = Math.min(64 * 1024, Math.max(1024, Math.floor(options.maxBufferedBytes / 4)));
+  }
+
   private readonly flush = (): void => {
     for (const socket of this.held) socket.uncork();
     this.held.clear();
@@ -33,7 +45,15 @@ export class WsWriteBatch implements WriteBatch {
 
   hold(socket: SocketLike): void {
     const tcp = (socket as { _socket?: Corkable | null })._socket;
-    if (!tcp || this.held.has(tcp) || typeof tcp.cork !== 'function') return;
+    if (!tcp) return;
+    if (this.held.has(tcp)) {
+      if (tcp.writableLength >= this.flushAt) {
+        tcp.uncork();
+        tcp.cork();
+      }
+      return;
+    }
+    if (typeof tcp.cork !== 'function') return;
     tcp.cork();
     this.held.add(tcp);
     if (this.held.size === 1) setImmediate(this.flush);
