@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainEventPublisher } from '../connection-manager/domain-events.publisher.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -17,6 +17,7 @@ import { AuthError, JwtAuthenticator } from './auth.js';
 import { ClientConnection } from '../domain/connections/client-connection.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
 import type { SocketLike } from '../domain/connections/socket-like.js';
+import { WriteBatch } from '../domain/connections/write-batch.interface.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
 import { parseClientFrame } from '../protocol/frame-parser.js';
@@ -84,6 +85,7 @@ export class ConnectionHandler {
     private readonly expiry: TokenExpiryService,
     private readonly authenticator: JwtAuthenticator,
     private readonly events: DomainEventPublisher,
+    @Optional() @Inject(WriteBatch) private readonly batch?: WriteBatch,
   ) {}
 
   /** Takes over a socket that passed the upgrade checks. */
@@ -176,6 +178,9 @@ export class ConnectionHandler {
   }
 
   private async onJoin(connection: ClientConnection, canvasId: string, id: RequestId | undefined): Promise<void> {
+    // room_joined and presence_state (and the presence_join to the others) go out as one write
+    // per socket when the join completes within this turn (in-memory stores).
+    this.batch?.hold(connection.socket);
     try {
       const outcome = await this.rooms.join(connection, canvasId, {
         beforeEvents: (room) => connection.sendFrame(withId({ type: 'room_joined', roomId: room.wireId, canvasId }, id)),
