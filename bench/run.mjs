@@ -142,7 +142,7 @@ for (let rep = 1; rep <= cfg.repeats; rep++) {
 
 // ---- report -----------------------------------------------------------------
 const agg = aggregate(runs);
-const table = renderTable(agg, scenarios.filter((sc) => sc !== 'cluster' || clusterConfigs.length)); // a skipped cluster gets a note, not an empty table
+const table = renderTable(agg, scenarios.filter((sc) => sc !== 'cluster' || clusterConfigs.length), { smoke: cfg.smoke }); // a skipped cluster gets a note, not an empty table
 for (const r of runs) {
   if (r.error) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ERROR ${r.error.split('\n')[0]}`);
   const flags = [...(r.flags ?? [])];
