@@ -10,26 +10,26 @@ export {
   type ConnectionManagerOptions,
   type ResolvedConnectionManagerOptions,
   type JwtAlgorithm,
-} from './connection-manager/connection-manager.options.js';
-export { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from './connection-manager/connection-manager.constants.js';
-export * from './connection-manager/connection-manager.events.js';
+} from './kernel/connection-manager.options.js';
+export { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from './kernel/connection-manager.tokens.js';
+export * from './kernel/connection-manager.events.js';
 export { ConnectionManagerWsAdapter } from './ws/connection-manager.adapter.js';
 export { ConnectionService } from './domain/connections/connection.service.js';
 export type { ClientConnection } from './domain/connections/client-connection.js';
 export type { Identity } from './domain/connections/identity.js';
 export { RoomService, type JoinOutcome } from './domain/rooms/room.service.js';
-export { CanvasAccessPolicy, ClaimsCanvasAccessPolicy } from './domain/rooms/canvas-access-policy.interface.js';
+export { CanvasAccessPolicy } from './domain/ports/canvas-access-policy.port.js';
+export { ClaimsCanvasAccessPolicy } from './domain/rooms/claims-canvas-access-policy.js';
 export { roomKey } from './domain/rooms/room-key.js';
 export { SessionService } from './domain/sessions/session.service.js';
 export { HeartbeatService } from './ws/heartbeat.service.js';
-export { MembershipStore } from './backends/membership/membership-store.interface.js';
-export type { MembershipEntry, MembershipJoinResult, MembershipLeaveResult } from './backends/membership/membership-store.interface.js';
-export { InMemoryMembershipStore } from './backends/membership/in-memory-membership-store.js';
-export { UpgradeRateLimiter } from './backends/rate-limit/upgrade-rate-limiter.js';
-export { PresenceModule } from './presence/presence.module.js';
-export { PresenceService } from './presence/presence.service.js';
-export { RouterModule } from './router/router.module.js';
-export { RouterService } from './router/router.service.js';
+export { MembershipStore } from './domain/ports/membership-store.port.js';
+export type { MembershipEntry, MembershipJoinResult, MembershipLeaveResult } from './domain/ports/membership-store.port.js';
+export { InMemoryMembershipStore } from './backends/memory/in-memory-membership-store.js';
+export { CanvasPresenceModule } from './presence/canvas-presence.module.js';
+export { CanvasPresenceService } from './presence/canvas-presence.service.js';
+export { CanvasMessageRouterModule } from './message-router/canvas-message-router.module.js';
+export { CanvasMessageRouterService } from './message-router/canvas-message-router.service.js';
 export * from './protocol/index.js';
 export { OpsModule, type OpsModuleAsyncOptions } from './ops/ops.module.js';
 export { resolveOpsOptions, DEFAULT_FANOUT_BUCKETS, type OpsOptions, type ResolvedOpsOptions, type OpsLogLevel } from './ops/ops.options.js';

@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SessionStore } from '../src/backends/session/session-store.interface.js';
+import { SessionStore } from '../src/domain/ports/session-store.port.js';
 import { ConnectionService } from '../src/domain/connections/connection.service.js';
 import { RoomService } from '../src/domain/rooms/room.service.js';
 import { TestApp } from './support/test-app.js';

@@ -92,11 +92,11 @@ describe('domain events (Connection Manager alone)', () => {
     expect(otherTenant).toMatchObject({ tenantId: 't2', canvasId: 'c1', firstConnectionOfUser: true, members: [{ userId: 'u1', name: 'Ann', connections: 1 }] });
     expect(otherTenant.roomKey).not.toBe(first.roomKey);
 
-    // Without PresenceModule nobody gets presence_state / presence_join.
+    // Without CanvasPresenceModule nobody gets presence_state / presence_join.
     for (const c of [ann1, ann2, bob, other]) expect(await c.drain(100)).toEqual([]);
   });
 
-  it('connection.message carries data, roomKey and canvasId; without RouterModule it reaches nobody', async () => {
+  it('connection.message carries data, roomKey and canvasId; without CanvasMessageRouterModule it reaches nobody', async () => {
     t = await TestApp.create({ withReferenceModules: false });
     const ann = await t.connect({ sub: 'u1' });
     const bob = await t.connect({ sub: 'u2' });
@@ -223,7 +223,7 @@ describe('a listener that throws', () => {
     await t.close();
   });
 
-  it('on room.joined (sync, before the others; async, after them) breaks neither the connection, the gateway nor PresenceModule', async () => {
+  it('on room.joined (sync, before the others; async, after them) breaks neither the connection, the gateway nor CanvasPresenceModule', async () => {
     t = await TestApp.create({ providers: [ThrowingRoomJoinedListener] });
     const ann = await t.connect({ sub: 'u1', name: 'Ann' });
     ann.send({ type: 'join', canvasId: 'c1', id: 'j1' });
@@ -274,7 +274,7 @@ describe('a listener that throws', () => {
     const ann = await t.connect({ sub: 'u1' });
     ann.send({ type: 'join', canvasId: 'c1', id: 'j1' });
     expect(await ann.next()).toStrictEqual({ type: 'room_joined', id: 'j1', roomId: 'canvas:c1', canvasId: 'c1' });
-    // PresenceModule's listener must still run after the failing one.
+    // CanvasPresenceModule's listener must still run after the failing one.
     expect(await ann.next()).toStrictEqual({ type: 'presence_state', roomId: 'canvas:c1', canvasId: 'c1', members: [{ userId: 'u1', connections: 1 }] });
     await expectAlive(ann);
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectionManagerOptions } from '../src/connection-manager/connection-manager.options.js';
+import type { ConnectionManagerOptions } from '../src/kernel/connection-manager.options.js';
 import { ConnectionService } from '../src/domain/connections/connection.service.js';
 import { roomKey } from '../src/domain/rooms/room-key.js';
 import { RoomService } from '../src/domain/rooms/room.service.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CanvasAccessPolicy } from '../src/domain/rooms/canvas-access-policy.interface.js';
+import type { CanvasAccessPolicy } from '../src/domain/ports/canvas-access-policy.port.js';
 import { TestApp, type TestAppOptions } from './support/test-app.js';
 import type { TestClient } from './support/test-client.js';
 

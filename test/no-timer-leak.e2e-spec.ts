@@ -1,9 +1,9 @@
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InMemoryMembershipStore } from '../src/backends/membership/in-memory-membership-store.js';
-import { MembershipStore } from '../src/backends/membership/membership-store.interface.js';
-import { InMemorySessionStore } from '../src/backends/session/in-memory-session-store.js';
-import { SessionStore } from '../src/backends/session/session-store.interface.js';
+import { InMemoryMembershipStore } from '../src/backends/memory/in-memory-membership-store.js';
+import { MembershipStore } from '../src/domain/ports/membership-store.port.js';
+import { InMemorySessionStore } from '../src/backends/memory/in-memory-session-store.js';
+import { SessionStore } from '../src/domain/ports/session-store.port.js';
 import { ConnectionService } from '../src/domain/connections/connection.service.js';
 import { TokenExpiryService } from '../src/domain/connections/token-expiry.service.js';
 import { RoomService } from '../src/domain/rooms/room.service.js';

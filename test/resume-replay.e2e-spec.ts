@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SessionStore } from '../src/backends/session/session-store.interface.js';
+import { SessionStore } from '../src/domain/ports/session-store.port.js';
 import { TestApp } from './support/test-app.js';
 import type { TestClient } from './support/test-client.js';
 import { expectResumeRefused } from './support/continuity.js';

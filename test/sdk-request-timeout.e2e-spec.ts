@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CanvasAccessPolicy } from '../src/domain/rooms/canvas-access-policy.interface.js';
+import type { CanvasAccessPolicy } from '../src/domain/ports/canvas-access-policy.port.js';
 import type { Identity } from '../src/domain/connections/identity.js';
 import { sdkAppPerTest, sdkClient, sleep, waitFor } from './support/sdk.js';
 

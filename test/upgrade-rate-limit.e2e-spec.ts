@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import { UpgradeRateLimiter } from '../src/backends/rate-limit/upgrade-rate-limiter.js';
+import { UpgradeRateLimiter } from '../src/domain/ports/upgrade-rate-limiter.port.js';
 import { TestApp } from './support/test-app.js';
 import { attemptUpgrade, expectRefusal } from './support/upgrade-refusal.js';
 
@@ -45,9 +44,8 @@ describe('upgrade rate limit per client IP', () => {
     await t.connect();
     expectRefusal(await t.refusal('?token=garbage'), 401, 'UNAUTHORIZED');
     for (let i = 0; i < 4; i++) expectRefusal(await t.refusal(`?token=${t.token()}`), 429, 'RATE_LIMITED');
-    const limiter = t.get<RateLimiterAbstract>(UpgradeRateLimiter);
-    const state = await limiter.get('127.0.0.1');
-    expect(state?.consumedPoints).toBe(6);
+    const limiter = t.get<UpgradeRateLimiter>(UpgradeRateLimiter);
+    expect(await limiter.attempts('127.0.0.1')).toBe(6);
   });
 
   it('the budget comes back after the window (Retry-After is honoured)', async () => {

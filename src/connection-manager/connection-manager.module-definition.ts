@@ -1,6 +1,6 @@
 import { ConfigurableModuleBuilder, type ModuleMetadata, type Type } from '@nestjs/common';
-import { CanvasAccessPolicy } from '../domain/rooms/canvas-access-policy.interface.js';
-import type { ConnectionManagerOptions } from './connection-manager.options.js';
+import { CanvasAccessPolicy } from '../domain/ports/canvas-access-policy.port.js';
+import type { ConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 
 /** Module-level extras: passed beside the options to forRoot/forRootAsync, not validated with them. */
 export interface ConnectionManagerExtras {

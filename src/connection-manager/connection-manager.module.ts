@@ -1,38 +1,31 @@
 import { Module } from '@nestjs/common';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { RoomBus } from '../backends/bus/room-bus.interface.js';
-import { InstanceLeaseService } from '../backends/redis/instance-lease.service.js';
-import { REDIS_CONNECTIONS, createRedisConnections, type RedisConnections } from '../backends/redis/redis-connections.js';
-import { RedisMembershipStore } from '../backends/redis/redis-membership-store.js';
-import { RedisRoomBus } from '../backends/redis/redis-room-bus.js';
-import { RedisSessionStore } from '../backends/redis/redis-session-store.js';
 import { randomUUID } from 'node:crypto';
-import { InMemoryMembershipStore } from '../backends/membership/in-memory-membership-store.js';
-import { MembershipStore } from '../backends/membership/membership-store.interface.js';
-import { UpgradeRateLimiter, createMemoryUpgradeRateLimiter } from '../backends/rate-limit/upgrade-rate-limiter.js';
+import { ClusterCoordinator } from '../domain/cluster/cluster-coordinator.service.js';
+import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
+import { ConnectionLifecycleService } from '../domain/connections/connection-lifecycle.service.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
+import { DrainService } from '../domain/connections/drain.service.js';
 import { LifecycleState } from '../domain/connections/lifecycle-state.js';
-import { CanvasAccessPolicy, ClaimsCanvasAccessPolicy } from '../domain/rooms/canvas-access-policy.interface.js';
+import { SessionResumeService } from '../domain/connections/session-resume.service.js';
+import { TokenExpiryService } from '../domain/connections/token-expiry.service.js';
+import { CanvasAccessPolicy } from '../domain/ports/canvas-access-policy.port.js';
+import { TokenVerifier } from '../domain/ports/token-verifier.port.js';
+import { WriteBatch } from '../domain/ports/write-batch.port.js';
+import { ClaimsCanvasAccessPolicy } from '../domain/rooms/claims-canvas-access-policy.js';
 import { LocalRoomRegistry } from '../domain/rooms/local-room.registry.js';
 import { RoomDelivery } from '../domain/rooms/room-delivery.js';
-import { WriteBatch } from '../domain/connections/write-batch.interface.js';
-import { WsWriteBatch } from '../ws/ws-write-batch.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
-import { SessionStore } from '../backends/session/session-store.interface.js';
-import { InMemorySessionStore } from '../backends/session/in-memory-session-store.js';
-import { ConnectionLifecycleService } from '../domain/connections/connection-lifecycle.service.js';
-import { DrainService } from '../domain/connections/drain.service.js';
-import { TokenExpiryService } from '../domain/connections/token-expiry.service.js';
+import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
+import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../kernel/connection-manager.tokens.js';
+import { DomainEventPublisher } from '../kernel/domain-events.publisher.js';
 import { CONNECTION_MANAGER_JWT, JwtAuthenticator, createConnectionManagerJwtService } from '../ws/auth.js';
-import { ConnectionHandler } from '../ws/connection.js';
 import { ConnectionManagerGateway } from '../ws/connection-manager.gateway.js';
+import { ConnectionHandler } from '../ws/connection.js';
 import { HeartbeatService } from '../ws/heartbeat.service.js';
-import { UpgradeGuard } from '../ws/upgrade-guard.js';
-import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from './connection-manager.constants.js';
-import { DomainEventPublisher } from './domain-events.publisher.js';
+import { WsWriteBatch } from '../ws/ws-write-batch.js';
+import { backendProviders } from './backend.providers.js';
 import { ConfigurableConnectionManagerModule, RAW_CONNECTION_MANAGER_OPTIONS } from './connection-manager.module-definition.js';
-import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type ResolvedConnectionManagerOptions } from './connection-manager.options.js';
 
 /**
  * The Connection Manager: owns every WebSocket of the app. Import it once:
@@ -43,6 +36,9 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
  * and set `new ConnectionManagerWsAdapter(app)` as the app's WebSocket adapter. The host must
  * also import `EventEmitterModule.forRoot()`: the module publishes its domain events there.
  * Options are validated at start-up; a bad one stops it with a message naming the field.
+ *
+ * This is the composition root: it only wires the transport (src/ws), the domain services and
+ * the back-end adapters of the domain's ports (backend.providers.ts) together.
  */
 @Module({
   providers: [
@@ -52,67 +48,36 @@ import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type Re
       useFactory: (raw: ConnectionManagerOptions) => resolveConnectionManagerOptions(raw),
     },
     { provide: INSTANCE_ID, useFactory: () => randomUUID() },
+    ...backendProviders,
+    // Transport adapters of domain ports.
     {
       provide: CONNECTION_MANAGER_JWT,
       inject: [CONNECTION_MANAGER_OPTIONS],
       useFactory: (o: ResolvedConnectionManagerOptions) => createConnectionManagerJwtService(o),
     },
-    // Back-ends: in memory by default; on Redis when `redis` is set (cluster mode).
-    {
-      provide: REDIS_CONNECTIONS,
-      inject: [CONNECTION_MANAGER_OPTIONS],
-      useFactory: (o: ResolvedConnectionManagerOptions) => (o.redis ? createRedisConnections(o.redis.url, o.redis.clusterNodes) : undefined),
-    },
-    {
-      provide: UpgradeRateLimiter,
-      inject: [CONNECTION_MANAGER_OPTIONS, REDIS_CONNECTIONS],
-      useFactory: (o: ResolvedConnectionManagerOptions, redis?: RedisConnections) => {
-        const memory = createMemoryUpgradeRateLimiter(o.rateLimitPoints, o.rateLimitWindowMs);
-        // Counts across instances; while Redis is down the per-instance memory limiter answers.
-        return redis
-          ? new RateLimiterRedis({ storeClient: redis.command, keyPrefix: `${o.redis!.keyPrefix}:ratelimit`, points: o.rateLimitPoints, duration: o.rateLimitWindowMs / 1000, insuranceLimiter: memory })
-          : memory;
-      },
-    },
-    {
-      provide: MembershipStore,
-      inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS],
-      useFactory: (o: ResolvedConnectionManagerOptions, id: string, redis?: RedisConnections) =>
-        redis ? new RedisMembershipStore(redis.command, o.redis!.keyPrefix, id) : new InMemoryMembershipStore(),
-    },
-    {
-      provide: SessionStore,
-      inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS],
-      useFactory: (o: ResolvedConnectionManagerOptions, id: string, redis?: RedisConnections) =>
-        redis
-          ? new RedisSessionStore(redis.command, o.redis!.keyPrefix, id, o.reconnectTokenTtlMs, o.resumeBufferMessages, o.resumeBufferBytes)
-          : new InMemorySessionStore(o.resumeBufferMessages, o.resumeBufferBytes),
-    },
-    {
-      provide: RoomBus,
-      inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS],
-      useFactory: (o: ResolvedConnectionManagerOptions, id: string, redis?: RedisConnections) =>
-        redis ? new RedisRoomBus(redis, o.redis!.keyPrefix, id) : undefined,
-    },
-    InstanceLeaseService,
+    JwtAuthenticator,
+    { provide: TokenVerifier, useExisting: JwtAuthenticator },
+    { provide: WriteBatch, useClass: WsWriteBatch },
     { provide: CanvasAccessPolicy, useClass: ClaimsCanvasAccessPolicy },
+    // Domain.
     DomainEventPublisher,
     LifecycleState,
-    JwtAuthenticator,
     ConnectionService,
     LocalRoomRegistry,
     RoomDelivery,
-    { provide: WriteBatch, useClass: WsWriteBatch },
     RoomService,
     SessionService,
     TokenExpiryService,
     ConnectionLifecycleService,
+    SessionResumeService,
+    ConnectionAdmissionService,
     DrainService,
-    UpgradeGuard,
+    ClusterCoordinator,
+    // Transport.
     ConnectionHandler,
     HeartbeatService,
     ConnectionManagerGateway,
   ],
-  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, MembershipStore, SessionStore, LifecycleState, HeartbeatService, DrainService, InstanceLeaseService, REDIS_CONNECTIONS],
+  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, LifecycleState, HeartbeatService, DrainService, ClusterCoordinator],
 })
 export class ConnectionManagerModule extends ConfigurableConnectionManagerModule {}

@@ -3,8 +3,8 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ConnectionManagerModule } from '../connection-manager/connection-manager.module.js';
 import { OpsModule } from '../ops/ops.module.js';
-import { PresenceModule } from '../presence/presence.module.js';
-import { RouterModule } from '../router/router.module.js';
+import { CanvasPresenceModule } from '../presence/canvas-presence.module.js';
+import { CanvasMessageRouterModule } from '../message-router/canvas-message-router.module.js';
 import { DemoPageController } from './demo-page.controller.js';
 import { DemoTokenController } from './demo-token.controller.js';
 import { ENV_KEYS, toConnectionManagerOptions, toOpsOptions, validateEnv, type AppEnv } from './env.schema.js';
@@ -29,8 +29,8 @@ function envFrom(config: ConfigService): AppEnv {
       inject: [ConfigService],
       useFactory: (config: ConfigService) => toConnectionManagerOptions(envFrom(config)),
     }),
-    PresenceModule,
-    RouterModule,
+    CanvasPresenceModule,
+    CanvasMessageRouterModule,
     OpsModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService) => toOpsOptions(envFrom(config)),

@@ -59,7 +59,7 @@ export class DemoPageController {
     if (!user || !ID.test(user) || !ID.test(tenant)) throw new BadRequestException('user and tenant must be 1-64 characters of [A-Za-z0-9._-]');
     const victims = this.connections.byUserId(tenant, user);
     // Resumable, like a dropped network: the reconnect token resumes the session.
-    for (const connection of victims) this.connections.terminate(connection, 'client', true);
+    for (const connection of victims) this.connections.terminate(connection, { cause: 'client', resumable: true });
     return { dropped: victims.length };
   }
 }

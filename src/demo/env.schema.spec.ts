@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { resolveConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import { resolveConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { JwtAuthenticator, createConnectionManagerJwtService } from '../ws/auth.js';
 import { toConnectionManagerOptions, validateEnv } from './env.schema.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SUPPORTED_JWT_ALGORITHMS, type ConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import { SUPPORTED_JWT_ALGORITHMS, type ConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import type { OpsLogLevel, OpsOptions } from '../ops/ops.options.js';
 
 const int = (min = 1) => z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);

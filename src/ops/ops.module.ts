@@ -2,7 +2,7 @@ import { Module, type DynamicModule, type ModuleMetadata, type Provider } from '
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
-import { REDIS_CONNECTIONS, type RedisConnections } from '../backends/redis/redis-connections.js';
+import { ClusterCoordinator } from '../domain/cluster/cluster-coordinator.service.js';
 import { HealthController } from './health/health.controller.js';
 import { ReadinessCheck } from './health/readiness-check.interface.js';
 import { ReadinessIndicator } from './health/readiness.indicator.js';
@@ -28,6 +28,16 @@ export interface OpsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
 }
 
 /**
+ * Cluster mode: readiness (and `cm_backend_up{backend="redis"}`) follows the back-end the cluster
+ * depends on, as the ClusterCoordinator reports it. A single instance has no such check.
+ */
+const backendReadiness: Provider = {
+  provide: ReadinessCheck,
+  inject: [ClusterCoordinator],
+  useFactory: (cluster: ClusterCoordinator): ReadinessCheck | ReadinessCheck[] => cluster.backend ?? [],
+};
+
+/**
  * The operational surface of the Connection Manager: `GET /health/live`, `GET /health/ready`
  * (@nestjs/terminus), `GET /metrics` (prom-client) and structured JSON logs (nestjs-pino)
  * with tokens redacted. docs/operations.md lists every endpoint, metric and log field.
@@ -42,17 +52,6 @@ export interface OpsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
  * Options are validated when the module is defined (forRoot) or resolved (forRootAsync); a bad
  * one stops start-up with a message naming the field.
  */
-/**
- * Cluster mode: readiness (and `cm_backend_up{backend="redis"}`) follows the Redis connections.
- * In memory mode there is no such check (an empty list).
- */
-const redisReadiness: Provider = {
-  provide: ReadinessCheck,
-  inject: [{ token: REDIS_CONNECTIONS, optional: true }],
-  useFactory: (redis?: RedisConnections): ReadinessCheck | ReadinessCheck[] =>
-    redis ? { name: 'redis', isReady: () => redis.command.status === 'ready' && redis.subscriber.status === 'ready' } : [],
-};
-
 @Module({})
 export class OpsModule {
   static forRoot(options: OpsOptions = {}): DynamicModule {
@@ -85,7 +84,7 @@ export class OpsModule {
       // seconds; HealthController logs readiness transitions instead.
       imports: [...imports, DiscoveryModule, TerminusModule.forRoot({ logger: false }), ...logger],
       controllers: [HealthController, MetricsController],
-      providers: [optionsProvider, redisReadiness, ReadinessRegistry, ReadinessIndicator, MetricsService, MetricsEventListener, FanoutLatencyTimer, ConnectionLogListener],
+      providers: [optionsProvider, backendReadiness, ReadinessRegistry, ReadinessIndicator, MetricsService, MetricsEventListener, FanoutLatencyTimer, ConnectionLogListener],
       exports: [OPS_OPTIONS, ReadinessRegistry, MetricsService],
     };
   }

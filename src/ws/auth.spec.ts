@@ -2,8 +2,9 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import jwt from 'jsonwebtoken';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveConnectionManagerOptions, type ConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
-import { AuthError, JwtAuthenticator, createConnectionManagerJwtService, extractToken } from './auth.js';
+import { resolveConnectionManagerOptions, type ConnectionManagerOptions } from '../kernel/connection-manager.options.js';
+import { AuthError } from '../domain/connections/auth-error.js';
+import { JwtAuthenticator, createConnectionManagerJwtService, extractToken } from './auth.js';
 
 const SECRET = 'unit-secret-that-is-long-enough-for-hs256';
 const now = () => Math.floor(Date.now() / 1000);

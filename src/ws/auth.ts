@@ -2,12 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
+import { AuthError } from '../domain/connections/auth-error.js';
 import type { Identity } from '../domain/connections/identity.js';
+import type { TokenVerifier } from '../domain/ports/token-verifier.port.js';
 
-/** A credential that failed verification. `message` is safe to show to the client. */
-export class AuthError extends Error {}
 
 /** Injection token of the JwtService this module verifies with (never the host app's). */
 export const CONNECTION_MANAGER_JWT = Symbol('CONNECTION_MANAGER_JWT');
@@ -73,7 +73,7 @@ export function extractToken(req: IncomingMessage, query: URLSearchParams): stri
  * Error messages are generic on purpose: they never echo the token or library internals.
  */
 @Injectable()
-export class JwtAuthenticator {
+export class JwtAuthenticator implements TokenVerifier {
   private readonly tenantClaim: string;
 
   constructor(

@@ -1,19 +1,21 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { IncomingMessage } from 'node:http';
-import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import type { AdmittedUpgrade } from '../domain/connections/admission.types.js';
+import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { managedConnectionOf } from './managed-socket.js';
 import { refusalResponse } from './upgrade-refusal.js';
-import { UpgradeGuard, type AcceptedUpgrade } from './upgrade-guard.js';
+import { upgradeAttemptOf } from './upgrade-request.js';
 
 /** Marks the gateway this adapter authenticates (other gateways pass through untouched). */
 export const CONNECTION_MANAGER_GATEWAY_FLAG = 'connectionManager';
 
 /** Where the accepted upgrade travels from `verifyClient` to `handleConnection` (on the request). */
 const ACCEPTED = Symbol('connectionManager.accepted');
-interface PendingUpgrade extends AcceptedUpgrade {
+interface PendingUpgrade extends AdmittedUpgrade {
   settled: boolean;
   /** Gives the reserved slot back if the socket dies before the handler takes it over. */
   onEarlyClose: () => void;
@@ -25,7 +27,7 @@ type RequestWithUpgrade = IncomingMessage & { [ACCEPTED]?: PendingUpgrade | unde
  * detaches it from the request and the socket: nothing of the upgrade (the request with its
  * URL and token, ws's handshake closures) stays reachable for the connection's lifetime.
  */
-export function takeAcceptedUpgrade(req: IncomingMessage): AcceptedUpgrade | undefined {
+export function takeAdmittedUpgrade(req: IncomingMessage): AdmittedUpgrade | undefined {
   const pending = (req as RequestWithUpgrade)[ACCEPTED];
   if (!pending || pending.settled) return undefined;
   pending.settled = true;
@@ -38,7 +40,7 @@ export function takeAcceptedUpgrade(req: IncomingMessage): AcceptedUpgrade | und
  * Built outside `verifyClient`'s callbacks on purpose: a closure made there would keep ws's
  * handshake context (request, head buffer, callbacks) alive for as long as it is registered.
  */
-function pendingUpgrade(upgrade: AcceptedUpgrade, connections: ConnectionService): PendingUpgrade {
+function pendingUpgrade(upgrade: AdmittedUpgrade, connections: ConnectionService): PendingUpgrade {
   const pending: PendingUpgrade = {
     ...upgrade,
     settled: false,
@@ -81,10 +83,10 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     if (!options[CONNECTION_MANAGER_GATEWAY_FLAG]) return super.create(port, options);
     const { [CONNECTION_MANAGER_GATEWAY_FLAG]: _flag, ...rest } = options;
     const moduleOptions = this.app.get<ResolvedConnectionManagerOptions>(CONNECTION_MANAGER_OPTIONS, { strict: false });
-    const guard = this.app.get(UpgradeGuard, { strict: false });
+    const admission = this.app.get(ConnectionAdmissionService, { strict: false });
     const connections = this.app.get(ConnectionService, { strict: false });
     const verifyClient = (info: VerifyInfo, done: VerifyDone): void => {
-      guard.check(info.req).then(
+      admission.admit(upgradeAttemptOf(info.req, moduleOptions.trustProxyHops)).then(
         (decision) => {
           if (decision.ok) {
             const pending = pendingUpgrade(decision.upgrade, connections);

@@ -1,28 +1,30 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { DomainEventPublisher } from '../connection-manager/domain-events.publisher.js';
+import { DomainEventPublisher } from '../kernel/domain-events.publisher.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import {
   AuthReauthenticatedEvent,
   ConnectionManagerEvent,
   ConnectionMessageEvent,
   type CloseCause,
-} from '../connection-manager/connection-manager.events.js';
+} from '../kernel/connection-manager.events.js';
 import { ConnectionLifecycleService } from '../domain/connections/connection-lifecycle.service.js';
+import { SessionResumeService } from '../domain/connections/session-resume.service.js';
 import { sameUser, type Identity } from '../domain/connections/identity.js';
 import { TokenExpiryService } from '../domain/connections/token-expiry.service.js';
-import { AuthError, JwtAuthenticator } from './auth.js';
+import { AuthError } from '../domain/connections/auth-error.js';
+import { JwtAuthenticator } from './auth.js';
 import { ClientConnection } from '../domain/connections/client-connection.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
-import type { SocketLike } from '../domain/connections/socket-like.js';
-import { WriteBatch } from '../domain/connections/write-batch.interface.js';
+import type { SocketLike } from '../domain/ports/socket.port.js';
+import { WriteBatch } from '../domain/ports/write-batch.port.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
 import { parseClientFrame } from '../protocol/frame-parser.js';
 import { CloseCode, ErrorCode, type ClientFrame, type RequestId } from '../protocol/protocol.types.js';
-import { takeAcceptedUpgrade } from './connection-manager.adapter.js';
+import { takeAdmittedUpgrade } from './connection-manager.adapter.js';
 import { MANAGED_CONNECTION, type ManagedSocket } from './managed-socket.js';
 
 /** The `ws` events the handler listens to (typed loosely so the domain never imports ws). */
@@ -47,7 +49,7 @@ function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id
  */
 @Injectable()
 export class ConnectionHandler {
-  private readonly logger = new Logger('ConnectionManager');
+  private readonly logger = new Logger(ConnectionHandler.name);
 
   /**
    * The socket listeners, shared by every socket (`this` is the socket, which carries its
@@ -82,6 +84,7 @@ export class ConnectionHandler {
     private readonly rooms: RoomService,
     private readonly sessions: SessionService,
     private readonly lifecycle: ConnectionLifecycleService,
+    private readonly resumer: SessionResumeService,
     private readonly expiry: TokenExpiryService,
     private readonly authenticator: JwtAuthenticator,
     private readonly events: DomainEventPublisher,
@@ -90,7 +93,7 @@ export class ConnectionHandler {
 
   /** Takes over a socket that passed the upgrade checks. */
   open(socket: WsSocket, req: IncomingMessage): void {
-    const accepted = takeAcceptedUpgrade(req);
+    const accepted = takeAdmittedUpgrade(req);
     if (!accepted) {
       // Only reachable if the adapter was bypassed: never serve an unauthenticated socket.
       socket.close(CloseCode.INTERNAL_ERROR, 'not authenticated');
@@ -107,7 +110,7 @@ export class ConnectionHandler {
     socket.on('close', l.close);
     // Frames that arrive before the ack is out wait behind the setup in the connection's queue.
     this.enqueue(connection, () =>
-      accepted.resume ? this.lifecycle.resume(connection, accepted.resume) : this.lifecycle.start(connection),
+      accepted.resume ? this.resumer.resume(connection, accepted.resume) : this.lifecycle.start(connection),
     );
   }
 
@@ -173,7 +176,16 @@ export class ConnectionHandler {
     }
     this.events.publish(
       ConnectionManagerEvent.ConnectionMessage,
-      new ConnectionMessageEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, room.key, room.wireId, canvasId, data),
+      new ConnectionMessageEvent({
+        connectionId: connection.id,
+        sessionId: connection.sessionId,
+        userId: connection.userId,
+        tenantId: connection.tenantId,
+        roomKey: room.key,
+        roomId: room.wireId,
+        canvasId,
+        data,
+      }),
     );
   }
 
@@ -220,7 +232,7 @@ export class ConnectionHandler {
     }
     if (!sameUser(identity, connection.identity)) {
       this.sendError(connection, ErrorCode.UNAUTHORIZED, 'token names another user', id);
-      this.connections.close(connection, CloseCode.IDENTITY_MISMATCH, 'identity mismatch', 'identity_mismatch', false);
+      this.connections.close(connection, { code: CloseCode.IDENTITY_MISMATCH, reason: 'identity mismatch', cause: 'identity_mismatch', resumable: false });
       return;
     }
     connection.identity = identity;
@@ -228,7 +240,7 @@ export class ConnectionHandler {
     connection.sendFrame(withId({ type: 'reauth_ok', expiresAt: identity.expiresAt }, id));
     this.events.publish(
       ConnectionManagerEvent.AuthReauthenticated,
-      new AuthReauthenticatedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, identity.expiresAt),
+      new AuthReauthenticatedEvent({ ...connection.ref(), expiresAt: identity.expiresAt }),
     );
   }
 
@@ -251,7 +263,7 @@ export class ConnectionHandler {
       connection.badCount = 0;
     }
     if (++connection.badCount > this.options.badFrameLimit) {
-      this.connections.close(connection, CloseCode.POLICY_VIOLATION, 'too many invalid frames', 'policy_violation', false);
+      this.connections.close(connection, { code: CloseCode.POLICY_VIOLATION, reason: 'too many invalid frames', cause: 'policy_violation', resumable: false });
     }
   }
 
@@ -263,11 +275,12 @@ export class ConnectionHandler {
     // ws closes the socket itself after these (1009 too big, 1007 bad UTF-8, 1002 protocol).
     const tooBig = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
     const cause: CloseCause = tooBig ? 'message_too_big' : 'policy_violation';
-    connection.recordClose(cause, false, tooBig ? CloseCode.MESSAGE_TOO_BIG : err.code === 'WS_ERR_INVALID_UTF8' ? CloseCode.INVALID_PAYLOAD : 1002);
+    connection.recordClose({ cause, resumable: false, code: tooBig ? CloseCode.MESSAGE_TOO_BIG : err.code === 'WS_ERR_INVALID_UTF8' ? CloseCode.INVALID_PAYLOAD : 1002 });
     this.logger.debug?.(`socket error on ${connection.id}: ${err.code ?? err.name}`);
   }
 
   private onClose(connection: ClientConnection, code: number, reason: string): void {
-    this.lifecycle.finalize(connection, code, reason).catch((err: unknown) => this.logger.error(`cleanup failed: ${(err as Error).message}`));
+    // finalize never rejects (it logs its own failures); the drain waits for it through idle().
+    void this.lifecycle.finalize(connection, code, reason);
   }
 }

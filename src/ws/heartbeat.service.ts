@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
 
 /**
@@ -34,7 +34,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
     let terminated = 0;
     for (const connection of this.connections.all()) {
       if (!connection.alive) {
-        this.connections.terminate(connection, 'heartbeat_timeout', true);
+        this.connections.terminate(connection, { cause: 'heartbeat_timeout', resumable: true });
         terminated++;
         continue;
       }

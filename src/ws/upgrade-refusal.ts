@@ -1,13 +1,4 @@
-import type { UpgradeRefusalCode } from '../protocol/protocol.types.js';
-
-/** A refused upgrade: written as a plain HTTP response; no WebSocket is opened. */
-export interface UpgradeRefusal {
-  status: number;
-  code: UpgradeRefusalCode;
-  message: string;
-  /** Seconds, rounded up; sent as `Retry-After`. */
-  retryAfterS?: number;
-}
+import type { UpgradeRefusal } from '../domain/connections/admission.types.js';
 
 /** The HTTP response of a refusal: JSON body `{"error":{"code","message"}}`. */
 export function refusalResponse(refusal: UpgradeRefusal): { body: string; headers: Record<string, string> } {

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CONNECTION_MANAGER_OPTIONS } from '../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../connection-manager/connection-manager.options.js';
-import type { SocketLike } from '../domain/connections/socket-like.js';
-import type { WriteBatch } from '../domain/connections/write-batch.interface.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
+import type { SocketLike } from '../domain/ports/socket.port.js';
+import type { WriteBatch } from '../domain/ports/write-batch.port.js';
 
 /** The TCP socket under a ws WebSocket (ws's `_socket`; null before/after the connection). */
 interface Corkable {

@@ -6,10 +6,10 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import type { AddressInfo } from 'node:net';
 import { ConnectionManagerModule } from '../../src/connection-manager/connection-manager.module.js';
-import type { ConnectionManagerOptions } from '../../src/connection-manager/connection-manager.options.js';
-import type { CanvasAccessPolicy } from '../../src/domain/rooms/canvas-access-policy.interface.js';
-import { PresenceModule } from '../../src/presence/presence.module.js';
-import { RouterModule } from '../../src/router/router.module.js';
+import type { ConnectionManagerOptions } from '../../src/kernel/connection-manager.options.js';
+import type { CanvasAccessPolicy } from '../../src/domain/ports/canvas-access-policy.port.js';
+import { CanvasPresenceModule } from '../../src/presence/canvas-presence.module.js';
+import { CanvasMessageRouterModule } from '../../src/message-router/canvas-message-router.module.js';
 import { ConnectionManagerWsAdapter } from '../../src/ws/connection-manager.adapter.js';
 import { TestClient, type Refusal } from './test-client.js';
 
@@ -68,7 +68,7 @@ export class TestApp {
       imports: [
         EventEmitterModule.forRoot(),
         ConnectionManagerModule.forRoot({ ...options, canvasAccessPolicy: opts.canvasAccessPolicy, canvasAccessPolicyImports: opts.canvasAccessPolicyImports }),
-        ...(withRef ? [PresenceModule, RouterModule] : []),
+        ...(withRef ? [CanvasPresenceModule, CanvasMessageRouterModule] : []),
         ...(opts.imports ?? []),
       ],
       providers: opts.providers ?? [],

@@ -4,7 +4,7 @@ import type {
   MembershipJoinResult,
   MembershipLeaveResult,
   MembershipStore,
-} from '../membership/membership-store.interface.js';
+} from '../../domain/ports/membership-store.port.js';
 import { JOIN_LUA, LEAVE_LUA, RESYNC_LUA } from './membership.lua.js';
 import { roomKeys, type RedisClient } from './redis-connections.js';
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { RoomBus } from '../bus/room-bus.interface.js';
+import type { RoomBus } from '../../domain/ports/room-bus.port.js';
 import type { RedisConnections } from './redis-connections.js';
 import { roomKeys } from './redis-connections.js';
 
@@ -14,7 +14,7 @@ import { roomKeys } from './redis-connections.js';
  * dropped (local members still get every frame); ioredis resubscribes when it is back.
  */
 export class RedisRoomBus implements RoomBus {
-  private readonly logger = new Logger('ConnectionManager');
+  private readonly logger = new Logger(RedisRoomBus.name);
   private readonly channelToRoom = new Map<string, string>();
   private handler: (roomKey: string, frame: string, except: string | undefined, messageId: string | undefined) => void = () => undefined;
 

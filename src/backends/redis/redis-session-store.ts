@@ -1,8 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { roomKey as toRoomKey } from '../../domain/rooms/room-key.js';
-import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from '../session/session-store.interface.js';
+import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
 import { APPEND_LUA, TAKE_LUA } from './session.lua.js';
 import type { RedisClient } from './redis-connections.js';
+
+/** The record as stored: the room keys it buffers for while away, so `remove` can drop those buffers. */
+interface StoredSession extends SessionRecord {
+  awayRoomKeys?: string[];
+}
 
 type Scripted = RedisClient & {
   cmAppend(k1: string, k2: string, ...args: (string | number)[]): Promise<number>;
@@ -19,7 +23,7 @@ type Scripted = RedisClient & {
  * Failure mode: methods reject while Redis is down (append swallows: it never blocks fan-out).
  */
 export class RedisSessionStore implements SessionStore {
-  private readonly logger = new Logger('ConnectionManager');
+  private readonly logger = new Logger(RedisSessionStore.name);
   private readonly redis: Scripted;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private expiredListener: (record: SessionRecord) => void = () => undefined;
@@ -87,7 +91,7 @@ export class RedisSessionStore implements SessionStore {
     );
     const previous = await this.read(record.sessionId);
     const tokenHash = record.tokenHash ?? previous?.tokenHash;
-    const stored: SessionRecord = { ...record, awayUntil, tokenHash };
+    const stored: StoredSession = { ...record, awayUntil, tokenHash, awayRoomKeys: roomKeys };
     // The record outlives its token by a minute, so the expiry check below can still read it.
     await this.redis.set(this.sessionKey(record.sessionId), JSON.stringify(stored), 'PX', ttl + 60_000);
     if (tokenHash) await this.redis.pexpire(this.tokenKey(tokenHash), ttl);
@@ -143,8 +147,8 @@ export class RedisSessionStore implements SessionStore {
     await this.redis.srem(this.instanceKey(), sessionId);
     if (!record) return;
     if (record.tokenHash) await this.redis.del(this.tokenKey(record.tokenHash));
-    for (const canvasId of record.rooms) {
-      const tag = this.roomTag(toRoomKey(record.tenantId, canvasId));
+    for (const key of record.awayRoomKeys ?? []) {
+      const tag = this.roomTag(key);
       await this.redis.cmTake(`${tag}:away`, `${tag}:awaybytes`, `${tag}:missed:${sessionId}`, `${tag}:trunc:${sessionId}`, sessionId);
     }
   }
@@ -176,9 +180,9 @@ export class RedisSessionStore implements SessionStore {
     this.timers.clear();
   }
 
-  private async read(sessionId: string): Promise<SessionRecord | undefined> {
+  private async read(sessionId: string): Promise<StoredSession | undefined> {
     const raw = await this.redis.get(this.sessionKey(sessionId));
-    return raw === null ? undefined : (JSON.parse(raw) as SessionRecord);
+    return raw === null ? undefined : (JSON.parse(raw) as StoredSession);
   }
 
   private clearTimer(sessionId: string): void {

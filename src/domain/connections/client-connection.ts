@@ -1,8 +1,17 @@
-import type { CloseCause } from '../../connection-manager/connection-manager.events.js';
+import type { CloseCause, ConnectionRef } from '../../kernel/connection-manager.events.js';
 import type { Identity } from './identity.js';
-import type { SocketLike } from './socket-like.js';
-import { SOCKET_OPEN, TEXT_FRAME } from './socket-like.js';
+import type { SocketLike } from '../ports/socket.port.js';
+import { SOCKET_OPEN, TEXT_FRAME } from '../ports/socket.port.js';
 import type { LocalRoom } from '../rooms/local-room.js';
+
+/** Why the server ends a connection: the cause, whether it may be resumed, the close code sent (if any). */
+export interface ServerClose {
+  cause: CloseCause;
+  /** Whether the session may be resumed with its reconnect token after this close. */
+  resumable: boolean;
+  /** The close code sent; absent when the socket is destroyed without a close frame. */
+  code?: number;
+}
 
 /**
  * One open WebSocket and its per-connection state. Kept deliberately small (a few numbers,
@@ -67,6 +76,10 @@ export class ClientConnection {
   get tenantId(): string {
     return this.identity.tenantId;
   }
+  /** Who this connection is, as every connection-scoped event carries it. */
+  ref(): ConnectionRef {
+    return { connectionId: this.id, sessionId: this.sessionId, userId: this.identity.userId, tenantId: this.identity.tenantId };
+  }
   get isOpen(): boolean {
     return !this.closed && this.socket.readyState === SOCKET_OPEN;
   }
@@ -76,11 +89,11 @@ export class ClientConnection {
    * heartbeat terminating a socket already closing for a policy violation) does not replace it.
    * `code` is the close code the server sent, if it sent one.
    */
-  recordClose(cause: CloseCause, resumable: boolean, code?: number): void {
+  recordClose(close: ServerClose): void {
     if (this.closeCause !== undefined) return;
-    this.closeCause = cause;
-    this.resumable = resumable;
-    if (code !== undefined) this.closeCode = code;
+    this.closeCause = close.cause;
+    this.resumable = close.resumable;
+    if (close.code !== undefined) this.closeCode = close.code;
   }
 
   /** Sends a serialized frame (always as a text frame) if the socket is open; a closed socket drops it. */

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { resolveConnectionManagerOptions, type ConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { resolveConnectionManagerOptions, type ConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { ClientConnection } from './client-connection.js';
 import { ConnectionService } from './connection.service.js';
-import type { SocketLike } from './socket-like.js';
+import type { SocketLike } from '../ports/socket.port.js';
 
 /** A socket that records what the service does to it. */
 class FakeSocket implements SocketLike {
@@ -235,12 +235,12 @@ describe('ConnectionService: send and disconnect', () => {
     const b = conn('u2', 't1');
     admit(svc, a);
     admit(svc, b);
-    svc.close(a, 1008, 'too many invalid frames', 'policy_violation', false);
-    svc.close(a, 1000, '', 'server_shutdown', true);
+    svc.close(a, { code: 1008, reason: 'too many invalid frames', cause: 'policy_violation', resumable: false });
+    svc.close(a, { code: 1000, reason: '', cause: 'server_shutdown', resumable: true });
     expect(a.closeCause).toBe('policy_violation');
     expect(a.resumable).toBe(false);
 
-    svc.terminate(b, 'heartbeat_timeout', true);
+    svc.terminate(b, { cause: 'heartbeat_timeout', resumable: true });
     expect(b.socket.terminated).toBe(true);
     expect(b.socket.closedWith).toBeUndefined();
     expect(b.closeCause).toBe('heartbeat_timeout');

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
-import type { CloseCause } from '../../connection-manager/connection-manager.events.js';
-import { ClientConnection } from './client-connection.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
+import { ClientConnection, type ServerClose } from './client-connection.js';
 
 function userKey(tenantId: string, userId: string): string {
   return `${tenantId}\u0000${userId}`;
@@ -127,7 +126,7 @@ export class ConnectionService {
   disconnect(connectionId: string, code = 1000, reason = '', resumable = false): boolean {
     const connection = this.byId.get(connectionId);
     if (!connection) return false;
-    this.close(connection, code, reason, 'disconnected_by_server', resumable);
+    this.close(connection, { code, reason, cause: 'disconnected_by_server', resumable });
     return true;
   }
 
@@ -140,7 +139,7 @@ export class ConnectionService {
     let n = 0;
     for (const connection of [...this.byId.values()]) {
       if (connection.userId !== userId || (tenantId !== undefined && connection.tenantId !== tenantId)) continue;
-      this.close(connection, code, reason, 'disconnected_by_server', false);
+      this.close(connection, { code, reason, cause: 'disconnected_by_server', resumable: false });
       n++;
     }
     return n;
@@ -151,19 +150,19 @@ export class ConnectionService {
    * `forceAfterMs`, a peer that does not complete the close handshake by then (a client that
    * stopped reading) is destroyed instead of holding its buffers for ws's 30 s close timeout.
    */
-  close(connection: ClientConnection, code: number, reason: string, cause: CloseCause, resumable: boolean, forceAfterMs?: number): void {
-    connection.recordClose(cause, resumable, code);
-    connection.socket.close(code, reason);
-    if (forceAfterMs !== undefined) {
+  close(connection: ClientConnection, close: ServerClose & { reason: string; forceAfterMs?: number }): void {
+    connection.recordClose(close);
+    connection.socket.close(close.code, close.reason);
+    if (close.forceAfterMs !== undefined) {
       setTimeout(() => {
         if (!connection.closed) connection.socket.terminate();
-      }, forceAfterMs).unref();
+      }, close.forceAfterMs).unref();
     }
   }
 
   /** Records why, then destroys the socket without a close frame (dead peers). */
-  terminate(connection: ClientConnection, cause: CloseCause, resumable: boolean): void {
-    connection.recordClose(cause, resumable);
+  terminate(connection: ClientConnection, close: Omit<ServerClose, 'code'>): void {
+    connection.recordClose(close);
     connection.socket.terminate();
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { CloseCode } from '../../protocol/protocol.types.js';
 import { ConnectionLifecycleService } from './connection-lifecycle.service.js';
 import { ConnectionService } from './connection.service.js';
@@ -17,6 +17,11 @@ import { LifecycleState } from './lifecycle-state.js';
  */
 @Injectable()
 export class DrainService implements BeforeApplicationShutdown {
+  /**
+   * The drain's start line is part of the operator log contract (docs/operations.md): it keeps
+   * the module's context `ConnectionManager`, like the connection lifecycle lines, so a log
+   * query for the module's own lines finds it.
+   */
   private readonly logger = new Logger('ConnectionManager');
 
   constructor(
@@ -37,14 +42,14 @@ export class DrainService implements BeforeApplicationShutdown {
     if (open.length === 0) return;
     this.logger.log(`draining ${open.length} connections`);
     for (const connection of open) {
-      this.connections.close(connection, CloseCode.SERVICE_RESTART, 'service restart', 'server_shutdown', true);
+      this.connections.close(connection, { code: CloseCode.SERVICE_RESTART, reason: 'service restart', cause: 'server_shutdown', resumable: true });
     }
     const deadline = Date.now() + this.options.drainTimeoutMs;
     while (this.connections.count > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     for (const connection of [...this.connections.all()]) {
-      this.connections.terminate(connection, 'server_shutdown', true);
+      this.connections.terminate(connection, { cause: 'server_shutdown', resumable: true });
     }
     // The count drops when a cleanup starts; its store writes (sessions kept for resume, seats
     // given back) must finish before the app closes its Redis connections.

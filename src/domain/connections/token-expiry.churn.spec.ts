@@ -2,11 +2,11 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
-import { resolveConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
+import { resolveConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { ClientConnection } from './client-connection.js';
 import { ConnectionService } from './connection.service.js';
-import type { SocketLike } from './socket-like.js';
+import type { SocketLike } from '../ports/socket.port.js';
 import { TokenExpiryService } from './token-expiry.service.js';
 
 /**

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
-import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
-import { AuthExpiredEvent, ConnectionManagerEvent } from '../../connection-manager/connection-manager.events.js';
+import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
+import { AuthExpiredEvent, ConnectionManagerEvent } from '../../kernel/connection-manager.events.js';
 import { CloseCode, type ReauthRequiredFrame } from '../../protocol/protocol.types.js';
 import type { ClientConnection } from './client-connection.js';
 import { ConnectionService } from './connection.service.js';
@@ -19,7 +19,7 @@ import { DeadlineWheel } from './deadline-wheel.js';
  */
 @Injectable()
 export class TokenExpiryService implements OnModuleDestroy {
-  private readonly logger = new Logger('ConnectionManager');
+  private readonly logger = new Logger(TokenExpiryService.name);
   private readonly wheel = new DeadlineWheel<ClientConnection>(
     (connection) => this.onDue(connection),
     (err) => this.logger.error(`token expiry handling failed: ${(err as Error).message}`),
@@ -68,9 +68,9 @@ export class TokenExpiryService implements OnModuleDestroy {
     connection.inReauthGrace = false;
     this.events.publish(
       ConnectionManagerEvent.AuthExpired,
-      new AuthExpiredEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId),
+      new AuthExpiredEvent(connection.ref()),
     );
-    this.connections.close(connection, CloseCode.TOKEN_EXPIRED, 'token expired', 'token_expired', false);
+    this.connections.close(connection, { code: CloseCode.TOKEN_EXPIRED, reason: 'token expired', cause: 'token_expired', resumable: false });
   }
 
   private startGrace(connection: ClientConnection): void {

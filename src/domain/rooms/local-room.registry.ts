@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { RoomBus } from '../../backends/bus/room-bus.interface.js';
+import { RoomBus } from '../ports/room-bus.port.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { wireRoomId } from '../../protocol/protocol.types.js';
 import { LocalRoom } from './local-room.js';

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { RoomBus } from '../../backends/bus/room-bus.interface.js';
-import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { RoomBus } from '../ports/room-bus.port.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { CloseCode } from '../../protocol/protocol.types.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
-import { TEXT_FRAME } from '../connections/socket-like.js';
-import { WriteBatch } from '../connections/write-batch.interface.js';
+import { TEXT_FRAME } from '../ports/socket.port.js';
+import { WriteBatch } from '../ports/write-batch.port.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 
 /** Counters of the broadcast path, read at scrape time (no per-frame metric calls). */
@@ -69,7 +69,7 @@ export class RoomDelivery {
       const socket = connection.socket;
       if (socket.bufferedAmount > this.maxBuffered) {
         this.stats.slowConsumerCloses++;
-        this.connections.close(connection, CloseCode.TRY_AGAIN_LATER, 'slow consumer', 'slow_consumer', true, 2000);
+        this.connections.close(connection, { code: CloseCode.TRY_AGAIN_LATER, reason: 'slow consumer', cause: 'slow_consumer', resumable: true, forceAfterMs: 2000 });
         continue;
       }
       if (connection.held === null) {

@@ -1,20 +1,20 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { RoomBus } from '../../backends/bus/room-bus.interface.js';
-import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
-import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { RoomBus } from '../ports/room-bus.port.js';
+import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
+import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import {
   ConnectionManagerEvent,
   RoomJoinRefusedEvent,
   RoomJoinedEvent,
   RoomLeftEvent,
   type RoomLeftReason,
-} from '../../connection-manager/connection-manager.events.js';
-import { MembershipStore, type MembershipJoinResult } from '../../backends/membership/membership-store.interface.js';
+} from '../../kernel/connection-manager.events.js';
+import { MembershipStore, type MembershipJoinResult } from '../ports/membership-store.port.js';
 import type { PresenceMember } from '../../protocol/protocol.types.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { SessionService } from '../sessions/session.service.js';
-import { CanvasAccessPolicy } from './canvas-access-policy.interface.js';
+import { CanvasAccessPolicy } from '../ports/canvas-access-policy.port.js';
 import type { LocalRoom } from './local-room.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 import { RoomDelivery } from './room-delivery.js';
@@ -63,7 +63,7 @@ export class RoomService {
     if (!seat.ok) {
       this.events.publish(
         ConnectionManagerEvent.RoomJoinRefused,
-        new RoomJoinRefusedEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, canvasId, seat.code),
+        new RoomJoinRefusedEvent({ ...connection.ref(), canvasId, code: seat.code }),
       );
       return seat;
     }
@@ -109,19 +109,16 @@ export class RoomService {
     const { result } = seat;
     // A repeated join changes nothing, but the joiner still gets presence_state again: the
     // event carries firstConnectionOfUser=false, so nobody else hears of it.
-    const event = new RoomJoinedEvent(
-      connection.id,
-      connection.sessionId,
-      connection.userId,
-      connection.tenantId,
-      seat.key,
-      room.wireId,
-      seat.canvasId,
-      result.member,
-      result.firstConnectionOfUser,
-      result.members,
+    const event = new RoomJoinedEvent({
+      ...connection.ref(),
+      roomKey: seat.key,
+      roomId: room.wireId,
+      canvasId: seat.canvasId,
+      member: result.member,
+      firstConnectionOfUser: result.firstConnectionOfUser,
+      members: result.members,
       resumed,
-    );
+    });
     return { ok: true, room, event };
   }
 
@@ -162,7 +159,14 @@ export class RoomService {
     }
     this.events.publish(
       ConnectionManagerEvent.RoomLeft,
-      new RoomLeftEvent(connection.id, connection.sessionId, connection.userId, connection.tenantId, room.key, room.wireId, room.canvasId, reason, last),
+      new RoomLeftEvent({
+        ...connection.ref(),
+        roomKey: room.key,
+        roomId: room.wireId,
+        canvasId: room.canvasId,
+        reason,
+        lastConnectionOfUser: last,
+      }),
     );
   }
 

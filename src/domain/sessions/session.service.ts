@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { EventSubscriptions } from '../../connection-manager/event-subscriptions.js';
-import { DomainEventPublisher } from '../../connection-manager/domain-events.publisher.js';
+import { EventSubscriptions } from '../../kernel/event-subscriptions.js';
+import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import { randomUUID } from 'node:crypto';
-import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
-import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
-import { ConnectionManagerEvent, SessionExpiredEvent } from '../../connection-manager/connection-manager.events.js';
-import { SessionStore, type MissedMessages, type SessionRecord } from '../../backends/session/session-store.interface.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
+import { ConnectionManagerEvent, SessionExpiredEvent } from '../../kernel/connection-manager.events.js';
+import { SessionStore, type MissedMessages, type SessionRecord } from '../ports/session-store.port.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import type { Identity } from '../connections/identity.js';
 import { hashReconnectToken, newReconnectToken } from './reconnect-token.js';
@@ -20,7 +20,7 @@ import { hashReconnectToken, newReconnectToken } from './reconnect-token.js';
  */
 @Injectable()
 export class SessionService implements OnModuleInit, OnApplicationShutdown, OnModuleDestroy {
-  private readonly logger = new Logger('ConnectionManager');
+  private readonly logger = new Logger(SessionService.name);
   private readonly subscriptions: EventSubscriptions;
 
   constructor(
@@ -38,7 +38,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     const onChange = (event: { connectionId: string; sessionId: string }) => this.onMembershipChange(event);
     this.subscriptions.on(ConnectionManagerEvent.RoomJoined, onChange).on(ConnectionManagerEvent.RoomLeft, onChange);
     this.store.onExpired((record) =>
-      this.events.publish(ConnectionManagerEvent.SessionExpired, new SessionExpiredEvent(record.sessionId, record.userId, record.tenantId, record.rooms)),
+      this.events.publish(ConnectionManagerEvent.SessionExpired, new SessionExpiredEvent({ sessionId: record.sessionId, userId: record.userId, tenantId: record.tenantId, rooms: record.rooms })),
     );
   }
 

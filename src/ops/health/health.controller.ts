@@ -20,7 +20,7 @@ import { ReadinessIndicator } from './readiness.indicator.js';
  */
 @Controller('health')
 export class HealthController {
-  private readonly logger = new Logger('Health');
+  private readonly logger = new Logger(HealthController.name);
   private readonly startedAt = Date.now();
   private lastReady: boolean | undefined;
 

@@ -20,10 +20,10 @@ export interface ReadinessCheck {
  * OpsModule finds every such provider in the app at bootstrap, in whichever module it lives,
  * so several modules can each contribute checks without knowing about each other:
  *
- *     { provide: ReadinessCheck, inject: [REDIS_CONNECTIONS],
- *       useFactory: (r: RedisConnections): ReadinessCheck => ({
- *         name: 'redis',
- *         isReady: () => r.command.status === 'ready' && r.subscriber.status === 'ready',
+ *     { provide: ReadinessCheck, inject: [SearchIndex],
+ *       useFactory: (index: SearchIndex): ReadinessCheck => ({
+ *         name: 'search',
+ *         isReady: () => index.connected,
  *       }) }
  *
  * Checks known only at run time go through {@link ReadinessRegistry.register} instead.

@@ -6,8 +6,8 @@ import {
   type ConnectionEstablishedEvent,
   type ConnectionRefusedEvent,
   type SessionResumedEvent,
-} from '../../connection-manager/connection-manager.events.js';
-import { EventSubscriptions } from '../../connection-manager/event-subscriptions.js';
+} from '../../kernel/connection-manager.events.js';
+import { EventSubscriptions } from '../../kernel/event-subscriptions.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
 import { OPS_LOG_LEVELS, type ResolvedOpsOptions } from '../ops.options.js';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { ConnectionManagerEvent } from '../../connection-manager/connection-manager.events.js';
+import { ConnectionManagerEvent } from '../../kernel/connection-manager.events.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
 import type { ResolvedOpsOptions } from '../ops.options.js';
 import { MetricsService } from './metrics.service.js';

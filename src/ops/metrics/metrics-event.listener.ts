@@ -12,10 +12,10 @@ import {
   type RoomJoinedEvent,
   type RoomLeftEvent,
   type SessionResumedEvent,
-} from '../../connection-manager/connection-manager.events.js';
+} from '../../kernel/connection-manager.events.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
 import type { ResolvedOpsOptions } from '../ops.options.js';
-import { EventSubscriptions } from '../../connection-manager/event-subscriptions.js';
+import { EventSubscriptions } from '../../kernel/event-subscriptions.js';
 import { MetricsService } from './metrics.service.js';
 
 /**
@@ -34,7 +34,7 @@ export class MetricsEventListener implements OnModuleInit, OnApplicationShutdown
     private readonly metrics: MetricsService,
     @Inject(OPS_OPTIONS) private readonly options: ResolvedOpsOptions,
   ) {
-    this.subscriptions = new EventSubscriptions(events, new Logger('Metrics'));
+    this.subscriptions = new EventSubscriptions(events, new Logger(MetricsEventListener.name));
   }
 
   onModuleInit(): void {

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CONNECTION_MANAGER_OPTIONS } from '../../connection-manager/connection-manager.constants.js';
-import type { CloseCause } from '../../connection-manager/connection-manager.events.js';
-import type { ResolvedConnectionManagerOptions } from '../../connection-manager/connection-manager.options.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
+import type { CloseCause } from '../../kernel/connection-manager.events.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { ConnectionService } from '../../domain/connections/connection.service.js';
 import { LifecycleState } from '../../domain/connections/lifecycle-state.js';
 import { RoomDelivery, type DeliveryStats } from '../../domain/rooms/room-delivery.js';
@@ -253,7 +253,7 @@ function lookUpDeliveryStats(moduleRef: ModuleRef): DeliveryStats | undefined {
   try {
     return moduleRef.get(RoomDelivery, { strict: false }).stats;
   } catch {
-    new Logger('Metrics').warn('RoomDelivery not found: messages_out_total and broadcasts_total stay at 0');
+    new Logger(MetricsService.name).warn('RoomDelivery not found: messages_out_total and broadcasts_total stay at 0');
     return undefined;
   }
 }

@@ -1,4 +1,4 @@
-import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from './session-store.interface.js';
+import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
 
 interface AwaySession {
   record: SessionRecord;
@@ -103,6 +103,11 @@ export class InMemorySessionStore implements SessionStore {
     this.stopBuffering(sessionId);
     this.forgetHash(sessionId);
     this.records.delete(sessionId);
+  }
+
+  /** One process holds every session: no other instance can die under it. */
+  async orphan(): Promise<number> {
+    return 0;
   }
 
   onExpired(listener: (record: SessionRecord) => void): void {

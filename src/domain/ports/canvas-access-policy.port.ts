@@ -15,13 +15,3 @@ export interface CanvasAccessPolicy {
 
 /** Injection token of the {@link CanvasAccessPolicy}. */
 export const CanvasAccessPolicy = Symbol('CanvasAccessPolicy');
-
-/**
- * The default policy: a token with a `canvases` claim may join only those canvases; a token
- * without it may join any canvas of its own tenant.
- */
-export class ClaimsCanvasAccessPolicy implements CanvasAccessPolicy {
-  canJoin(identity: Identity, canvasId: string): boolean {
-    return identity.canvases === undefined || identity.canvases.includes(canvasId);
-  }
-}

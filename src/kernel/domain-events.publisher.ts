@@ -12,7 +12,7 @@ type Listener = (...args: unknown[]) => unknown;
  */
 @Injectable()
 export class DomainEventPublisher {
-  private readonly logger = new Logger('ConnectionManagerEvents');
+  private readonly logger = new Logger(DomainEventPublisher.name);
 
   constructor(private readonly emitter: EventEmitter2) {}
 

@@ -41,6 +41,13 @@ export interface MembershipStore {
   join(roomKey: string, entry: MembershipEntry, capacity: number): Promise<MembershipJoinResult>;
   leave(roomKey: string, userId: string, connectionId: string): Promise<MembershipLeaveResult>;
   members(roomKey: string): Promise<PresenceMember[]>;
+  /**
+   * Makes `instanceId`'s part of a room hold exactly `live` (connections admitted before: no
+   * capacity check). Used by cluster coordination: `[]` purges a dead instance, the live list
+   * re-registers this instance after an outage. Returns the users who left the room entirely
+   * (the others must see presence_leave for them). A single-instance store owns every entry.
+   */
+  resync(roomKey: string, instanceId: string, live: MembershipEntry[]): Promise<string[]>;
 }
 
 /** Injection token of the {@link MembershipStore} (same name, as in @nestjs/throttler). */

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { ConnectionManagerEvent, ConnectionMessageEvent } from '../connection-manager/connection-manager.events.js';
-import { EventSubscriptions } from '../connection-manager/event-subscriptions.js';
+import { ConnectionManagerEvent, ConnectionMessageEvent } from '../kernel/connection-manager.events.js';
+import { EventSubscriptions } from '../kernel/event-subscriptions.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 
 /**
@@ -14,14 +14,14 @@ import { RoomService } from '../domain/rooms/room.service.js';
  * (see docs/performance.md).
  */
 @Injectable()
-export class RouterService implements OnModuleInit, OnApplicationShutdown {
+export class CanvasMessageRouterService implements OnModuleInit, OnApplicationShutdown {
   private readonly subscriptions: EventSubscriptions;
 
   constructor(
     private readonly rooms: RoomService,
     events: EventEmitter2,
   ) {
-    this.subscriptions = new EventSubscriptions(events, new Logger('Router'));
+    this.subscriptions = new EventSubscriptions(events, new Logger(CanvasMessageRouterService.name));
   }
 
   onModuleInit(): void {

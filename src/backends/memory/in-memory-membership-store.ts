@@ -4,7 +4,7 @@ import type {
   MembershipJoinResult,
   MembershipLeaveResult,
   MembershipStore,
-} from './membership-store.interface.js';
+} from '../../domain/ports/membership-store.port.js';
 
 interface UserSeat {
   name: string | undefined;
@@ -65,6 +65,24 @@ export class InMemoryMembershipStore implements MembershipStore {
   async members(roomKey: string): Promise<PresenceMember[]> {
     const room = this.rooms.get(roomKey);
     return room ? this.snapshot(room) : [];
+  }
+
+  /**
+   * One process holds the whole room, so "this instance's part" is all of it: the room is made
+   * to hold exactly `live` (names kept from `live` where given).
+   */
+  async resync(roomKey: string, _instanceId: string, live: MembershipEntry[]): Promise<string[]> {
+    const room = this.rooms.get(roomKey) ?? new Map<string, UserSeat>();
+    const before = new Set(room.keys());
+    room.clear();
+    for (const entry of live) {
+      let seat = room.get(entry.userId);
+      if (!seat) room.set(entry.userId, (seat = { name: entry.name, connections: new Set() }));
+      seat.connections.add(entry.connectionId);
+    }
+    if (room.size === 0) this.rooms.delete(roomKey);
+    else this.rooms.set(roomKey, room);
+    return [...before].filter((userId) => !room.has(userId));
   }
 
   /** Rooms currently held (for tests and metrics). */

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { ConnectionManagerEvent, RoomJoinedEvent, RoomLeftEvent } from '../connection-manager/connection-manager.events.js';
-import { EventSubscriptions } from '../connection-manager/event-subscriptions.js';
+import { ConnectionManagerEvent, RoomJoinedEvent, RoomLeftEvent } from '../kernel/connection-manager.events.js';
+import { EventSubscriptions } from '../kernel/event-subscriptions.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import type { PresenceJoinFrame, PresenceLeaveFrame, PresenceMember, PresenceStateFrame } from '../protocol/protocol.types.js';
@@ -16,7 +16,7 @@ import type { PresenceJoinFrame, PresenceLeaveFrame, PresenceMember, PresenceSta
  * with plain emitter listeners (no promise per event, unlike `@OnEvent`'s async wrapper).
  */
 @Injectable()
-export class PresenceService implements OnModuleInit, OnApplicationShutdown {
+export class CanvasPresenceService implements OnModuleInit, OnApplicationShutdown {
   private readonly subscriptions: EventSubscriptions;
 
   constructor(
@@ -24,7 +24,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     private readonly rooms: RoomService,
     events: EventEmitter2,
   ) {
-    this.subscriptions = new EventSubscriptions(events, new Logger('Presence'));
+    this.subscriptions = new EventSubscriptions(events, new Logger(CanvasPresenceService.name));
   }
 
   onModuleInit(): void {

@@ -67,6 +67,12 @@ export interface SessionStore {
   updateRooms(sessionId: string, canvasIds: string[]): Promise<void>;
   /** Forgets a session and its token for good. */
   remove(sessionId: string): Promise<void>;
+  /**
+   * The connected sessions of a dead instance become away (resumable for the TTL) with the rooms
+   * they were in, but nothing was buffered for them (`lostBuffer`). Returns how many there were.
+   * A single-instance store has no other instance: it returns 0.
+   */
+  orphan(instanceId: string): Promise<number>;
   /** Registers the callback run when an away session's time runs out (once per session). */
   onExpired(listener: (record: SessionRecord) => void): void;
   /** Stops timers (module shutdown). */

@@ -1,4 +1,4 @@
-import type { SocketLike } from './socket-like.js';
+import type { SocketLike } from './socket.port.js';
 
 /**
  * Lets the transport merge the frames one socket gets within one event-loop turn into one

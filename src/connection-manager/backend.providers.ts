@@ -1,0 +1,64 @@
+import type { Provider } from '@nestjs/common';
+import { InMemoryMembershipStore } from '../backends/memory/in-memory-membership-store.js';
+import { InMemorySessionStore } from '../backends/memory/in-memory-session-store.js';
+import { MemoryUpgradeRateLimiter } from '../backends/memory/memory-upgrade-rate-limiter.js';
+import { createRedisConnections, type RedisConnections } from '../backends/redis/redis-connections.js';
+import { RedisInstanceRegistry } from '../backends/redis/redis-instance-registry.js';
+import { RedisMembershipStore } from '../backends/redis/redis-membership-store.js';
+import { RedisRoomBus } from '../backends/redis/redis-room-bus.js';
+import { RedisSessionStore } from '../backends/redis/redis-session-store.js';
+import { RedisUpgradeRateLimiter } from '../backends/redis/redis-upgrade-rate-limiter.js';
+import { InstanceRegistry } from '../domain/ports/instance-registry.port.js';
+import { MembershipStore } from '../domain/ports/membership-store.port.js';
+import { RoomBus } from '../domain/ports/room-bus.port.js';
+import { SessionStore } from '../domain/ports/session-store.port.js';
+import { UpgradeRateLimiter } from '../domain/ports/upgrade-rate-limiter.port.js';
+import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
+import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../kernel/connection-manager.tokens.js';
+
+/** The Redis connections of cluster mode; undefined in memory mode. Internal to the composition root. */
+const REDIS_CONNECTIONS = Symbol('REDIS_CONNECTIONS');
+
+type Redis = { connections: RedisConnections; keyPrefix: string };
+
+/** The one place that picks the back-end of each port: in memory by default, Redis when `redis` is set. */
+function backend<T>(provide: symbol, build: { memory: (o: ResolvedConnectionManagerOptions) => T; redis: (o: ResolvedConnectionManagerOptions, r: Redis, id: string) => T }): Provider {
+  return {
+    provide,
+    inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS],
+    useFactory: (o: ResolvedConnectionManagerOptions, id: string, connections?: RedisConnections) =>
+      connections && o.redis ? build.redis(o, { connections, keyPrefix: o.redis.keyPrefix }, id) : build.memory(o),
+  };
+}
+
+/** The ports' adapters, chosen from the options (see docs/architecture.md for the table). */
+export const backendProviders: Provider[] = [
+  {
+    provide: REDIS_CONNECTIONS,
+    inject: [CONNECTION_MANAGER_OPTIONS],
+    useFactory: (o: ResolvedConnectionManagerOptions) => (o.redis ? createRedisConnections(o.redis.url, o.redis.clusterNodes) : undefined),
+  },
+  backend<UpgradeRateLimiter>(UpgradeRateLimiter, {
+    memory: (o) => new MemoryUpgradeRateLimiter({ points: o.rateLimitPoints, windowMs: o.rateLimitWindowMs }),
+    // Counts across instances; while Redis does not answer, each instance counts on its own.
+    redis: (o, r) =>
+      new RedisUpgradeRateLimiter({
+        redis: r.connections.command,
+        keyPrefix: r.keyPrefix,
+        points: o.rateLimitPoints,
+        windowMs: o.rateLimitWindowMs,
+        fallback: new MemoryUpgradeRateLimiter({ points: o.rateLimitPoints, windowMs: o.rateLimitWindowMs }),
+      }),
+  }),
+  backend<MembershipStore>(MembershipStore, {
+    memory: () => new InMemoryMembershipStore(),
+    redis: (_o, r, id) => new RedisMembershipStore(r.connections.command, r.keyPrefix, id),
+  }),
+  backend<SessionStore>(SessionStore, {
+    memory: (o) => new InMemorySessionStore(o.resumeBufferMessages, o.resumeBufferBytes),
+    redis: (o, r, id) => new RedisSessionStore(r.connections.command, r.keyPrefix, id, o.reconnectTokenTtlMs, o.resumeBufferMessages, o.resumeBufferBytes),
+  }),
+  // A single instance has no bus and no registry: nobody else to tell.
+  backend<RoomBus | undefined>(RoomBus, { memory: () => undefined, redis: (_o, r, id) => new RedisRoomBus(r.connections, r.keyPrefix, id) }),
+  backend<InstanceRegistry | undefined>(InstanceRegistry, { memory: () => undefined, redis: (_o, r, id) => new RedisInstanceRegistry(r.connections, r.keyPrefix, id) }),
+];

@@ -1,0 +1,146 @@
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { ConnectionManagerEvent, type RoomJoinedEvent } from '../../kernel/connection-manager.events.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
+import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../kernel/connection-manager.tokens.js';
+import { EventSubscriptions } from '../../kernel/event-subscriptions.js';
+import type { PresenceLeaveFrame } from '../../protocol/protocol.types.js';
+import { wireRoomId } from '../../protocol/protocol.types.js';
+import { ConnectionLifecycleService } from '../connections/connection-lifecycle.service.js';
+import { ConnectionService } from '../connections/connection.service.js';
+import { InstanceRegistry } from '../ports/instance-registry.port.js';
+import { MembershipStore } from '../ports/membership-store.port.js';
+import { SessionStore } from '../ports/session-store.port.js';
+import { LocalRoomRegistry } from '../rooms/local-room.registry.js';
+import { parseRoomKey } from '../rooms/room-key.js';
+import { RoomService } from '../rooms/room.service.js';
+import { SessionService } from '../sessions/session.service.js';
+
+/**
+ * What happens when an instance of the cluster dies or comes back, so crashes and back-end
+ * outages heal by themselves. It talks to the {@link InstanceRegistry} port (Redis in cluster
+ * mode) and does nothing without one (a single instance has nobody to tell):
+ * - lease: this instance's lease is renewed every `instanceLeaseMs / 3`; each tick also looks
+ *   for instances whose lease ran out (killed, never said goodbye). One survivor (the registry's
+ *   purge claim) purges a dead instance: its connections leave every room it had, the
+ *   survivors broadcast presence_leave for users that left entirely, its seats free up, and its
+ *   connected sessions become resumable for the TTL (without replay). Ghosts are gone within
+ *   about 1.3 leases.
+ * - recovery: when the back-end is reachable again after an outage (or this instance finds its
+ *   own lease was purged after a long stall), the instance makes the stores hold exactly its
+ *   live memberships (adding missing ones, dropping stale ones) and re-registers its connected
+ *   sessions, so presence and capacity are right within seconds.
+ */
+@Injectable()
+export class ClusterCoordinator implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ClusterCoordinator.name);
+  private readonly subscriptions: EventSubscriptions;
+  private timer: NodeJS.Timeout | undefined;
+  /** Whether this instance's lease was written once: a later write that creates it means it was purged. */
+  private registered = false;
+
+  constructor(
+    @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
+    @Inject(MembershipStore) private readonly membership: MembershipStore,
+    @Inject(SessionStore) private readonly sessionStore: SessionStore,
+    private readonly local: LocalRoomRegistry,
+    private readonly rooms: RoomService,
+    private readonly connections: ConnectionService,
+    private readonly sessions: SessionService,
+    private readonly lifecycle: ConnectionLifecycleService,
+    emitter: EventEmitter2,
+    @Optional() @Inject(InstanceRegistry) private readonly registry?: InstanceRegistry,
+  ) {
+    this.subscriptions = new EventSubscriptions(emitter, this.logger);
+  }
+
+  /** The back-end the cluster depends on, for readiness checks; undefined on a single instance. */
+  get backend(): { name: string; isReady: () => boolean } | undefined {
+    const registry = this.registry;
+    return registry ? { name: registry.backendName, isReady: () => registry.isReady() } : undefined;
+  }
+
+  onApplicationBootstrap(): void {
+    const registry = this.registry;
+    if (!registry) return;
+    this.subscriptions.on(ConnectionManagerEvent.RoomJoined, (event: RoomJoinedEvent) => {
+      registry.addRoom(event.roomKey).catch(() => undefined);
+    });
+    registry.onReconnect(() => void this.recover());
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.options.instanceLeaseMs / 3)));
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    this.subscriptions.clear();
+    if (!this.registry) return;
+    // Sockets the adapter terminated last are still being cleaned up: let their writes land.
+    await this.lifecycle.idle(2000);
+    await this.registry.close();
+  }
+
+  /** One lease round: renew ours, purge the instances whose lease ran out. */
+  private async tick(): Promise<void> {
+    const registry = this.registry;
+    if (!registry?.isReady()) return;
+    try {
+      const now = Date.now();
+      const lease = await registry.renewLease(now + this.options.instanceLeaseMs);
+      if (lease === 'created' && this.registered) {
+        // Our lease had run out (a long stall) and a survivor purged us: put our live state back.
+        this.logger.warn('lease had expired and this instance was purged; re-registering');
+        void this.recover();
+      }
+      this.registered = true;
+      for (const id of await registry.expiredInstances(now)) if (id !== this.instanceId) await this.purge(id);
+    } catch (err) {
+      this.logger.warn(`lease tick failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Removes every trace of a dead instance (one survivor does it, under the purge claim). */
+  async purge(deadId: string): Promise<void> {
+    const registry = this.registry!;
+    if (!(await registry.claimPurge(deadId, this.options.instanceLeaseMs))) return;
+    const roomKeys = await registry.roomsOf(deadId);
+    let users = 0;
+    for (const key of roomKeys) {
+      for (const userId of await this.membership.resync(key, deadId, [])) {
+        this.rooms.broadcastToRoomKey(key, presenceLeave(key, userId));
+        users++;
+      }
+    }
+    const sessions = await this.sessionStore.orphan(deadId);
+    await registry.forget(deadId);
+    this.logger.warn(`purged dead instance ${deadId}: ${roomKeys.length} rooms, ${users} users left, ${sessions} sessions orphaned`);
+  }
+
+  /** After an outage: the stores get exactly this instance's live memberships and sessions back. */
+  async recover(): Promise<void> {
+    const registry = this.registry!;
+    try {
+      const known = new Set([...(await registry.roomsOf(this.instanceId)), ...this.local.keys()]);
+      for (const key of known) {
+        const room = this.local.get(key);
+        const live = room ? [...room.connections].map((c) => ({ connectionId: c.id, userId: c.userId, name: c.identity.name })) : [];
+        await this.membership.resync(key, this.instanceId, live);
+        if (live.length > 0) await registry.addRoom(key);
+        else await registry.removeRoom(key);
+      }
+      for (const connection of this.connections.all()) await this.sessions.reactivate(connection);
+      await this.tick();
+      this.logger.log(`re-registered ${known.size} rooms and ${this.connections.count} sessions after a back-end outage`);
+    } catch (err) {
+      // A failure here means the back-end went away again: its next reconnect runs this again.
+      this.logger.warn(`re-registration failed, retrying on the next reconnect: ${(err as Error).message}`);
+    }
+  }
+}
+
+function presenceLeave(roomKey: string, userId: string): PresenceLeaveFrame {
+  const { canvasId } = parseRoomKey(roomKey);
+  return { type: 'presence_leave', roomId: wireRoomId(canvasId), canvasId, userId };
+}

@@ -1,0 +1,42 @@
+import type { UpgradeRefusalCode } from '../../protocol/protocol.types.js';
+import type { SessionRecord } from '../ports/session-store.port.js';
+import type { Identity } from './identity.js';
+
+/** What the transport read off an upgrade request, and all the admission looks at. */
+export interface UpgradeAttempt {
+  /** The client IP (after trusted proxy hops). */
+  ip: string;
+  /** The `Origin` header, when sent. */
+  origin: string | undefined;
+  /**
+   * The JWT presented: undefined when none was, `''` when the `Authorization` header was there
+   * but malformed (refused as invalid, never treated as "no credential").
+   */
+  token: string | undefined;
+  /** The reconnect token presented, when resuming. */
+  reconnectToken: string | undefined;
+}
+
+/** What an admitted upgrade carries from the admission to the connection handler. */
+export interface AdmittedUpgrade {
+  identity: Identity;
+  ip: string;
+  /** Set when resuming: the session to resume (its token is already used up). */
+  resume?: SessionRecord;
+}
+
+/** A refused upgrade: answered with an HTTP response; no WebSocket is opened. */
+export interface UpgradeRefusal {
+  status: number;
+  code: UpgradeRefusalCode;
+  message: string;
+  /** Seconds, rounded up; sent as `Retry-After`. */
+  retryAfterS?: number;
+}
+
+export type AdmissionDecision = { ok: true; upgrade: AdmittedUpgrade } | { ok: false; refusal: UpgradeRefusal };
+
+/** Builds a refusal decision. */
+export function refuse(refusal: UpgradeRefusal): AdmissionDecision {
+  return { ok: false, refusal };
+}

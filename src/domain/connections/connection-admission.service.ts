@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
+import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
+import { ConnectionManagerEvent, ConnectionRefusedEvent } from '../../kernel/connection-manager.events.js';
+import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
+import type { SessionRecord } from '../ports/session-store.port.js';
+import { TokenVerifier } from '../ports/token-verifier.port.js';
+import { UpgradeRateLimiter } from '../ports/upgrade-rate-limiter.port.js';
+import { SessionService, identityOf } from '../sessions/session.service.js';
+import { refuse, type AdmissionDecision, type UpgradeAttempt } from './admission.types.js';
+import { AuthError } from './auth-error.js';
+import { ConnectionService } from './connection.service.js';
+import { sameUser, type Identity } from './identity.js';
+import { LifecycleState } from './lifecycle-state.js';
+
+/**
+ * Decides whether an upgrade may open a connection, in the protocol's refusal order:
+ * draining (503) → IP attempt rate (429) → IP open connections (429, when capped) → Origin
+ * (403) → instance capacity (503) → JWT or reconnect token (401; 503 when a shared session store
+ * is unreachable). Every attempt that reaches here counts toward the IP rate, refused ones
+ * included. An admitted upgrade holds a connection slot (and its IP slot) until its socket
+ * registers or goes away; a refused one gives back whatever it took.
+ */
+@Injectable()
+export class ConnectionAdmissionService {
+  private readonly allowedOrigins: ReadonlySet<string> | undefined;
+
+  constructor(
+    @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
+    @Inject(UpgradeRateLimiter) private readonly rateLimiter: UpgradeRateLimiter,
+    @Inject(TokenVerifier) private readonly verifier: TokenVerifier,
+    private readonly connections: ConnectionService,
+    private readonly lifecycle: LifecycleState,
+    private readonly sessions: SessionService,
+    private readonly events: DomainEventPublisher,
+  ) {
+    this.allowedOrigins = options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins) : undefined;
+  }
+
+  /** Runs every check; a refusal is also published as `connection.refused`. */
+  async admit(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
+    const decision = await this.checkInstance(attempt);
+    if (!decision.ok) {
+      const { status, code } = decision.refusal;
+      this.events.publish(ConnectionManagerEvent.ConnectionRefused, new ConnectionRefusedEvent({ status, code, ip: attempt.ip }));
+    }
+    return decision;
+  }
+
+  /** Draining, then the IP's attempt rate, then its open-connection slot. */
+  private async checkInstance(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
+    const retryAfterS = this.options.retryAfterS;
+    if (this.lifecycle.draining) {
+      return refuse({ status: 503, code: 'DRAINING', message: 'server is restarting, reconnect to another instance', retryAfterS });
+    }
+    let rate;
+    try {
+      rate = await this.rateLimiter.consume(attempt.ip);
+    } catch {
+      // A limiter that cannot count at all must not let floods through: refuse, but briefly.
+      return refuse({ status: 503, code: 'UNAVAILABLE', message: 'rate limiter unavailable', retryAfterS });
+    }
+    if (!rate.allowed) {
+      return refuse({ status: 429, code: 'RATE_LIMITED', message: 'too many connection attempts', retryAfterS: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)) });
+    }
+    if (!this.connections.tryReserveIp(attempt.ip)) {
+      return refuse({ status: 429, code: 'RATE_LIMITED', message: 'too many open connections from this address', retryAfterS });
+    }
+    const decision = await this.checkOriginAndCapacity(attempt);
+    if (!decision.ok) this.connections.releaseIp(attempt.ip);
+    return decision;
+  }
+
+  /** Origin, then a slot of the instance's connection budget, then the credentials. */
+  private async checkOriginAndCapacity(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
+    if (this.allowedOrigins && attempt.origin !== undefined && !this.allowedOrigins.has(attempt.origin)) {
+      return refuse({ status: 403, code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed' });
+    }
+    if (!this.connections.tryReserve()) {
+      return refuse({ status: 503, code: 'SERVER_FULL', message: 'server is at its connection limit', retryAfterS: this.options.retryAfterS });
+    }
+    let decision: AdmissionDecision;
+    try {
+      decision = await this.authenticate(attempt);
+    } catch {
+      decision = refuse({ status: 401, code: 'UNAUTHORIZED', message: 'invalid credentials' });
+    }
+    if (!decision.ok) this.connections.releaseReservation();
+    return decision;
+  }
+
+  /** JWT, reconnect token, or both (then the JWT must name the session's user and governs expiry). */
+  private async authenticate(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
+    const { token, reconnectToken, ip } = attempt;
+    let identity: Identity | undefined;
+    if (token !== undefined || reconnectToken === undefined) {
+      try {
+        identity = this.verifier.verify(token);
+      } catch (err) {
+        return refuse({ status: 401, code: 'UNAUTHORIZED', message: err instanceof AuthError ? err.message : 'invalid token' });
+      }
+    }
+    if (reconnectToken === undefined) return { ok: true, upgrade: { identity: identity!, ip } };
+    let record: SessionRecord | undefined;
+    try {
+      record = await this.claimSession(reconnectToken, identity);
+    } catch (err) {
+      if (err instanceof AuthError) return refuse({ status: 401, code: 'UNAUTHORIZED', message: err.message });
+      return refuse({ status: 503, code: 'UNAVAILABLE', message: 'sessions are temporarily unavailable, retry later', retryAfterS: this.options.retryAfterS });
+    }
+    if (!record) return refuse({ status: 401, code: 'UNAUTHORIZED', message: 'invalid or expired reconnect token' });
+    return { ok: true, upgrade: { identity: identity ?? identityOf(record), ip, resume: record } };
+  }
+
+  /**
+   * The session a reconnect token resumes, used up only once every check passed (a refused
+   * attempt keeps the token valid). Throws AuthError when a JWT came along that names another
+   * user; rejects when the session store is unreachable.
+   */
+  private async claimSession(reconnectToken: string, identity: Identity | undefined): Promise<SessionRecord | undefined> {
+    const record = await this.sessions.find(reconnectToken);
+    if (!record) return undefined;
+    if (identity && !sameUser(identity, record)) throw new AuthError('token does not match the session');
+    if (record.awayUntil !== 0 && record.awayUntil <= Date.now()) return undefined;
+    return this.sessions.claim(reconnectToken);
+  }
+}
