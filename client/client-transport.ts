@@ -169,7 +169,11 @@ export class ClientTransport {
 
     if (attempt.acked) {
       if (code === CloseCode.IDENTITY_MISMATCH) {
-        this.shutdown({ code: 'IDENTITY_MISMATCH', message: 'the server closed the connection: identity mismatch on reauth (4003)', closeCode: code }, code, reason);
+        this.shutdown(
+          { code: 'IDENTITY_MISMATCH', message: 'the server closed the connection: identity mismatch on reauth (4003)', closeCode: code },
+          code,
+          reason,
+        );
         return;
       }
       if (code === CloseCode.SESSION_TAKEN_OVER) {
@@ -215,7 +219,13 @@ export class ClientTransport {
       return;
     }
     let mode = attempt.mode;
-    if (mode === 'resume' && !attempt.opened && !attempt.canSeeStatus && !attempt.offline && ++this.blindResumeFailures >= this.options.maxBlindResumeAttempts) {
+    if (
+      mode === 'resume' &&
+      !attempt.opened &&
+      !attempt.canSeeStatus &&
+      !attempt.offline &&
+      ++this.blindResumeFailures >= this.options.maxBlindResumeAttempts
+    ) {
       // A browser cannot tell a refused token (401) from a server that is down: after a few
       // failed resumes (not counting those made while the browser knew it was offline), assume
       // the former and log in afresh.

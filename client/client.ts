@@ -1,11 +1,5 @@
 import { isValidCanvasId } from '../src/protocol/frame-parser.js';
-import type {
-  ConnectionAckFrame,
-  ErrorFrame,
-  PresenceMember,
-  RoomJoinedFrame,
-  ServerFrame,
-} from '../src/protocol/protocol.types.js';
+import type { ConnectionAckFrame, ErrorFrame, PresenceMember, RoomJoinedFrame, ServerFrame } from '../src/protocol/protocol.types.js';
 import { resolveOptions, type ResolvedOptions } from './client-options.js';
 import { ClientTransport } from './client-transport.js';
 import { Emitter } from './emitter.js';

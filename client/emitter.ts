@@ -1,16 +1,17 @@
 /** A tiny typed event emitter (no Node `events`, so it runs in browsers as is). */
 export class Emitter<Events extends object> {
-  private readonly handlers = new Map<keyof Events, Set<(payload: any) => void>>();
+  /** Handlers by event; each set holds only handlers of its own event's payload type. */
+  private readonly handlers = new Map<keyof Events, Set<(payload: Events[keyof Events]) => void>>();
 
   on<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): () => void {
     let set = this.handlers.get(event);
     if (!set) this.handlers.set(event, (set = new Set()));
-    set.add(handler);
+    set.add(handler as (payload: Events[keyof Events]) => void);
     return () => this.off(event, handler);
   }
 
   off<K extends keyof Events>(event: K, handler: (payload: Events[K]) => void): void {
-    this.handlers.get(event)?.delete(handler);
+    this.handlers.get(event)?.delete(handler as (payload: Events[keyof Events]) => void);
   }
 
   /**

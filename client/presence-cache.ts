@@ -58,7 +58,7 @@ export class PresenceCache {
       }
       case 'presence_join': {
         let members = this.membersByRoom.get(frame.canvasId);
-        if (!members) this.membersByRoom.set(frame.canvasId, (members = new Map()));
+        if (!members) this.membersByRoom.set(frame.canvasId, (members = new Map<string, PresenceMember>()));
         members.set(frame.member.userId, frame.member);
         return { kind: 'join', member: { ...frame.member } };
       }

@@ -1,4 +1,4 @@
-import type { ClientFrame, ServerFrame } from '../src/protocol/protocol.types.js';
+import type { ClientFrame, RequestId, ServerFrame } from '../src/protocol/protocol.types.js';
 import { ConnectionManagerError, type ClientErrorCode, type WebSocketLike } from './types.js';
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -47,7 +47,7 @@ export class RequestTracker {
   /** Sends `frame` with a new id if a connection is open (else later); resolves with the reply frame. */
   request(frame: NewRequest): Promise<ServerFrame> {
     const id = this.nextId('c');
-    const full = { ...frame, id } as PendingRequest['frame'];
+    const full = { ...frame, id };
     return new Promise<ServerFrame>((resolve, reject) => {
       const canvasId = 'canvasId' in frame ? frame.canvasId : undefined;
       const req: PendingRequest = {
@@ -69,7 +69,7 @@ export class RequestTracker {
   }
 
   /** Resolves the request with this id (if any is waiting) with its reply. */
-  resolveById(id: unknown, frame: ServerFrame): void {
+  resolveById(id: RequestId | undefined, frame: ServerFrame): void {
     if (id === undefined) return;
     const req = this.pending.get(String(id));
     if (req) this.settle(req, frame);
@@ -79,7 +79,7 @@ export class RequestTracker {
    * Rejects the request an error frame names, with the server's code (and the request's canvas).
    * False when no request of ours has that id.
    */
-  rejectById(id: unknown, code: ClientErrorCode, message: string): boolean {
+  rejectById(id: RequestId | undefined, code: ClientErrorCode, message: string): boolean {
     if (id === undefined) return false;
     const req = this.pending.get(String(id));
     if (!req) return false;
@@ -102,7 +102,8 @@ export class RequestTracker {
   socketLost(socket: WebSocketLike): void {
     for (const req of [...this.pending.values()]) {
       if (req.sentOn !== socket) continue;
-      if (req.frame.type === 'join' || req.frame.type === 'leave') req.sentOn = undefined; // sent again after the reconnect
+      if (req.frame.type === 'join' || req.frame.type === 'leave')
+        req.sentOn = undefined; // sent again after the reconnect
       else this.settle(req, undefined, new ConnectionManagerError('CONNECTION_LOST', `the connection dropped before the reply to ${req.frame.type}`));
     }
   }

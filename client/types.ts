@@ -1,11 +1,4 @@
-import type {
-  ConnectionAckFrame,
-  ErrorCode,
-  PresenceMember,
-  RoomJoinedFrame,
-  RoomMessageFrame,
-  UpgradeRefusalCode,
-} from '../src/protocol/protocol.types.js';
+import type { ConnectionAckFrame, ErrorCode, PresenceMember, RoomJoinedFrame, RoomMessageFrame, UpgradeRefusalCode } from '../src/protocol/protocol.types.js';
 import type { BackoffOptions } from './backoff.js';
 
 /**
@@ -27,16 +20,18 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'res
  */
 export interface WebSocketLike {
   readonly readyState: number;
-  onopen: ((event: any) => void) | null;
-  onmessage: ((event: any) => void) | null;
-  onclose: ((event: any) => void) | null;
-  onerror: ((event: any) => void) | null;
+  // `never` parameters: the SDK only assigns these handlers (annotating the event it reads), and
+  // any handler type fits a `never` parameter, DOM events and ws's alike.
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   /** `ws` only: destroys the socket at once (a dead peer never completes a close handshake). */
   terminate?(): void;
   /** `ws` only (EventEmitter): used for 'unexpected-response', the status of a refused upgrade. */
-  on?(event: string, listener: (...args: any[]) => void): unknown;
+  on?(event: string, listener: (...args: never[]) => void): unknown;
 }
 
 export type WebSocketConstructorLike = new (url: string) => WebSocketLike;
@@ -85,10 +80,7 @@ export type RoomMessage<TData = unknown> = Omit<RoomMessageFrame, 'data'> & { da
 /** The reply to `join()`. */
 export type RoomJoined = Omit<RoomJoinedFrame, 'type' | 'id'>;
 
-export type PresenceChange =
-  | { kind: 'state' }
-  | { kind: 'join'; member: PresenceMember }
-  | { kind: 'leave'; userId: string };
+export type PresenceChange = { kind: 'state' } | { kind: 'join'; member: PresenceMember } | { kind: 'leave'; userId: string };
 
 /** The current member list of a room, after a presence_state, presence_join or presence_leave. */
 export interface PresenceEvent {

@@ -13,7 +13,7 @@ export interface Refusal {
 export interface IncomingLike {
   statusCode?: number;
   headers?: Record<string, string | string[] | undefined>;
-  on(event: string, listener: (...args: any[]) => void): unknown;
+  on(event: string, listener: (...args: never[]) => void): unknown;
 }
 
 /** How long to wait for a refusal's body before giving up on its code (the status is enough). */

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { Server } from 'node:http';
 import { Logger as PinoLogger } from 'nestjs-pino';
 
 /**
@@ -38,13 +39,13 @@ async function bootstrap(): Promise<void> {
     });
   }
   // Slow upgrades (slowloris): Node's defaults let a client dribble headers for 60 s.
-  const server = app.getHttpServer();
+  const server = app.getHttpServer() as Server;
   server.headersTimeout = env.HTTP_HEADERS_TIMEOUT_MS;
   server.requestTimeout = Math.max(env.HTTP_HEADERS_TIMEOUT_MS, 30_000);
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST || '0.0.0.0';
   await app.listen(port, host);
-  const address = app.getHttpServer().address();
+  const address = server.address();
   const shown = typeof address === 'object' && address ? `${address.address}:${address.port}` : `${host}:${port}`;
   Logger.log(`listening on http://${shown}, WebSocket path ${process.env.WS_PATH || '/ws'}`, 'ConnectionManager');
 }

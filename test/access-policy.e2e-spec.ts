@@ -89,7 +89,12 @@ describe('canvas access policy', () => {
     await app.until(() => app.eventsNamed('connection.message').length === 1, 5000, 'the message');
     expect(await a.request({ type: 'ping', id: 'p' })).toEqual({ type: 'pong', id: 'p' });
     expect(a.frames.filter((f) => f.type === 'message' || f.canvasId === 'c3')).toEqual([]);
-    expect(app.eventsNamed('room.joined').filter((e) => e.connectionId === a.ack.connectionId).map((e) => e.canvasId)).toEqual(['c1', 'c2']);
+    expect(
+      app
+        .eventsNamed('room.joined')
+        .filter((e) => e.connectionId === a.ack.connectionId)
+        .map((e) => e.canvasId),
+    ).toEqual(['c1', 'c2']);
   });
 
   it('default policy: an empty `canvases` claim allows no canvas', async () => {

@@ -50,7 +50,8 @@ function fieldDrift(side: string, spec: FramesByType, code: FramesByType): Recor
   for (const [type, codeFields] of code) {
     const specFields = spec.get(type);
     if (specFields === undefined) continue; // reported by the frame type check
-    if (JSON.stringify(specFields) !== JSON.stringify(codeFields)) out[`${side} frame "${type}"`] = { 'docs/asyncapi.yaml': specFields, 'src/protocol': codeFields };
+    if (JSON.stringify(specFields) !== JSON.stringify(codeFields))
+      out[`${side} frame "${type}"`] = { 'docs/asyncapi.yaml': specFields, 'src/protocol': codeFields };
   }
   return out;
 }
@@ -72,13 +73,18 @@ describe('docs/asyncapi.yaml describes protocol v1 as src/protocol defines it', 
   });
 
   it('parses with @asyncapi/parser as AsyncAPI 3.0.0 with no error diagnostics', () => {
-    const errors = spec.diagnostics.filter((d) => d.severity === DiagnosticSeverity.Error).map(formatDiagnostic);
+    const errors = spec.diagnostics.filter((d) => Number(d.severity) === Number(DiagnosticSeverity.Error)).map(formatDiagnostic);
     expect(errors).toEqual([]);
     expect(spec.document.version()).toBe('3.0.0');
     const channel = spec.document.channels().get('ws');
     expect(channel?.address()).toBe('/ws');
     expect(channel?.bindings().has('ws')).toBe(true);
-    expect(spec.document.servers().all().map((s) => s.protocol())).toContain('ws');
+    expect(
+      spec.document
+        .servers()
+        .all()
+        .map((s) => s.protocol()),
+    ).toContain('ws');
   });
 
   it('client frame types: the same set in the spec (receive operations) and in ClientFrame', () => {
@@ -167,7 +173,10 @@ describe('docs/asyncapi.yaml describes protocol v1 as src/protocol defines it', 
   it.each(edges)('%s: the payload schema and parseClientFrame agree', (_what, frame) => {
     const accepted = parseClientFrame(JSON.stringify(frame)).ok;
     const errors = validator.errors(schemaOf(spec.clientMessages, String(frame.type)), frame);
-    expect(errors.length === 0, `schema ${errors.length === 0 ? 'accepts' : `refuses (${errors.join('; ')})`}, parser ${accepted ? 'accepts' : 'refuses'}`).toBe(accepted);
+    expect(
+      errors.length === 0,
+      `schema ${errors.length === 0 ? 'accepts' : `refuses (${errors.join('; ')})`}, parser ${accepted ? 'accepts' : 'refuses'}`,
+    ).toBe(accepted);
   });
 
   describe('frames a real server sends validate against the spec', () => {
@@ -223,7 +232,19 @@ describe('docs/asyncapi.yaml describes protocol v1 as src/protocol defines it', 
       }
       expect(failures).toEqual([]);
       const seen = new Set(received.map((f) => f.type));
-      const provoked = ['connection_ack', 'room_joined', 'presence_state', 'presence_join', 'presence_leave', 'message', 'pong', 'error', 'reauth_required', 'reauth_ok', 'room_left'];
+      const provoked = [
+        'connection_ack',
+        'room_joined',
+        'presence_state',
+        'presence_join',
+        'presence_leave',
+        'message',
+        'pong',
+        'error',
+        'reauth_required',
+        'reauth_ok',
+        'room_left',
+      ];
       expect(provoked.filter((type) => !seen.has(type))).toEqual([]);
       expect(received.filter((f) => f.type === 'connection_ack').map((f) => f.resumed)).toEqual([false, false, true]);
 
@@ -267,7 +288,10 @@ describe('the drift check finds what is on one side only', () => {
 
   it('a server frame renamed in the spec is reported on both sides; a removed error code and close code too', async () => {
     const yaml = readFileSync(SPEC, 'utf8');
-    const renamed = yaml.replace('const: pong\n', 'const: pong2\n').replace(/\n {8}- NOT_IN_ROOM\n/, '\n').replace(/\n {8}- code: 1013\n(?: {10}.*\n)+/, '\n');
+    const renamed = yaml
+      .replace('const: pong\n', 'const: pong2\n')
+      .replace(/\n {8}- NOT_IN_ROOM\n/, '\n')
+      .replace(/\n {8}- code: 1013\n(?: {10}.*\n)+/, '\n');
     expect(renamed).not.toBe(yaml);
     const copy = join(dir, 'asyncapi.yaml');
     writeFileSync(copy, renamed);
@@ -278,7 +302,11 @@ describe('the drift check finds what is on one side only', () => {
     expect(frameDrift['server frame types in docs/asyncapi.yaml only']).toContain('pong2');
     expect(frameDrift['server frame types in src/protocol only']).toContain('pong');
     expect(drift('error codes', spec.errorCodes, Object.values(ErrorCode))['error codes in src/protocol only']).toContain('NOT_IN_ROOM');
-    const closeDrift = drift('close codes', spec.closeCodes.map((c) => `${c.code} ${c.name}`), Object.entries(CloseCode).map(([n, v]) => `${v} ${n}`));
+    const closeDrift = drift(
+      'close codes',
+      spec.closeCodes.map((c) => `${c.code} ${c.name}`),
+      Object.entries(CloseCode).map(([n, v]) => `${v} ${n}`),
+    );
     expect(closeDrift['close codes in src/protocol only']).toContain('1013 TRY_AGAIN_LATER');
   });
 });

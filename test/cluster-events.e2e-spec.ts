@@ -48,7 +48,7 @@ describe('cluster domain events on single Redis', () => {
     return Object.fromEntries(Object.entries(COUNTERS).map(([k, [suffix, labels]]) => [k, sample(text, suffix, labels)])) as Counts;
   }
 
-  it('counts each connection\'s events once, on its own instance, and presence/messages reach peers once', async (ctx) => {
+  it("counts each connection's events once, on its own instance, and presence/messages reach peers once", async (ctx) => {
     const tenantId = uniqueTenant('ev');
     const [A, B] = d.instances;
     const before = await Promise.all(d.instances.map(counts));
@@ -72,8 +72,8 @@ describe('cluster domain events on single Redis', () => {
 
     if (before.some((b) => b === undefined)) ctx.skip(); // no /metrics: nothing more to observe
     // Counters settle once the closes are processed.
-    await until(async () => (await counts(B))!.closes - before[1]!.closes >= 1, 10_000, 'B to count bob\'s close');
-    await until(async () => (await counts(A))!.closes - before[0]!.closes >= 1, 10_000, 'A to count alice\'s close');
+    await until(async () => (await counts(B))!.closes - before[1]!.closes >= 1, 10_000, "B to count bob's close");
+    await until(async () => (await counts(A))!.closes - before[0]!.closes >= 1, 10_000, "A to count alice's close");
     const after = await Promise.all(d.instances.map(counts));
     const delta = (i: number) => Object.fromEntries(Object.keys(COUNTERS).map((k) => [k, after[i]![k as keyof Counts] - before[i]![k as keyof Counts]]));
     expect({ A: delta(0), B: delta(1), C: delta(2) }).toEqual({

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busChannel, dumpLogsOnFailure, startDeployment, takeFrames, uniqueTenant, until, type ClusterClient, type Deployment } from './support/instance-harness.js';
+import {
+  busChannel,
+  dumpLogsOnFailure,
+  startDeployment,
+  takeFrames,
+  uniqueTenant,
+  until,
+  type ClusterClient,
+  type Deployment,
+} from './support/instance-harness.js';
 import { shardSubscribers } from './support/redis-harness.js';
 
 /**
@@ -21,7 +30,11 @@ describe.each(['single', 'cluster'] as const)('cluster fan-out on %s Redis', (ki
 
   /** Waits until `client` holds `count` message frames and returns them (others stay). */
   async function messages(client: ClusterClient, count: number, timeoutMs = 20_000): Promise<any[]> {
-    await until(() => client.frames.filter((f) => f.type === 'message').length >= count, timeoutMs, `${count} messages on ${client.ack.userId}@${client.instance.name}`);
+    await until(
+      () => client.frames.filter((f) => f.type === 'message').length >= count,
+      timeoutMs,
+      `${count} messages on ${client.ack.userId}@${client.instance.name}`,
+    );
     return takeFrames(client, (f) => f.type === 'message');
   }
 

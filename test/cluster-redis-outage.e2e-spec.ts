@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dumpLogsOnFailure, startDeployment, takeFrames, uniqueTenant, until, waitFor, type ClusterClient, type Deployment } from './support/instance-harness.js';
+import {
+  dumpLogsOnFailure,
+  startDeployment,
+  takeFrames,
+  uniqueTenant,
+  until,
+  waitFor,
+  type ClusterClient,
+  type Deployment,
+} from './support/instance-harness.js';
 
 /**
  * Issue 4, "Redis unreachable": no instance crashes; open connections stay open; a join
@@ -57,7 +66,11 @@ describe('cluster mode through a Redis outage (single Redis)', () => {
     c.dave = await A.connect({ sub: 'dave', tenantId });
     expect(c.dave.ack).toMatchObject({ type: 'connection_ack', resumed: false, userId: 'dave' });
     expect(await c.dave.request({ type: 'join', canvasId: 'o2', id: 'j-down' }, 10_000)).toMatchObject({ type: 'error', code: 'UNAVAILABLE', id: 'j-down' });
-    expect(await c.carol.request({ type: 'join', canvasId: 'o3', id: 'j-down-b' }, 10_000)).toMatchObject({ type: 'error', code: 'UNAVAILABLE', id: 'j-down-b' });
+    expect(await c.carol.request({ type: 'join', canvasId: 'o3', id: 'j-down-b' }, 10_000)).toMatchObject({
+      type: 'error',
+      code: 'UNAVAILABLE',
+      id: 'j-down-b',
+    });
 
     // Messages still reach the members on the same instance.
     c.alice.send({ type: 'message', canvasId: 'o1', data: { during: 'outage' } });

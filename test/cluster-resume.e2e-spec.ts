@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { dumpLogsOnFailure, startDeployment, takeFrames, uniqueTenant, until, waitFor, type ClusterClient, type Deployment } from './support/instance-harness.js';
+import {
+  dumpLogsOnFailure,
+  startDeployment,
+  takeFrames,
+  uniqueTenant,
+  until,
+  waitFor,
+  type ClusterClient,
+  type Deployment,
+} from './support/instance-harness.js';
 
 /**
  * Issue 4, "Reconnect tokens and replay buffers": a client whose instance went away resumes on
@@ -49,7 +58,14 @@ describe('cluster resume on single Redis', () => {
     await new Promise((r) => setTimeout(r, 300));
 
     const back = await B.resume(alice.ack.reconnectToken);
-    expect(back.ack).toMatchObject({ type: 'connection_ack', resumed: true, sessionId: alice.ack.sessionId, userId: 'alice', rooms: ['r1'], missed: 'replayed' });
+    expect(back.ack).toMatchObject({
+      type: 'connection_ack',
+      resumed: true,
+      sessionId: alice.ack.sessionId,
+      userId: 'alice',
+      rooms: ['r1'],
+      missed: 'replayed',
+    });
     expect(back.ack.connectionId).not.toBe(alice.ack.connectionId);
     const state = await back.next(undefined, 10_000);
     expect(state).toMatchObject({ type: 'presence_state', canvasId: 'r1' });
@@ -107,7 +123,12 @@ describe('cluster resume on single Redis', () => {
     expect([...back.ack.rooms].sort()).toEqual(['r2', 'r3']);
     const states = [await back.next(undefined, 10_000), await back.next(undefined, 10_000)];
     expect(states.map((f) => `${f.type}:${f.canvasId}`).sort()).toEqual(['presence_state:r2', 'presence_state:r3']);
-    expect(states.find((f) => f.canvasId === 'r2')!.members.map((m: any) => m.userId).sort()).toEqual(['alice', 'bob']);
+    expect(
+      states
+        .find((f) => f.canvasId === 'r2')!
+        .members.map((m: any) => m.userId)
+        .sort(),
+    ).toEqual(['alice', 'bob']);
     expect(await waitFor(bob, (f) => f.type === 'presence_join', 10_000)).toMatchObject({ canvasId: 'r2', member: { userId: 'alice' } });
     // The token was used: the same one is refused now.
     expect((await B.refusal(`?reconnectToken=${encodeURIComponent(alice.ack.reconnectToken)}`)).status).toBe(401);
@@ -136,7 +157,10 @@ describe('cluster resume on single Redis', () => {
     const early = await back.drain(300);
     const errors = early.filter((f) => f.type === 'error');
     back.frames.unshift(...early.filter((f) => f.type !== 'error'));
-    expect({ ack: back.ack, errors }).toMatchObject({ ack: { type: 'connection_ack', resumed: true, sessionId: alice.ack.sessionId, rooms: ['r4'] }, errors: [] });
+    expect({ ack: back.ack, errors }).toMatchObject({
+      ack: { type: 'connection_ack', resumed: true, sessionId: alice.ack.sessionId, rooms: ['r4'] },
+      errors: [],
+    });
     // Two messages went to the room while alice had no live connection: the ack must not say
     // "none" (the client would keep a stale canvas). Either they are replayed, or "truncated".
     expect(['replayed', 'truncated']).toContain(back.ack.missed);

@@ -42,7 +42,12 @@ describe('ConnectionService API', () => {
     expect(ids(connections.byTenant('t1'))).toEqual(ackIds(tab1, tab2, bob));
     expect(ids(connections.byTenant('t2'))).toEqual(ackIds(otherU1));
     expect(connections.byTenant('t3')).toEqual([]);
-    expect(new Map(connections.countsByTenant())).toEqual(new Map([['t1', 3], ['t2', 1]]));
+    expect(new Map(connections.countsByTenant())).toEqual(
+      new Map([
+        ['t1', 3],
+        ['t2', 1],
+      ]),
+    );
 
     await tab1.close(1000);
     await otherU1.close(1000);

@@ -18,7 +18,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const SECRET = 'demo-e2e-secret-that-is-long-enough';
 
-
 class DemoProcess {
   stdout = '';
   stderr = '';
@@ -119,7 +118,12 @@ describe('demo app (node dist/main.js)', { timeout: 90_000 }, () => {
     expect(await alice.next()).toMatchObject({ type: 'connection_ack', userId: 'alice', tenantId: 'demo', resumed: false, rooms: [] });
     alice.send({ type: 'join', canvasId: 'c1', id: 'r1' });
     expect(await alice.next()).toEqual({ type: 'room_joined', id: 'r1', roomId: 'canvas:c1', canvasId: 'c1' });
-    expect(await alice.next()).toEqual({ type: 'presence_state', roomId: 'canvas:c1', canvasId: 'c1', members: [{ userId: 'alice', name: 'Alice', connections: 1 }] });
+    expect(await alice.next()).toEqual({
+      type: 'presence_state',
+      roomId: 'canvas:c1',
+      canvasId: 'c1',
+      members: [{ userId: 'alice', name: 'Alice', connections: 1 }],
+    });
 
     // Presence and Router are wired: a second user is announced and its messages routed.
     const bob = await open(port, await demoToken(port, 'user=bob'));

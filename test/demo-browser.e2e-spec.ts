@@ -39,7 +39,6 @@ declare const window: {
   };
 };
 
-
 /** The test runner's environment without any of the app's variables, plus `vars`. */
 function envWith(vars: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -56,7 +55,7 @@ async function badge(page: Page, state: string, timeout = 30_000): Promise<void>
 async function draw(page: Page, points: Pt[]): Promise<void> {
   const box = (await page.locator('#canvas').boundingBox())!;
   const at = ([x, y]: Pt): [number, number] => [box.x + x * box.width, box.y + y * box.height];
-  await page.mouse.move(...at(points[0]!));
+  await page.mouse.move(...at(points[0]));
   await page.mouse.down();
   for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 2 });
   await page.mouse.up();
@@ -124,7 +123,15 @@ describe('demo page in Chromium (playwright-core)', { timeout: 240_000 }, () => 
       executablePath: CHROMIUM,
       headless: true,
       // playwright gives every launch a fresh, empty profile (user data dir) of its own.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       timeout: 90_000,
     });
   }, 180_000);
@@ -150,7 +157,7 @@ describe('demo page in Chromium (playwright-core)', { timeout: 240_000 }, () => 
     return page;
   }
 
-  it('two users see each other\'s cursor and presence; a dropped socket shows reconnecting → resumed with the strokes drawn meanwhile', async () => {
+  it("two users see each other's cursor and presence; a dropped socket shows reconnecting → resumed with the strokes drawn meanwhile", async () => {
     // Alice's first reconnect waits 15 s (retryMs), so that Bob can draw while she is away.
     const alice = await openPage('name=Alice&canvas=studio&retryMs=15000');
     const bob = await openPage('name=Bob&canvas=studio');

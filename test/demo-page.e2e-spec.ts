@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENV_KEYS } from '../src/demo/env.schema.js';
 import { freePort } from './support/free-port.js';
+import type * as SdkModule from '../client/index.js';
 
 /**
  * The demo page's endpoints on the BUILT demo app (`node dist/main.js`): they exist only with
@@ -17,16 +18,22 @@ const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const BUILT_SDK = fileURLToPath(new URL('../dist/sdk/client/index.js', import.meta.url));
 const SECRET = 'demo-page-e2e-secret-that-is-long-enough';
 
-
 async function startServer(demoMode: boolean): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of ENV_KEYS) delete env[key];
-  Object.assign(env, { NO_COLOR: '1', HOST: '127.0.0.1', PORT: String(port), JWT_SECRET: SECRET, WS_DRAIN_TIMEOUT_MS: '1000', ...(demoMode ? { DEMO_MODE: 'true' } : {}) });
+  Object.assign(env, {
+    NO_COLOR: '1',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    JWT_SECRET: SECRET,
+    WS_DRAIN_TIMEOUT_MS: '1000',
+    ...(demoMode ? { DEMO_MODE: 'true' } : {}),
+  });
   const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const deadline = Date.now() + 90_000;
   while (!/listening on/.test(out)) {
     if (child.exitCode !== null) throw new Error(`demo server exited: ${out}`);
@@ -87,12 +94,24 @@ describe('demo page endpoints (node dist/main.js)', { timeout: 120_000 }, () => 
       expect(res.status, url).toBe(200);
       expect(res.headers.get('content-type'), url).toMatch(/^text\/javascript/);
       const code = (await res.text()).replace(/\/\*[\s\S]*?\*\//g, ''); // (doc comments show import examples)
-      for (const m of code.matchAll(/(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/g)) queue.push(new URL(m[1]!, url).href);
+      for (const m of code.matchAll(/(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/g)) queue.push(new URL(m[1], url).href);
     }
     const paths = [...seen].map((u) => new URL(u).pathname).sort();
-    expect(paths).toEqual(expect.arrayContaining(['/demo/sdk/client/demo/demo.js', '/demo/sdk/client/index.js', '/demo/sdk/client/client.js', '/demo/sdk/src/protocol/protocol.types.js']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/demo/sdk/client/demo/demo.js',
+        '/demo/sdk/client/index.js',
+        '/demo/sdk/client/client.js',
+        '/demo/sdk/src/protocol/protocol.types.js',
+      ]),
+    );
 
-    for (const path of ['/demo/sdk/client/index.d.ts', '/demo/sdk/..%2F..%2Fpackage.json', '/demo/sdk/%2E%2E/%2E%2E/package.json', '/demo/sdk/client/nope.js']) {
+    for (const path of [
+      '/demo/sdk/client/index.d.ts',
+      '/demo/sdk/..%2F..%2Fpackage.json',
+      '/demo/sdk/%2E%2E/%2E%2E/package.json',
+      '/demo/sdk/client/nope.js',
+    ]) {
       expect((await fetch(`${base}${path}`)).status, path).toBe(404);
     }
     expect((await fetch(`${base}/demo/drop?user=${encodeURIComponent('a b')}`, { method: 'POST' })).status).toBe(400);
@@ -101,7 +120,7 @@ describe('demo page endpoints (node dist/main.js)', { timeout: 120_000 }, () => 
 
   it('the compiled SDK runs in Node; /demo/drop ends the socket, not the session', async () => {
     const base = demo!.base;
-    const sdk = (await import(pathToFileURL(BUILT_SDK).href)) as typeof import('../client/index.js');
+    const sdk = (await import(pathToFileURL(BUILT_SDK).href)) as typeof SdkModule;
     const getToken = async (): Promise<string> => ((await (await fetch(`${base}/demo/token?user=dora&name=Dora`)).json()) as { token: string }).token;
     const client = sdk.connect({ url: `${base.replace('http', 'ws')}/ws`, getToken, WebSocket, backoff: { initialMs: 200, jitter: 0 } });
     const states: string[] = [];

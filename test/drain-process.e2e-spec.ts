@@ -18,7 +18,6 @@ import { freePort } from './support/free-port.js';
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const DRAIN_MS = 3000;
 
-
 interface Server {
   child: ChildProcess;
   port: number;
@@ -34,8 +33,8 @@ async function startServer(): Promise<Server> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );

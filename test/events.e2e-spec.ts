@@ -47,7 +47,7 @@ describe('domain events (Connection Manager alone)', () => {
     });
   });
 
-  it('room.joined carries the member, whether it is the user\'s first connection, and the members; no presence frames are sent', async () => {
+  it("room.joined carries the member, whether it is the user's first connection, and the members; no presence frames are sent", async () => {
     t = await TestApp.create({ withReferenceModules: false });
     const ann1 = await t.connect({ sub: 'u1', name: 'Ann' });
     const ann2 = await t.connect({ sub: 'u1', name: 'Ann' });
@@ -82,14 +82,24 @@ describe('domain events (Connection Manager alone)', () => {
       firstConnectionOfUser: false,
       members: [{ userId: 'u1', name: 'Ann', connections: 2 }],
     });
-    expect(bobJoin).toMatchObject({ connectionId: bob.ack.connectionId, roomKey: first.roomKey, member: { userId: 'u2', connections: 1 }, firstConnectionOfUser: true });
+    expect(bobJoin).toMatchObject({
+      connectionId: bob.ack.connectionId,
+      roomKey: first.roomKey,
+      member: { userId: 'u2', connections: 1 },
+      firstConnectionOfUser: true,
+    });
     expect(bobJoin.member).not.toHaveProperty('name');
     expect([...bobJoin.members].sort((a: any, b: any) => a.userId.localeCompare(b.userId))).toEqual([
       { userId: 'u1', name: 'Ann', connections: 2 },
       { userId: 'u2', connections: 1 },
     ]);
     // Same canvasId, other tenant: another room.
-    expect(otherTenant).toMatchObject({ tenantId: 't2', canvasId: 'c1', firstConnectionOfUser: true, members: [{ userId: 'u1', name: 'Ann', connections: 1 }] });
+    expect(otherTenant).toMatchObject({
+      tenantId: 't2',
+      canvasId: 'c1',
+      firstConnectionOfUser: true,
+      members: [{ userId: 'u1', name: 'Ann', connections: 1 }],
+    });
     expect(otherTenant.roomKey).not.toBe(first.roomKey);
 
     // Without CanvasPresenceModule nobody gets presence_state / presence_join.
@@ -173,7 +183,12 @@ describe('domain events (Connection Manager alone)', () => {
 
     tab2.ws.close(4321, 'tab closed');
     await t.until(() => t.eventsNamed('connection.closed').length === 2, 3000, 'second connection.closed');
-    expect(t.eventsNamed('room.left')[2]).toMatchObject({ connectionId: tab2.ack.connectionId, canvasId: 'c1', reason: 'disconnect', lastConnectionOfUser: true });
+    expect(t.eventsNamed('room.left')[2]).toMatchObject({
+      connectionId: tab2.ack.connectionId,
+      canvasId: 'c1',
+      reason: 'disconnect',
+      lastConnectionOfUser: true,
+    });
     expect(t.eventsNamed('connection.closed')[1]).toMatchObject({ connectionId: tab2.ack.connectionId, code: 4321, reason: 'tab closed', cause: 'client' });
   });
 
@@ -211,10 +226,18 @@ class ThrowingEverywhereListener {
     this.calls++;
     throw new Error('listener failure (expected in this test)');
   }
-  @OnEvent(ConnectionManagerEvent.ConnectionEstablished, { prependListener: true }) a(): void { this.fail(); }
-  @OnEvent(ConnectionManagerEvent.ConnectionMessage, { prependListener: true }) b(): void { this.fail(); }
-  @OnEvent(ConnectionManagerEvent.RoomLeft, { prependListener: true }) c(): void { this.fail(); }
-  @OnEvent(ConnectionManagerEvent.ConnectionClosed, { prependListener: true }) d(): void { this.fail(); }
+  @OnEvent(ConnectionManagerEvent.ConnectionEstablished, { prependListener: true }) a(): void {
+    this.fail();
+  }
+  @OnEvent(ConnectionManagerEvent.ConnectionMessage, { prependListener: true }) b(): void {
+    this.fail();
+  }
+  @OnEvent(ConnectionManagerEvent.RoomLeft, { prependListener: true }) c(): void {
+    this.fail();
+  }
+  @OnEvent(ConnectionManagerEvent.ConnectionClosed, { prependListener: true }) d(): void {
+    this.fail();
+  }
 }
 
 describe('a listener that throws', () => {
@@ -228,7 +251,12 @@ describe('a listener that throws', () => {
     const ann = await t.connect({ sub: 'u1', name: 'Ann' });
     ann.send({ type: 'join', canvasId: 'c1', id: 'j1' });
     expect(await ann.next()).toStrictEqual({ type: 'room_joined', id: 'j1', roomId: 'canvas:c1', canvasId: 'c1' });
-    expect(await ann.next()).toStrictEqual({ type: 'presence_state', roomId: 'canvas:c1', canvasId: 'c1', members: [{ userId: 'u1', name: 'Ann', connections: 1 }] });
+    expect(await ann.next()).toStrictEqual({
+      type: 'presence_state',
+      roomId: 'canvas:c1',
+      canvasId: 'c1',
+      members: [{ userId: 'u1', name: 'Ann', connections: 1 }],
+    });
     expect(t.get(ThrowingRoomJoinedListener).calls).toBe(2);
     await expectAlive(ann);
 

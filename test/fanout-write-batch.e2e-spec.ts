@@ -32,7 +32,7 @@ describe('broadcast write batching', () => {
     const tcp = (connection.socket as unknown as { _socket: Record<string, (...a: unknown[]) => unknown> })._socket;
     const counter = { handOffs: 0 };
     for (const method of ['_write', '_writev'] as const) {
-      const original = tcp[method]!;
+      const original = tcp[method];
       tcp[method] = function (this: unknown, ...args: unknown[]) {
         counter.handOffs++;
         return original.apply(this, args);

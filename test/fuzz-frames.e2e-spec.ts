@@ -38,12 +38,28 @@ class CollectingLogger implements LoggerService {
 
 // ---- generators: JSON texts built by hand so `__proto__` is an own key and numbers keep their text
 
-const hugeNumber = fc.constantFrom('1e400', '-1e400', '1e-400', '-0', '123456789012345678901234567890', '9007199254740993', `1${'0'.repeat(400)}`, '0.000000000000000000001', '1E+2');
+const hugeNumber = fc.constantFrom(
+  '1e400',
+  '-1e400',
+  '1e-400',
+  '-0',
+  '123456789012345678901234567890',
+  '9007199254740993',
+  `1${'0'.repeat(400)}`,
+  '0.000000000000000000001',
+  '1E+2',
+);
 const deepNesting = fc.oneof(
   fc.integer({ min: 1, max: 29_000 }).map((d) => `${'['.repeat(d)}${']'.repeat(d)}`),
   fc.integer({ min: 1, max: 9_000 }).map((d) => `${'{"a":'.repeat(d)}0${'}'.repeat(d)}`),
 );
-const protoValue = fc.constantFrom('{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"polluted":true}}}', '{"__proto__":null}', '{"__proto__":[1]}', '{"prototype":{"polluted":1}}');
+const protoValue = fc.constantFrom(
+  '{"__proto__":{"polluted":true}}',
+  '{"constructor":{"prototype":{"polluted":true}}}',
+  '{"__proto__":null}',
+  '{"__proto__":[1]}',
+  '{"prototype":{"polluted":1}}',
+);
 const valueText: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
   { weight: 2, arbitrary: hugeNumber },
@@ -54,7 +70,23 @@ const canvasIdText = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('c1', 'c2', 'c3').map((c) => JSON.stringify(c)) },
   { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/).map((c) => JSON.stringify(c)) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 140 }).map((c) => JSON.stringify(c)) },
-  { weight: 1, arbitrary: fc.constantFrom('""', `"${'a'.repeat(128)}"`, `"${'a'.repeat(129)}"`, '"c 1"', '"c/1"', '"ü"', '"__proto__"', '"constructor"', 'null', '1', '["c1"]', '{"c1":1}') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '""',
+      `"${'a'.repeat(128)}"`,
+      `"${'a'.repeat(129)}"`,
+      '"c 1"',
+      '"c/1"',
+      '"ü"',
+      '"__proto__"',
+      '"constructor"',
+      'null',
+      '1',
+      '["c1"]',
+      '{"c1":1}',
+    ),
+  },
 );
 const idText = fc.oneof(
   fc.integer().map(String),
@@ -62,7 +94,10 @@ const idText = fc.oneof(
   fc.constantFrom('1.5', '1e21', '-0', 'null', 'true', '[]', '{}', `"${'x'.repeat(64)}"`, `"${'x'.repeat(65)}"`, '9'.repeat(64), '9'.repeat(65), '"__proto__"'),
 );
 const keyText = fc
-  .oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'id', 'canvasId', 'data', 'token', 'type', ''), fc.string({ maxLength: 12 }))
+  .oneof(
+    fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'id', 'canvasId', 'data', 'token', 'type', ''),
+    fc.string({ maxLength: 12 }),
+  )
   .map((k) => JSON.stringify(k));
 
 /** `{"type":<one of the valid types>, …}` with the usual fields (sometimes bad) and random extras, in random order. */
@@ -72,26 +107,46 @@ const typedFrame = fc
     canvasId: fc.option(canvasIdText, { nil: undefined, freq: 4 }),
     data: fc.option(valueText, { nil: undefined, freq: 4 }),
     id: fc.option(idText, { nil: undefined, freq: 2 }),
-    token: fc.option(fc.oneof(fc.string().map((s) => JSON.stringify(s)), valueText), { nil: undefined, freq: 3 }),
+    token: fc.option(
+      fc.oneof(
+        fc.string().map((s) => JSON.stringify(s)),
+        valueText,
+      ),
+      { nil: undefined, freq: 3 },
+    ),
     extras: fc.array(fc.tuple(keyText, valueText), { maxLength: 5 }),
     extrasFirst: fc.boolean(),
   })
   .map(({ type, extras, extrasFirst, ...fields }) => {
-    const main = [`"type":"${type}"`, ...Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `"${k}":${v}`)];
+    const main = [
+      `"type":"${type}"`,
+      ...Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `"${k}":${v}`),
+    ];
     const extra = extras.map(([k, v]) => `${k}:${v}`);
     return `{${(extrasFirst ? [...extra, ...main] : [...main, ...extra]).join(',')}}`;
   });
 
 const invalidUtf8 = fc.oneof(
   fc
-    .tuple(fc.string({ maxLength: 20 }), fc.constantFrom([0xff], [0xc0, 0x80], [0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80]), fc.string({ maxLength: 20 }))
+    .tuple(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom([0xff], [0xc0, 0x80], [0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80]),
+      fc.string({ maxLength: 20 }),
+    )
     .map(([a, bad, b]) => Buffer.concat([Buffer.from(a), Buffer.from(bad), Buffer.from(b)])),
-  fc.uint8Array({ minLength: 1, maxLength: 200 }).map((u) => Buffer.from(u)).filter((b) => !isUtf8(b)),
+  fc
+    .uint8Array({ minLength: 1, maxLength: 200 })
+    .map((u) => Buffer.from(u))
+    .filter((b) => !isUtf8(b)),
 );
 
 function expectNoInternals(frame: ServerFrame): void {
   expect(typeof frame.message).toBe('string');
-  expect(frame.message, 'error frame carries a stack trace or internals').not.toMatch(/\n\s*at |\bat .+:\d+:\d+|node_modules|\.[jt]s\b|Error:|TypeError|SyntaxError|Unexpected token|JSON\.parse/);
+  expect(frame.message, 'error frame carries a stack trace or internals').not.toMatch(
+    /\n\s*at |\bat .+:\d+:\d+|node_modules|\.[jt]s\b|Error:|TypeError|SyntaxError|Unexpected token|JSON\.parse/,
+  );
 }
 
 const fits = (text: string): boolean => Buffer.byteLength(text) < PAYLOAD_LIMIT;
@@ -219,13 +274,29 @@ describe('frame fuzzing (property-based, real socket)', () => {
   }
 
   it('arbitrary strings: documented reply or BAD_REQUEST, connection stays open', async () => {
-    const anyString = fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 100 }), fc.string({ unit: 'binary-ascii', maxLength: 300 }));
-    await fc.assert(fc.asyncProperty(anyString, (s) => step(s)), { numRuns: 500 });
+    const anyString = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.string({ unit: 'grapheme', maxLength: 100 }),
+      fc.string({ unit: 'binary-ascii', maxLength: 300 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(anyString, (s) => step(s)),
+      { numRuns: 500 },
+    );
     await invariants(2);
   });
 
   it('arbitrary JSON values (fc.jsonValue): documented reply or BAD_REQUEST', async () => {
-    await fc.assert(fc.asyncProperty(fc.jsonValue().map((v) => JSON.stringify(v)).filter(fits), (s) => step(s)), { numRuns: 500 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .jsonValue()
+          .map((v) => JSON.stringify(v))
+          .filter(fits),
+        (s) => step(s),
+      ),
+      { numRuns: 500 },
+    );
     await invariants(2);
   });
 
@@ -241,14 +312,20 @@ describe('frame fuzzing (property-based, real socket)', () => {
       ['{"__proto__":{"type":"ping"},"type":"message","canvasId":"c1","data":[1e400,-0,123456789012345678901234567890]}'],
       ['{"type":"join","canvasId":"__proto__","constructor":{"prototype":{"polluted":true}}}'],
     ];
-    await fc.assert(fc.asyncProperty(typedFrame.filter(fits), (s) => step(s)), { numRuns: 1500, examples });
+    await fc.assert(
+      fc.asyncProperty(typedFrame.filter(fits), (s) => step(s)),
+      { numRuns: 1500, examples },
+    );
     // The generator reached every documented effect, not only errors.
     for (const kind of ['joined', 'left', 'delivered', 'pong', 'error'] as const) expect(seen.get(kind), kind).toBeGreaterThan(10);
     await invariants(2);
   }, 90_000);
 
   it('binary frames: BAD_REQUEST, never processed', async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), (u) => step(Buffer.from(u), true)), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), (u) => step(Buffer.from(u), true)),
+      { numRuns: 300 },
+    );
     await invariants(2);
   });
 

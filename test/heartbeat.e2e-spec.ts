@@ -67,7 +67,9 @@ describe('heartbeat', () => {
       tenantId: 't1',
       cause: 'heartbeat_timeout',
     });
-    expect(t.eventsNamed('room.left')).toEqual([expect.objectContaining({ connectionId: silent.ack.connectionId, reason: 'disconnect', lastConnectionOfUser: true })]);
+    expect(t.eventsNamed('room.left')).toEqual([
+      expect.objectContaining({ connectionId: silent.ack.connectionId, reason: 'disconnect', lastConnectionOfUser: true }),
+    ]);
     expect(t.get(ConnectionService).count).toBe(1);
     expect(await t.get(RoomService).members('t1', 'c1')).toEqual([{ userId: 'watcher', connections: 1 }]);
 

@@ -58,6 +58,6 @@ describe('idle connection retention', () => {
     expect(alive, 'upgrade requests still reachable while their connections are open').toBe(0);
     // The connections themselves are still there and working.
     expect(t.get(ConnectionService).count).toBe(N + 1);
-    expect(await clients[0]!.request({ type: 'ping', id: 'p' })).toMatchObject({ type: 'pong', id: 'p' });
+    expect(await clients[0].request({ type: 'ping', id: 'p' })).toMatchObject({ type: 'pong', id: 'p' });
   });
 });

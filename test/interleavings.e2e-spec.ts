@@ -74,7 +74,8 @@ describe('random interleavings across tenants (property-based)', () => {
   }
 
   function checkLog(live: Live): void {
-    for (const f of live.client.frames) for (const u of usersNamed(f)) expect(u.startsWith(`${live.tenant}-`), `${live.userId} got a frame naming ${u}: ${JSON.stringify(f)}`).toBe(true);
+    for (const f of live.client.frames)
+      for (const u of usersNamed(f)) expect(u.startsWith(`${live.tenant}-`), `${live.userId} got a frame naming ${u}: ${JSON.stringify(f)}`).toBe(true);
     expect(live.client.frames.map(sortMembers), `frames received by ${live.userId} (${live.connectionId})`).toEqual(live.expected);
   }
 
@@ -115,8 +116,12 @@ describe('random interleavings across tenants (property-based)', () => {
               } else {
                 me.rooms.add(canvasId);
                 seen.joined++;
-                me.expected.push({ type: 'room_joined', id, roomId, canvasId }, { type: 'presence_state', roomId, canvasId, members: membersOf(tenant, canvasId) });
-                if (!already && !userPresent) for (const o of others) o.expected.push({ type: 'presence_join', roomId, canvasId, member: { userId, connections: 1 } });
+                me.expected.push(
+                  { type: 'room_joined', id, roomId, canvasId },
+                  { type: 'presence_state', roomId, canvasId, members: membersOf(tenant, canvasId) },
+                );
+                if (!already && !userPresent)
+                  for (const o of others) o.expected.push({ type: 'presence_join', roomId, canvasId, member: { userId, connections: 1 } });
               }
               me.client.send({ type: 'join', canvasId, id });
             } else if (op === 'leave') {
@@ -141,7 +146,8 @@ describe('random interleavings across tenants (property-based)', () => {
               live.delete(slot);
               for (const c of me.rooms) {
                 const rest = inRoom(tenant, c);
-                if (!rest.some((l) => l.userId === userId)) for (const o of rest) o.expected.push({ type: 'presence_leave', roomId: `canvas:${c}`, canvasId: c, userId });
+                if (!rest.some((l) => l.userId === userId))
+                  for (const o of rest) o.expected.push({ type: 'presence_leave', roomId: `canvas:${c}`, canvasId: c, userId });
                 seen.presenceLeave += rest.length;
               }
               await me.client.close();

@@ -24,7 +24,7 @@ function attempt(t: TestApp, ip?: string): Promise<Outcome> {
     ws.once('message', () => resolve({ opened: ws })); // connection_ack
     ws.once('unexpected-response', (_req, res) => {
       let raw = '';
-      res.on('data', (c: Buffer) => (raw += c));
+      res.on('data', (c: Buffer) => (raw += c.toString()));
       res.on('end', () => resolve({ refused: { status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(raw) } }));
     });
     ws.once('error', reject);

@@ -38,10 +38,14 @@ function trackTimers(): TimerTracker {
   const orig = { setTimeout: g.setTimeout, clearTimeout: g.clearTimeout, setInterval: g.setInterval, clearInterval: g.clearInterval };
   const live = new Set<unknown>();
   const wrappedSetTimeout = (cb: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const timer = orig.setTimeout((...a: unknown[]) => {
-      live.delete(timer);
-      cb(...a);
-    }, ms, ...args);
+    const timer = orig.setTimeout(
+      (...a: unknown[]) => {
+        live.delete(timer);
+        cb(...a);
+      },
+      ms,
+      ...args,
+    );
     live.add(timer);
     return timer;
   };
@@ -128,9 +132,7 @@ describe('no timer leak', () => {
     expect(app.eventsNamed('session.expired').length).toBe(TOTAL + 1);
 
     let pending = 0;
-    await app
-      .until(() => (pending = tracker!.pending()) <= baseline + MARGIN, 10_000, 'timers back to baseline')
-      .catch(() => undefined);
+    await app.until(() => (pending = tracker!.pending()) <= baseline + MARGIN, 10_000, 'timers back to baseline').catch(() => undefined);
     expect(pending, `pending timers: baseline ${baseline}, now ${pending}`).toBeLessThanOrEqual(baseline + MARGIN);
     expect(refTimeouts()).toBeLessThanOrEqual(baselineRef + MARGIN);
     expect(expiry.pending).toBe(0);

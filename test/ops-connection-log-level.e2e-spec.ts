@@ -32,7 +32,10 @@ describe('connection log lines and the log level', () => {
       await app.until(() => app.eventsNamed('connection.closed').length === 1, 3000, 'closed');
       await app.close();
       t = undefined;
-      const lines = chunks.join('').split('\n').filter((l) => l.includes('"connection established"') || l.includes('"connection closed"'));
+      const lines = chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.includes('"connection established"') || l.includes('"connection closed"'));
       return { named, lines: lines.length };
     };
     // info first: nestjs-pino keeps its root logger per process, the later app logs through it.

@@ -15,13 +15,13 @@ class RedisCheckModule {}
 
 /** Metric families of an exposition (`# TYPE` lines). */
 function families(text: string): string[] {
-  return [...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]!).sort();
+  return [...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]).sort();
 }
 
 /** Names in the metric table of docs/operations.md (rows starting with a `cm_` name). */
 function documented(): string[] {
   const doc = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
-  return [...doc.matchAll(/^\| `(cm_[a-z_]+)` \|/gm)].map((m) => m[1]!).sort();
+  return [...doc.matchAll(/^\| `(cm_[a-z_]+)` \|/gm)].map((m) => m[1]).sort();
 }
 
 describe('GET /metrics', () => {
@@ -52,7 +52,13 @@ describe('GET /metrics', () => {
     t = await TestApp.create({ imports: [opsForTests({ metrics: { defaultMetrics: true, prefix: 'wsx_' } })] });
     const text = await scrape(t);
     const names = families(text);
-    for (const name of ['wsx_process_cpu_seconds_total', 'wsx_nodejs_eventloop_lag_seconds', 'wsx_nodejs_heap_size_used_bytes', 'wsx_connections', 'wsx_upgrades_total']) {
+    for (const name of [
+      'wsx_process_cpu_seconds_total',
+      'wsx_nodejs_eventloop_lag_seconds',
+      'wsx_nodejs_heap_size_used_bytes',
+      'wsx_connections',
+      'wsx_upgrades_total',
+    ]) {
       expect(names).toContain(name);
     }
     expect(names.filter((n) => !n.startsWith('wsx_'))).toEqual([]);

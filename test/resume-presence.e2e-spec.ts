@@ -52,7 +52,10 @@ describe('resume: presence while away', () => {
     await t.until(() => t.eventsNamed('connection.closed').length === 1);
     // Still shown present while lingering.
     expect(await t.get(RoomService).members('t1', 'c1')).toEqual(
-      expect.arrayContaining([{ userId: 'alice', name: 'Alice', connections: 1 }, { userId: 'bob', connections: 1 }]),
+      expect.arrayContaining([
+        { userId: 'alice', name: 'Alice', connections: 1 },
+        { userId: 'bob', connections: 1 },
+      ]),
     );
     bob.send({ type: 'message', canvasId: 'c1', data: 'while you were away' });
     await t.until(() => t.eventsNamed('connection.message').length === 1);
@@ -61,14 +64,22 @@ describe('resume: presence while away', () => {
     expect(back.ack).toMatchObject({ resumed: true, rooms: ['c1'], missed: 'replayed' });
     const state = await back.next();
     expect(state).toMatchObject({ type: 'presence_state', canvasId: 'c1' });
-    expect(state.members).toEqual(expect.arrayContaining([{ userId: 'alice', name: 'Alice', connections: 1 }, { userId: 'bob', connections: 1 }]));
+    expect(state.members).toEqual(
+      expect.arrayContaining([
+        { userId: 'alice', name: 'Alice', connections: 1 },
+        { userId: 'bob', connections: 1 },
+      ]),
+    );
     expect(state.members).toHaveLength(2);
     expect(await back.next()).toMatchObject({ type: 'message', data: 'while you were away' });
 
     // Well past the end of the linger: bob heard nothing, alice has exactly one seat.
     expect(await bob.drain(LINGER + 500)).toEqual([]);
     expect(await t.get(RoomService).members('t1', 'c1')).toEqual(
-      expect.arrayContaining([{ userId: 'alice', name: 'Alice', connections: 1 }, { userId: 'bob', connections: 1 }]),
+      expect.arrayContaining([
+        { userId: 'alice', name: 'Alice', connections: 1 },
+        { userId: 'bob', connections: 1 },
+      ]),
     );
     expect(t.eventsNamed('room.left').filter((e) => e.lastConnectionOfUser)).toEqual([]);
     expect(await back.drain(100)).toEqual([]);

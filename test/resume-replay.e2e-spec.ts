@@ -97,7 +97,10 @@ describe('resume: acks, rooms, presence and replay', () => {
       type: 'presence_state',
       roomId: 'canvas:c1',
       canvasId: 'c1',
-      members: expect.arrayContaining([{ userId: 'alice', name: 'Alice', connections: 1 }, { userId: 'bob', connections: 1 }]),
+      members: expect.arrayContaining([
+        { userId: 'alice', name: 'Alice', connections: 1 },
+        { userId: 'bob', connections: 1 },
+      ]),
     });
     expect(byCanvas.c1.members).toHaveLength(2);
     expect(byCanvas.c2.members).toHaveLength(3);
@@ -120,7 +123,12 @@ describe('resume: acks, rooms, presence and replay', () => {
     });
     expect(await back.drain(200)).toEqual([]);
     expect(t.eventsNamed('session.resumed')).toEqual([
-      expect.objectContaining({ sessionId: alice.ack.sessionId, connectionId: back.ack.connectionId, previousConnectionId: alice.ack.connectionId, missed: 'replayed' }),
+      expect.objectContaining({
+        sessionId: alice.ack.sessionId,
+        connectionId: back.ack.connectionId,
+        previousConnectionId: alice.ack.connectionId,
+        missed: 'replayed',
+      }),
     ]);
 
     // Live again: the next message arrives once, as usual.
@@ -163,7 +171,10 @@ describe('resume: acks, rooms, presence and replay', () => {
     await bob.join('c1');
     await alice.close();
     await t.until(() => t.eventsNamed('connection.closed').length === 1);
-    await sendInOrder(t, Array.from({ length: sent }, (_, i): [TestClient, string, unknown] => [bob, 'c1', i]));
+    await sendInOrder(
+      t,
+      Array.from({ length: sent }, (_, i): [TestClient, string, unknown] => [bob, 'c1', i]),
+    );
     const back = await t.resume(alice.ack.reconnectToken);
     expect(back.ack).toMatchObject({ resumed: true, missed });
     expect(await back.next()).toMatchObject({ type: 'presence_state', canvasId: 'c1' });
@@ -186,7 +197,10 @@ describe('resume: acks, rooms, presence and replay', () => {
     await bob.join('c1');
     await alice.close();
     await t.until(() => t.eventsNamed('connection.closed').length === 1);
-    await sendInOrder(t, Array.from({ length: 5 }, (_, i): [TestClient, string, unknown] => [bob, 'c1', { ...data, i }]));
+    await sendInOrder(
+      t,
+      Array.from({ length: 5 }, (_, i): [TestClient, string, unknown] => [bob, 'c1', { ...data, i }]),
+    );
     const back = await t.resume(alice.ack.reconnectToken);
     expect(back.ack).toMatchObject({ resumed: true, missed: 'truncated' });
     expect(await back.next()).toMatchObject({ type: 'presence_state' });

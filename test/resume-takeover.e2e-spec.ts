@@ -93,7 +93,12 @@ describe('resume: takeover of a connection that still looks open', () => {
     expect(back.ack).toMatchObject({ resumed: true, sessionId: frozen.ack.sessionId, rooms: ['c1'] });
     expect(await back.next()).toMatchObject({ type: 'presence_state', canvasId: 'c1' });
     await t.until(() => t.eventsNamed('connection.closed').length === 1, 3000, 'connection.closed');
-    expect(t.eventsNamed('connection.closed')[0]).toMatchObject({ connectionId: frozen.ack.connectionId, code: 4000, cause: 'session_taken_over', resumable: false });
+    expect(t.eventsNamed('connection.closed')[0]).toMatchObject({
+      connectionId: frozen.ack.connectionId,
+      code: 4000,
+      cause: 'session_taken_over',
+      resumable: false,
+    });
 
     for (let i = 0; i < 3; i++) bob.send({ type: 'message', canvasId: 'c1', data: i });
     await sleep(300);

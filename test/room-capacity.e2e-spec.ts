@@ -24,9 +24,7 @@ describe('room capacity', () => {
   async function fillRoom(n: number): Promise<Client[]> {
     const members: Client[] = [];
     for (let i = 0; i < n; i += 10) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(10, n - i) }, (_, k) => t.connect({ sub: `u${i + k}`, name: `User ${i + k}` })),
-      );
+      const batch = await Promise.all(Array.from({ length: Math.min(10, n - i) }, (_, k) => t.connect({ sub: `u${i + k}`, name: `User ${i + k}` })));
       const replies = await Promise.all(batch.map((c, k) => joinC1(c, `j${i + k}`)));
       replies.forEach((r, k) => expect(r).toEqual(joined(`j${i + k}`)));
       members.push(...batch);
@@ -46,7 +44,7 @@ describe('room capacity', () => {
   // Default roomCapacity (100); the IP limit is raised so 100+ real connections from 127.0.0.1 get in.
   const BIG = { options: { rateLimitPoints: 10_000 } } satisfies TestAppOptions;
 
-  it('with the default capacity, 100 distinct users get in, the 101st gets ROOM_FULL and is not in the room; a member\'s second tab still gets in; a left seat is reusable', async () => {
+  it("with the default capacity, 100 distinct users get in, the 101st gets ROOM_FULL and is not in the room; a member's second tab still gets in; a left seat is reusable", async () => {
     await start(BIG);
     const members = await fillRoom(100);
     const rooms = t.get(RoomService);

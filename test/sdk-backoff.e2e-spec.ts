@@ -14,7 +14,10 @@ describe('SDK: backoff and Retry-After', () => {
     expect(backoffDelay(3, o, () => 0)).toBe(2000);
     expect(backoffDelay(3, o, () => 0.5)).toBe(3000);
     const seen = new Set(Array.from({ length: 200 }, () => backoffDelay(2, o)));
-    for (const d of seen) expect(d).toBeGreaterThanOrEqual(1000), expect(d).toBeLessThanOrEqual(2000);
+    for (const d of seen) {
+      expect(d).toBeGreaterThanOrEqual(1000);
+      expect(d).toBeLessThanOrEqual(2000);
+    }
     expect(seen.size).toBeGreaterThan(20); // spread, not one value
     expect(backoffDelay(4, resolveBackoff({ initialMs: 100, jitter: 0 }), () => 0.3)).toBe(1600);
   });

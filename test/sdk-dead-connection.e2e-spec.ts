@@ -32,8 +32,18 @@ describe('SDK: dead connection detected by app-level ping', { timeout: 60_000 },
     expect(alice.states.map((s) => s.state)).toEqual(['connected', 'reconnecting', 'resumed']);
     expect(alice.states[1]).toMatchObject({ closeCode: 1006, reason: 'heartbeat timeout' });
     // the server's own heartbeat (30 s) had not noticed anything: the SDK dropped the old connection
-    await waitFor(() => app().eventsNamed('connection.closed').some((e) => e.connectionId === firstConnection), 'the old connection closed');
-    expect(app().eventsNamed('connection.closed').find((e) => e.connectionId === firstConnection)!.cause).not.toBe('heartbeat_timeout');
+    await waitFor(
+      () =>
+        app()
+          .eventsNamed('connection.closed')
+          .some((e) => e.connectionId === firstConnection),
+      'the old connection closed',
+    );
+    expect(
+      app()
+        .eventsNamed('connection.closed')
+        .find((e) => e.connectionId === firstConnection)!.cause,
+    ).not.toBe('heartbeat_timeout');
     expect(alice.client.session!.connectionId).not.toBe(firstConnection);
     expect(app().eventsNamed('session.resumed')).toHaveLength(1);
     expect(alice.client.rooms).toEqual(['c1']);

@@ -15,7 +15,12 @@ describe('SDK: a dropped TCP connection is resumed', { timeout: 60_000 }, () => 
   it('resumes rooms, presence and missed messages with state "resumed"', async () => {
     const tracked = trackedWebSocket();
     // A fixed 3 s before the first retry leaves room for the messages sent "meanwhile".
-    const alice = sdkClient<Msg>({ url: app().url, getToken: () => app().token({ sub: 'alice', name: 'Alice' }), WebSocket: tracked.WebSocket, backoff: { initialMs: 3000, jitter: 0 } });
+    const alice = sdkClient<Msg>({
+      url: app().url,
+      getToken: () => app().token({ sub: 'alice', name: 'Alice' }),
+      WebSocket: tracked.WebSocket,
+      backoff: { initialMs: 3000, jitter: 0 },
+    });
     const bob = sdkClient<Msg>({ url: app().url, getToken: () => app().token({ sub: 'bob', name: 'Bob' }) });
     await Promise.all([alice.client.whenOpen(), bob.client.whenOpen()]);
     await alice.client.join('c1');
@@ -28,8 +33,18 @@ describe('SDK: a dropped TCP connection is resumed', { timeout: 60_000 }, () => 
 
     // Drop the TCP connection under the client.
     (tracked.last() as unknown as { _socket: { destroy(): void } })._socket.destroy();
-    await waitFor(() => app().eventsNamed('connection.closed').some((e) => e.userId === 'alice'), 'the server saw alice go');
-    expect(app().eventsNamed('connection.closed').find((e) => e.userId === 'alice')).toMatchObject({ resumable: true });
+    await waitFor(
+      () =>
+        app()
+          .eventsNamed('connection.closed')
+          .some((e) => e.userId === 'alice'),
+      'the server saw alice go',
+    );
+    expect(
+      app()
+        .eventsNamed('connection.closed')
+        .find((e) => e.userId === 'alice'),
+    ).toMatchObject({ resumable: true });
     await waitFor(() => alice.client.state === 'reconnecting', 'alice reconnecting');
     await waitFor(() => !userIds(bob.client.presence('c1')).includes('alice'), 'bob sees alice leave');
 

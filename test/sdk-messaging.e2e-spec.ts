@@ -31,13 +31,26 @@ describe('SDK: join, presence, typed messages', { timeout: 60_000 }, () => {
     expect(userIds(bob.client.presence('c1'))).toEqual(['alice', 'bob']);
 
     // typed send / receive: the sender never gets its own message
-    const stroke: Stroke = { kind: 'stroke', points: [[1, 2], [3, 4]], color: '#e11' };
+    const stroke: Stroke = {
+      kind: 'stroke',
+      points: [
+        [1, 2],
+        [3, 4],
+      ],
+      color: '#e11',
+    };
     bob.client.send('c1', stroke);
     await waitFor(() => alice.messages.length === 1, 'alice receives the stroke');
-    const got = alice.messages[0]!;
+    const got = alice.messages[0];
     expectTypeOf(got).toEqualTypeOf<RoomMessage<Stroke>>();
     expectTypeOf(got.data).toEqualTypeOf<Stroke>();
-    expect(got).toEqual({ type: 'message', roomId: 'canvas:c1', canvasId: 'c1', from: { userId: 'bob', connectionId: bob.client.session!.connectionId }, data: stroke });
+    expect(got).toEqual({
+      type: 'message',
+      roomId: 'canvas:c1',
+      canvasId: 'c1',
+      from: { userId: 'bob', connectionId: bob.client.session!.connectionId },
+      data: stroke,
+    });
     // @ts-expect-error: send() only takes the app's message type
     expect(() => bob.client.send('c1', { kind: 'oops' })).not.toThrow();
 

@@ -29,7 +29,7 @@ describe('SDK: 1012 → immediate resume', { timeout: 60_000 }, () => {
     expect(alice.states[1]).toMatchObject({ closeCode: 1012, reason: 'service restart' });
     expect(alice.client.rooms).toEqual(['c1']);
     await waitFor(() => alice.messages.length === 1, 'the message sent during the restart');
-    expect(alice.messages[0]!.data).toEqual({ n: 1 });
+    expect(alice.messages[0].data).toEqual({ n: 1 });
     await waitFor(() => userIds(alice.client.presence('c1')).join() === 'alice,bob', 'presence');
   });
 });

@@ -36,7 +36,7 @@ describe('SDK: resume refused, status invisible (browser-like WebSocket)', { tim
     const { ConnectionService } = await import('../src/domain/connections/connection.service.js');
     const connections = app.get(ConnectionService);
     const [conn] = connections.byUserId('t1', 'alice');
-    connections.terminate(conn!, { cause: 'client', resumable: true });
+    connections.terminate(conn, { cause: 'client', resumable: true });
     await waitFor(() => app.eventsNamed('session.expired').length === 1, 'session.expired');
 
     await waitFor(() => alice.client.state === 'connected', 'fresh login', 20_000);

@@ -11,7 +11,12 @@ describe('SDK: resume refused → fresh login and rejoin', { timeout: 60_000 }, 
 
   it('logs in afresh with getToken() and rejoins every room', async () => {
     const tracked = trackedWebSocket();
-    const alice = sdkClient<{ n: number }>({ url: app().url, getToken: () => app().token({ sub: 'alice', name: 'Alice' }), WebSocket: tracked.WebSocket, backoff: { initialMs: 1500, jitter: 0 } });
+    const alice = sdkClient<{ n: number }>({
+      url: app().url,
+      getToken: () => app().token({ sub: 'alice', name: 'Alice' }),
+      WebSocket: tracked.WebSocket,
+      backoff: { initialMs: 1500, jitter: 0 },
+    });
     const bob = sdkClient<{ n: number }>({ url: app().url, getToken: () => app().token({ sub: 'bob', name: 'Bob' }) });
     await Promise.all([alice.client.whenOpen(), bob.client.whenOpen()]);
     await alice.client.join('c1');
@@ -31,9 +36,9 @@ describe('SDK: resume refused → fresh login and rejoin', { timeout: 60_000 }, 
     expect(alice.errors).toContainEqual(expect.objectContaining({ code: 'UNAUTHORIZED', status: 401 }));
     expect(alice.tokenCalls).toBe(2);
     expect(tracked.sockets).toHaveLength(3); // first, refused resume, fresh login
-    expect(tracked.sockets[1]!.url).toContain('reconnectToken=');
-    expect(tracked.sockets[2]!.url).toContain('token=');
-    expect(tracked.sockets[2]!.url).not.toContain('reconnectToken=');
+    expect(tracked.sockets[1].url).toContain('reconnectToken=');
+    expect(tracked.sockets[2].url).toContain('token=');
+    expect(tracked.sockets[2].url).not.toContain('reconnectToken=');
     expect(alice.client.session!.sessionId).not.toBe(firstSession);
 
     // rooms rejoined: presence is whole again on both sides, and messages flow
@@ -43,6 +48,6 @@ describe('SDK: resume refused → fresh login and rejoin', { timeout: 60_000 }, 
     expect(userIds(alice.client.presence('c2'))).toEqual(['alice']);
     bob.client.send('c1', { n: 1 });
     await waitFor(() => alice.messages.length === 1, 'a message after the fresh login');
-    expect(alice.messages[0]!.data).toEqual({ n: 1 });
+    expect(alice.messages[0].data).toEqual({ n: 1 });
   });
 });

@@ -55,7 +55,7 @@ describe('slow consumer', () => {
     let maxVictimBuffered = 0;
     /** Sends `count` ~1 KB messages in bursts of 20 every 5 ms, sampling the victim's server-side buffer. */
     async function send(count: number, until?: () => boolean): Promise<void> {
-      for (let sent = 0; sent < count || (until !== undefined && !until()); ) {
+      for (let sent = 0; sent < count || (until !== undefined && !until());) {
         for (let i = 0; i < 20; i++, sent++) sender.send({ type: 'message', canvasId: 'c1', data: { seq: seq++, ts: Date.now(), pad: PAD } });
         if (!victimServerSide.closed) maxVictimBuffered = Math.max(maxVictimBuffered, victimServerSide.socket.bufferedAmount);
         await sleep(5);

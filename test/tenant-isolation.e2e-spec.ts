@@ -76,7 +76,7 @@ describe('tenant isolation (two tenants, both on canvasId c1)', () => {
     expect(await bob.next()).toEqual({ type: 'presence_join', ...C1, member: { userId: 'cara', connections: 1 } });
   });
 
-  it("the same userId in two tenants is two different users: presence and capacity are separate", async () => {
+  it('the same userId in two tenants is two different users: presence and capacity are separate', async () => {
     await start({ options: { roomCapacity: 1 } });
     const a1 = await t.connect({ sub: 'u1', tenantId: 't1', name: 'A' });
     expect((await enter(a1)).members).toEqual([{ userId: 'u1', name: 'A', connections: 1 }]);

@@ -36,7 +36,8 @@ interface Capture {
 
 function captureEverything(): Capture {
   const lines: string[] = [];
-  const text = (args: unknown[]) => args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+  const text = (args: unknown[]) =>
+    args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
   const logger: LoggerService = {
     log: (...a: unknown[]) => void lines.push(`log ${text(a)}`),
     error: (...a: unknown[]) => void lines.push(`error ${text(a)}`),
@@ -115,7 +116,9 @@ describe('tokens never appear in logs', () => {
 
     // Reauth frames carrying tokens, valid and not.
     expect(await alice.request({ type: 'reauth', token: keep(t.token({ sub: 'alice', name: 'Alice' })) })).toMatchObject({ type: 'reauth_ok' });
-    expect(await alice.request({ type: 'reauth', token: keep(t.token({ sub: 'alice' }, {}, 'wrong-secret-wrong-secret-wrong')) })).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(await alice.request({ type: 'reauth', token: keep(t.token({ sub: 'alice' }, {}, 'wrong-secret-wrong-secret-wrong')) })).toMatchObject({
+      code: 'UNAUTHORIZED',
+    });
 
     // Resume with ?reconnectToken= (alone, then with a JWT), a used-up one, and a forged one.
     const aliceReconnect = keep(alice.ack.reconnectToken);
@@ -143,67 +146,86 @@ describe('tokens never appear in logs', () => {
     expect(logged).not.toMatch(/token=|reconnectToken=|Bearer /);
   });
 
-  it.skipIf(!existsSync(DEMO))('the demo app (dist/main.js, LOG_LEVEL=verbose) writes no token to stdout or stderr', async () => {
-    t = await TestApp.create(); // unused here; keeps afterEach uniform
-    const secret = randomBytes(32).toString('hex');
-    const sign = (claims: object) => {
-      const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-      const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ tenantId: 't1', exp: Math.floor(Date.now() / 1000) + 600, ...claims })}`;
-      return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
-    };
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const child = spawn(process.execPath, [DEMO], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: secret, LOG_LEVEL: 'verbose', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    try {
-      const deadline = Date.now() + 20_000;
-      while (!(await new Promise((r) => connect(port, '127.0.0.1').once('connect', function (this: any) { this.destroy(); r(true); }).once('error', () => r(false))))) {
-        if (Date.now() > deadline) throw new Error(`demo did not start:\n${output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const url = `ws://127.0.0.1:${port}/ws`;
-      const open = (query: string, headers?: Record<string, string>) =>
-        new Promise<{ ws: WebSocket; ack: any } | number>((resolve) => {
-          const ws = new WebSocket(`${url}${query}`, { headers });
-          ws.once('message', (raw) => resolve({ ws, ack: JSON.parse(raw.toString()) }));
-          ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+  it.skipIf(!existsSync(DEMO))(
+    'the demo app (dist/main.js, LOG_LEVEL=verbose) writes no token to stdout or stderr',
+    async () => {
+      t = await TestApp.create(); // unused here; keeps afterEach uniform
+      const secret = randomBytes(32).toString('hex');
+      const sign = (claims: object) => {
+        const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+        const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ tenantId: 't1', exp: Math.floor(Date.now() / 1000) + 600, ...claims })}`;
+        return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
+      };
+      const port = await new Promise<number>((resolve) => {
+        const srv = createServer().listen(0, '127.0.0.1', () => {
+          const p = (srv.address() as { port: number }).port;
+          srv.close(() => resolve(p));
         });
-      const secrets = [sign({ sub: 'alice' }), sign({ sub: 'bob' }), sign({ sub: 'eve', exp: 1 }), `${sign({ sub: 'eve' })}x`, 'plain-secret-SENTINEL-0123456789abcdef'];
-      const a = (await open(`?token=${secrets[0]}`)) as { ws: WebSocket; ack: any };
-      const b = (await open('', { Authorization: `Bearer ${secrets[1]}` })) as { ws: WebSocket; ack: any };
-      for (const bad of secrets.slice(2)) {
-        expect(await open(`?token=${encodeURIComponent(bad)}`)).toBe(401);
-        expect(await open('', { Authorization: `Bearer ${bad}` })).toBe(401);
+      });
+      const child = spawn(process.execPath, [DEMO], {
+        env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: secret, LOG_LEVEL: 'verbose', NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (d) => (output += d));
+      child.stderr.on('data', (d) => (output += d));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      try {
+        const deadline = Date.now() + 20_000;
+        while (
+          !(await new Promise((r) =>
+            connect(port, '127.0.0.1')
+              .once('connect', function (this: any) {
+                this.destroy();
+                r(true);
+              })
+              .once('error', () => r(false)),
+          ))
+        ) {
+          if (Date.now() > deadline) throw new Error(`demo did not start:\n${output}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const url = `ws://127.0.0.1:${port}/ws`;
+        const open = (query: string, headers?: Record<string, string>) =>
+          new Promise<{ ws: WebSocket; ack: any } | number>((resolve) => {
+            const ws = new WebSocket(`${url}${query}`, { headers });
+            ws.once('message', (raw) => resolve({ ws, ack: JSON.parse(raw.toString()) }));
+            ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          });
+        const secrets = [
+          sign({ sub: 'alice' }),
+          sign({ sub: 'bob' }),
+          sign({ sub: 'eve', exp: 1 }),
+          `${sign({ sub: 'eve' })}x`,
+          'plain-secret-SENTINEL-0123456789abcdef',
+        ];
+        const a = (await open(`?token=${secrets[0]}`)) as { ws: WebSocket; ack: any };
+        const b = (await open('', { Authorization: `Bearer ${secrets[1]}` })) as { ws: WebSocket; ack: any };
+        for (const bad of secrets.slice(2)) {
+          expect(await open(`?token=${encodeURIComponent(bad)}`)).toBe(401);
+          expect(await open('', { Authorization: `Bearer ${bad}` })).toBe(401);
+        }
+        a.ws.send(JSON.stringify({ type: 'reauth', token: secrets[2] }));
+        a.ws.send(JSON.stringify({ type: 'reauth', token: secrets[0] }));
+        secrets.push(a.ack.reconnectToken, b.ack.reconnectToken);
+        a.ws.close(1001);
+        await new Promise((r) => a.ws.once('close', r));
+        const back = (await open(`?reconnectToken=${a.ack.reconnectToken}`)) as { ws: WebSocket; ack: any };
+        expect(back.ack.resumed).toBe(true);
+        secrets.push(back.ack.reconnectToken);
+        expect(await open(`?reconnectToken=${a.ack.reconnectToken}`)).toBe(401);
+        for (const path of [`/ws-nope?token=${secrets[0]}`, `/health?token=${secrets[1]}`, `/?reconnectToken=${b.ack.reconnectToken}`]) {
+          await fetch(`http://127.0.0.1:${port}${path}`, { headers: { Authorization: `Bearer ${secrets[1]}` } }).catch(() => undefined);
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        child.kill('SIGTERM');
+        await exited;
+        expect(output, 'the demo logged nothing at all: the capture is broken').toMatch(/connection established|listening/);
+        expectNoSecrets(output, secrets, 'the demo output');
+      } finally {
+        child.kill('SIGKILL');
       }
-      a.ws.send(JSON.stringify({ type: 'reauth', token: secrets[2] }));
-      a.ws.send(JSON.stringify({ type: 'reauth', token: secrets[0] }));
-      secrets.push(a.ack.reconnectToken, b.ack.reconnectToken);
-      a.ws.close(1001);
-      await new Promise((r) => a.ws.once('close', r));
-      const back = (await open(`?reconnectToken=${a.ack.reconnectToken}`)) as { ws: WebSocket; ack: any };
-      expect(back.ack.resumed).toBe(true);
-      secrets.push(back.ack.reconnectToken);
-      expect(await open(`?reconnectToken=${a.ack.reconnectToken}`)).toBe(401);
-      for (const path of [`/ws-nope?token=${secrets[0]}`, `/health?token=${secrets[1]}`, `/?reconnectToken=${b.ack.reconnectToken}`]) {
-        await fetch(`http://127.0.0.1:${port}${path}`, { headers: { Authorization: `Bearer ${secrets[1]}` } }).catch(() => undefined);
-      }
-      await new Promise((r) => setTimeout(r, 300));
-      child.kill('SIGTERM');
-      await exited;
-      expect(output, 'the demo logged nothing at all: the capture is broken').toMatch(/connection established|listening/);
-      expectNoSecrets(output, secrets, 'the demo output');
-    } finally {
-      child.kill('SIGKILL');
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

@@ -27,7 +27,14 @@ describe('upgrade: Origin allow-list', () => {
 
   it('any other origin gets 403 ORIGIN_NOT_ALLOWED (exact match: no prefix, suffix, scheme or port variants)', async () => {
     t = await TestApp.create({ options: { allowedOrigins: ALLOWED } });
-    const others = ['https://evil.example.com', 'http://app.example.com', 'https://app.example.com:8443', 'https://app.example.com.evil.io', 'https://example.com', 'null'];
+    const others = [
+      'https://evil.example.com',
+      'http://app.example.com',
+      'https://app.example.com:8443',
+      'https://app.example.com.evil.io',
+      'https://example.com',
+      'null',
+    ];
     for (const origin of others) {
       const r = await t.refusal(`?token=${t.token()}`, { Origin: origin });
       expectRefusal(r, 403, 'ORIGIN_NOT_ALLOWED');

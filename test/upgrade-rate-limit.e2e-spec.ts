@@ -100,7 +100,7 @@ describe('upgrade rate limit per client IP', () => {
     expectRefusal(await t.refusal('?token=garbage', xff('10.0.0.8')), 401, 'UNAUTHORIZED');
   });
 
-  it('upgrades on another path are neither counted nor refused with this module\'s JSON', async () => {
+  it("upgrades on another path are neither counted nor refused with this module's JSON", async () => {
     t = await TestApp.create({ options: { rateLimitPoints: 2, rateLimitWindowMs: 60_000 } });
     const base = `ws://127.0.0.1:${t.port}`;
     for (const path of ['/other', '/other', `/other?token=${t.token()}`, '/ws/extra', '/wsx', '/']) {

@@ -57,7 +57,12 @@ const ctx = canvas.getContext('2d')!;
 
 /** A user id the token endpoint accepts ([A-Za-z0-9._-], 1–64), derived from a display name. */
 function userIdFor(name: string): string {
-  const id = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  const id = name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
   return id || `guest-${Math.random().toString(36).slice(2, 8)}`;
 }
 
@@ -203,7 +208,14 @@ function start(name: string, userId: string, canvasId: string): void {
   client.on('state', (e) => {
     debug.states.push({ state: e.state, ...(e.missed ? { missed: e.missed } : {}), ...(e.closeCode !== undefined ? { closeCode: e.closeCode } : {}) });
     showState(e.state);
-    const detail = e.state === 'reconnecting' ? ` (close ${e.closeCode})` : e.missed === 'replayed' ? ' (missed strokes replayed)' : e.missed === 'truncated' || e.missed === 'lost' ? ' (some strokes were lost)' : '';
+    const detail =
+      e.state === 'reconnecting'
+        ? ` (close ${e.closeCode})`
+        : e.missed === 'replayed'
+          ? ' (missed strokes replayed)'
+          : e.missed === 'truncated' || e.missed === 'lost'
+            ? ' (some strokes were lost)'
+            : '';
     addLog(`${e.state}${detail}`, 'state');
     if (e.state === 'reconnecting') removeCursors(() => false);
   });
@@ -226,7 +238,7 @@ function start(name: string, userId: string, canvasId: string): void {
       drawChunk(data.strokeId, data.color, data.width, data.points);
     }
   });
-  client.join(canvasId).catch((err: { code?: string }) => addLog(`could not join: ${err.code ?? err}`));
+  client.join(canvasId).catch((err: Error & { code?: string }) => addLog(`could not join: ${err.code ?? err.message}`));
 
   // Local drawing: drawn at once, sent in small chunks (the server allows 60 frames/s per connection).
   let stroke: { id: string; pending: Point[] } | undefined;

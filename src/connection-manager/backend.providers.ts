@@ -22,7 +22,10 @@ const REDIS_CONNECTIONS = Symbol('REDIS_CONNECTIONS');
 type Redis = { connections: RedisConnections; keyPrefix: string };
 
 /** The one place that picks the back-end of each port: in memory by default, Redis when `redis` is set. */
-function backend<T>(provide: symbol, build: { memory: (o: ResolvedConnectionManagerOptions) => T; redis: (o: ResolvedConnectionManagerOptions, r: Redis, id: string) => T }): Provider {
+function backend<T>(
+  provide: symbol,
+  build: { memory: (o: ResolvedConnectionManagerOptions) => T; redis: (o: ResolvedConnectionManagerOptions, r: Redis, id: string) => T },
+): Provider {
   return {
     provide,
     inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS],
@@ -60,5 +63,8 @@ export const backendProviders: Provider[] = [
   }),
   // A single instance has no bus and no registry: nobody else to tell.
   backend<RoomBus | undefined>(RoomBus, { memory: () => undefined, redis: (_o, r, id) => new RedisRoomBus(r.connections, r.keyPrefix, id) }),
-  backend<InstanceRegistry | undefined>(InstanceRegistry, { memory: () => undefined, redis: (_o, r, id) => new RedisInstanceRegistry(r.connections, r.keyPrefix, id) }),
+  backend<InstanceRegistry | undefined>(InstanceRegistry, {
+    memory: () => undefined,
+    redis: (_o, r, id) => new RedisInstanceRegistry(r.connections, r.keyPrefix, id),
+  }),
 ];

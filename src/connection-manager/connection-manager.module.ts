@@ -78,6 +78,16 @@ import { ConfigurableConnectionManagerModule, RAW_CONNECTION_MANAGER_OPTIONS } f
     HeartbeatService,
     ConnectionManagerGateway,
   ],
-  exports: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, ConnectionService, RoomService, SessionService, LifecycleState, HeartbeatService, DrainService, ClusterCoordinator],
+  exports: [
+    CONNECTION_MANAGER_OPTIONS,
+    INSTANCE_ID,
+    ConnectionService,
+    RoomService,
+    SessionService,
+    LifecycleState,
+    HeartbeatService,
+    DrainService,
+    ClusterCoordinator,
+  ],
 })
 export class ConnectionManagerModule extends ConfigurableConnectionManagerModule {}

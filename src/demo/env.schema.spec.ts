@@ -45,7 +45,15 @@ describe('validateEnv', () => {
 
   it('the defaults map onto valid module options with the protocol defaults', () => {
     const o = resolveConnectionManagerOptions(toConnectionManagerOptions(validateEnv(base)));
-    expect(o).toMatchObject({ path: '/ws', maxConnections: 1000, roomCapacity: 100, rateLimitPoints: 20, rateLimitWindowMs: 10_000, trustProxyHops: 0, allowedOrigins: [] });
+    expect(o).toMatchObject({
+      path: '/ws',
+      maxConnections: 1000,
+      roomCapacity: 100,
+      rateLimitPoints: 20,
+      rateLimitWindowMs: 10_000,
+      trustProxyHops: 0,
+      allowedOrigins: [],
+    });
     expect(o.jwt).toMatchObject({ secret: 'env-secret', algorithms: ['HS256'], tenantClaim: 'tenantId', clockToleranceS: 0 });
   });
 
@@ -68,12 +76,17 @@ describe('validateEnv', () => {
     expect(message).not.toContain('JWT_SECRET');
   });
 
-  it.each(['WS_MAX_CONNECTIONS', 'WS_ROOM_CAPACITY', 'WS_HEARTBEAT_INTERVAL_MS', 'WS_MAX_PAYLOAD_BYTES', 'WS_MESSAGE_RATE_LIMIT', 'WS_RATE_LIMIT_POINTS', 'WS_RATE_LIMIT_WINDOW_MS'])(
-    '%s must be a positive integer',
-    (name) => {
-      for (const value of ['abc', '0', '-3', '1.5', '10ms']) expect(errorOf({ ...base, [name]: value })).toContain(name);
-    },
-  );
+  it.each([
+    'WS_MAX_CONNECTIONS',
+    'WS_ROOM_CAPACITY',
+    'WS_HEARTBEAT_INTERVAL_MS',
+    'WS_MAX_PAYLOAD_BYTES',
+    'WS_MESSAGE_RATE_LIMIT',
+    'WS_RATE_LIMIT_POINTS',
+    'WS_RATE_LIMIT_WINDOW_MS',
+  ])('%s must be a positive integer', (name) => {
+    for (const value of ['abc', '0', '-3', '1.5', '10ms']) expect(errorOf({ ...base, [name]: value })).toContain(name);
+  });
 
   it('PORT and JWT_CLOCK_TOLERANCE_S must be numbers (0 allowed)', () => {
     expect(errorOf({ ...base, PORT: 'http' })).toContain('PORT');

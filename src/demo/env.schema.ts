@@ -3,9 +3,12 @@ import { SUPPORTED_JWT_ALGORITHMS, type ConnectionManagerOptions } from '../kern
 import type { OpsLogLevel, OpsOptions } from '../ops/ops.options.js';
 
 const int = (min = 1) => z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(min, `must be at least ${min}`);
-const list = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0),
+);
 const optionalString = z
   .string()
   .optional()
@@ -16,62 +19,86 @@ const optionalString = z
  * docs/configuration.md list the same; a bad value stops start-up naming the variable.
  */
 const envShape = z.object({
-    PORT: int(0).max(65535).default(3000),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000),
-    LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
-    DEMO_MODE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-    WS_PATH: z.string().startsWith('/', 'must start with /').default('/ws'),
-    JWT_SECRET: optionalString,
-    JWT_PUBLIC_KEY: optionalString,
-    JWT_ALGORITHMS: list.pipe(z.array(z.enum(SUPPORTED_JWT_ALGORITHMS, { error: `must list only ${SUPPORTED_JWT_ALGORITHMS.join(', ')} (never none)` })).min(1)).default(['HS256']),
-    JWT_ISSUER: optionalString,
-    JWT_AUDIENCE: optionalString,
-    JWT_TENANT_CLAIM: z.string().min(1).default('tenantId'),
-    JWT_CLOCK_TOLERANCE_S: int(0).default(0),
-    WS_MAX_CONNECTIONS: int().default(1000),
-    WS_ROOM_CAPACITY: int().default(100),
-    WS_HEARTBEAT_INTERVAL_MS: int().default(30_000),
-    WS_MAX_PAYLOAD_BYTES: int().default(65_536),
-    WS_MESSAGE_RATE_LIMIT: int().default(60),
-    WS_MAX_CONNECTIONS_PER_IP: int(0).default(0),
-    WS_MAX_BUFFERED_BYTES: int().default(1_048_576),
-    WS_RATE_LIMIT_POINTS: int().default(20),
-    WS_RATE_LIMIT_WINDOW_MS: int().default(10_000),
-    WS_ALLOWED_ORIGINS: list.default([]),
-    WS_TRUST_PROXY: z
+  PORT: int(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000),
+  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  DEMO_MODE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  WS_PATH: z.string().startsWith('/', 'must start with /').default('/ws'),
+  JWT_SECRET: optionalString,
+  JWT_PUBLIC_KEY: optionalString,
+  JWT_ALGORITHMS: list
+    .pipe(z.array(z.enum(SUPPORTED_JWT_ALGORITHMS, { error: `must list only ${SUPPORTED_JWT_ALGORITHMS.join(', ')} (never none)` })).min(1))
+    .default(['HS256']),
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  JWT_TENANT_CLAIM: z.string().min(1).default('tenantId'),
+  JWT_CLOCK_TOLERANCE_S: int(0).default(0),
+  WS_MAX_CONNECTIONS: int().default(1000),
+  WS_ROOM_CAPACITY: int().default(100),
+  WS_HEARTBEAT_INTERVAL_MS: int().default(30_000),
+  WS_MAX_PAYLOAD_BYTES: int().default(65_536),
+  WS_MESSAGE_RATE_LIMIT: int().default(60),
+  WS_MAX_CONNECTIONS_PER_IP: int(0).default(0),
+  WS_MAX_BUFFERED_BYTES: int().default(1_048_576),
+  WS_RATE_LIMIT_POINTS: int().default(20),
+  WS_RATE_LIMIT_WINDOW_MS: int().default(10_000),
+  WS_ALLOWED_ORIGINS: list.default([]),
+  WS_TRUST_PROXY: z
+    .string()
+    .default('0')
+    .transform((v) => (v === 'true' ? 1 : v === 'false' || v === '' ? 0 : Number(v)))
+    .pipe(z.number({ error: 'must be a number of hops or true' }).int('must be an integer').min(0, 'must be at least 0')),
+  WS_REAUTH_GRACE_MS: int().default(30_000),
+  WS_RECONNECT_TOKEN_TTL_MS: int().default(300_000),
+  WS_RESUME_BUFFER_MESSAGES: int().default(500),
+  WS_RESUME_BUFFER_BYTES: int().default(1_048_576),
+  WS_PRESENCE_LINGER_MS: int(0).default(0),
+  WS_DRAIN_TIMEOUT_MS: int().default(10_000),
+  METRICS_ENABLED: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('true')
+    .transform((v) => v === 'true'),
+  METRICS_TENANT_LABEL_LIMIT: int(0).max(1000).default(20),
+  HEALTH_CHECK_TIMEOUT_MS: int().max(60_000).default(1000),
+  REDIS_URL: optionalString.pipe(
+    z
       .string()
-      .default('0')
-      .transform((v) => (v === 'true' ? 1 : v === 'false' || v === '' ? 0 : Number(v)))
-      .pipe(z.number({ error: 'must be a number of hops or true' }).int('must be an integer').min(0, 'must be at least 0')),
-    WS_REAUTH_GRACE_MS: int().default(30_000),
-    WS_RECONNECT_TOKEN_TTL_MS: int().default(300_000),
-    WS_RESUME_BUFFER_MESSAGES: int().default(500),
-    WS_RESUME_BUFFER_BYTES: int().default(1_048_576),
-    WS_PRESENCE_LINGER_MS: int(0).default(0),
-    WS_DRAIN_TIMEOUT_MS: int().default(10_000),
-    METRICS_ENABLED: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true').transform((v) => v === 'true'),
-    METRICS_TENANT_LABEL_LIMIT: int(0).max(1000).default(20),
-    HEALTH_CHECK_TIMEOUT_MS: int().max(60_000).default(1000),
-    REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional()),
-    REDIS_CLUSTER_NODES: z
-      .string()
-      .optional()
-      .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0))
-      .pipe(z.array(z.string().regex(/^[^:]+:\d+$/, 'must list host:port entries'))),
-    REDIS_KEY_PREFIX: z.string().min(1).default('cm'),
-    WS_INSTANCE_LEASE_MS: int(1000).default(15_000),
-  });
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+  ),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((s) =>
+      (s ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0),
+    )
+    .pipe(z.array(z.string().regex(/^[^:]+:\d+$/, 'must list host:port entries'))),
+  REDIS_KEY_PREFIX: z.string().min(1).default('cm'),
+  WS_INSTANCE_LEASE_MS: int(1000).default(15_000),
+});
 
 /** The names of every variable the demo app reads. */
 export const ENV_KEYS = Object.keys(envShape.shape) as (keyof z.output<typeof envShape>)[];
 
 export const envSchema = envShape.superRefine((env, ctx) => {
-    const hs = env.JWT_ALGORITHMS.some((a) => a.startsWith('HS'));
-    const asym = env.JWT_ALGORITHMS.some((a) => !a.startsWith('HS'));
-    if (hs && !env.JWT_SECRET) ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: `is required for ${env.JWT_ALGORITHMS.join(',')} (set JWT_SECRET, or JWT_PUBLIC_KEY with JWT_ALGORITHMS=RS256)` });
-    if (env.REDIS_URL && env.REDIS_CLUSTER_NODES.length > 0) ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'cannot be combined with REDIS_URL (set one of them)' });
-    if (asym && !env.JWT_PUBLIC_KEY) ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'is required for RS*/PS*/ES* algorithms' });
+  const hs = env.JWT_ALGORITHMS.some((a) => a.startsWith('HS'));
+  const asym = env.JWT_ALGORITHMS.some((a) => !a.startsWith('HS'));
+  if (hs && !env.JWT_SECRET)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['JWT_SECRET'],
+      message: `is required for ${env.JWT_ALGORITHMS.join(',')} (set JWT_SECRET, or JWT_PUBLIC_KEY with JWT_ALGORITHMS=RS256)`,
+    });
+  if (env.REDIS_URL && env.REDIS_CLUSTER_NODES.length > 0)
+    ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'cannot be combined with REDIS_URL (set one of them)' });
+  if (asym && !env.JWT_PUBLIC_KEY) ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'is required for RS*/PS*/ES* algorithms' });
 });
 
 export type AppEnv = z.output<typeof envSchema>;

@@ -70,14 +70,21 @@ describe('resolveConnectionManagerOptions', () => {
     expect(errorOf({})).toMatch(/jwt/);
   });
 
-  it.each(['maxConnections', 'roomCapacity', 'heartbeatIntervalMs', 'maxPayloadBytes', 'messageRateLimit', 'rateLimitPoints', 'rateLimitWindowMs', 'badFrameLimit', 'badFrameWindowMs'])(
-    'refuses a non-positive or non-integer %s, naming it',
-    (field) => {
-      for (const value of [0, -1, 1.5, Number.NaN, '10']) {
-        expect(errorOf({ jwt, [field]: value })).toContain(field);
-      }
-    },
-  );
+  it.each([
+    'maxConnections',
+    'roomCapacity',
+    'heartbeatIntervalMs',
+    'maxPayloadBytes',
+    'messageRateLimit',
+    'rateLimitPoints',
+    'rateLimitWindowMs',
+    'badFrameLimit',
+    'badFrameWindowMs',
+  ])('refuses a non-positive or non-integer %s, naming it', (field) => {
+    for (const value of [0, -1, 1.5, Number.NaN, '10']) {
+      expect(errorOf({ jwt, [field]: value })).toContain(field);
+    }
+  });
 
   it('refuses negative trustProxyHops and clockToleranceS (0 is allowed)', () => {
     expect(errorOf({ jwt, trustProxyHops: -1 })).toContain('trustProxyHops');

@@ -98,8 +98,10 @@ export const connectionManagerOptionsSchema = z
   .superRefine((o, ctx) => {
     const needsSecret = o.jwt.algorithms.some((a) => a.startsWith('HS'));
     const needsKey = o.jwt.algorithms.some((a) => !a.startsWith('HS'));
-    if (needsSecret && !o.jwt.secret) ctx.addIssue({ code: 'custom', path: ['jwt', 'secret'], message: 'an HS* algorithm is allowed but no JWT secret is set' });
-    if (needsKey && !o.jwt.publicKey) ctx.addIssue({ code: 'custom', path: ['jwt', 'publicKey'], message: 'an RS*/PS*/ES* algorithm is allowed but no JWT public key is set' });
+    if (needsSecret && !o.jwt.secret)
+      ctx.addIssue({ code: 'custom', path: ['jwt', 'secret'], message: 'an HS* algorithm is allowed but no JWT secret is set' });
+    if (needsKey && !o.jwt.publicKey)
+      ctx.addIssue({ code: 'custom', path: ['jwt', 'publicKey'], message: 'an RS*/PS*/ES* algorithm is allowed but no JWT public key is set' });
   });
 
 /** What a host passes to `forRoot`: defaults filled in for anything left out. */

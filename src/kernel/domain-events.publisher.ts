@@ -18,9 +18,9 @@ export class DomainEventPublisher {
 
   publish(name: ConnectionManagerEventName, payload: object): void {
     const listeners = this.emitter.listeners(name) as Listener[];
-    for (let i = 0; i < listeners.length; i++) this.run(name, listeners[i], payload, false);
+    for (let i = 0; i < listeners.length; i++) this.run(name, listeners[i]!, payload, false);
     const any = this.emitter.listenersAny() as Listener[];
-    for (let i = 0; i < any.length; i++) this.run(name, any[i], payload, true);
+    for (let i = 0; i < any.length; i++) this.run(name, any[i]!, payload, true);
   }
 
   private run(name: string, listener: Listener, payload: object, isAny: boolean): void {

@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type ModuleMetadata, type Provider } from '@nestjs/common';
+import { Module, type DynamicModule, type FactoryProvider, type ModuleMetadata, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
@@ -17,9 +17,9 @@ import { OPS_OPTIONS } from './ops.constants.js';
 import { resolveOpsOptions, type OpsOptions, type ResolvedOpsOptions } from './ops.options.js';
 
 export interface OpsModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  inject?: any[];
+  inject?: FactoryProvider['inject'];
   /** Returns the options. Called twice: once for the module, once for the logger's params; keep it pure. */
-  useFactory: (...args: any[]) => OpsOptions | Promise<OpsOptions>;
+  useFactory: FactoryProvider<OpsOptions | Promise<OpsOptions>>['useFactory'];
   /**
    * Set up nestjs-pino's LoggerModule (default true). Must be known before the factory runs;
    * with `false` the factory's `logging` is ignored and the app keeps its own logger.
@@ -84,7 +84,16 @@ export class OpsModule {
       // seconds; HealthController logs readiness transitions instead.
       imports: [...imports, DiscoveryModule, TerminusModule.forRoot({ logger: false }), ...logger],
       controllers: [HealthController, MetricsController],
-      providers: [optionsProvider, backendReadiness, ReadinessRegistry, ReadinessIndicator, MetricsService, MetricsEventListener, FanoutLatencyTimer, ConnectionLogListener],
+      providers: [
+        optionsProvider,
+        backendReadiness,
+        ReadinessRegistry,
+        ReadinessIndicator,
+        MetricsService,
+        MetricsEventListener,
+        FanoutLatencyTimer,
+        ConnectionLogListener,
+      ],
       exports: [OPS_OPTIONS, ReadinessRegistry, MetricsService],
     };
   }

@@ -66,7 +66,12 @@ export const opsOptionsSchema = z.object({
         /** Lowest level written. Default `info`. */
         level: z.enum(OPS_LOG_LEVELS).default('info'),
         /** Where lines go. Default stdout (fd 1), written synchronously. */
-        destination: z.custom<DestinationStream>((v) => typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function', 'must be a stream with write()').optional(),
+        destination: z
+          .custom<DestinationStream>(
+            (v) => typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function',
+            'must be a stream with write()',
+          )
+          .optional(),
         /** One line per HTTP request (pino-http). Probes (`/health/*`) and `/metrics` are never logged. Default true. */
         requestLogging: z.boolean().default(true),
       }),

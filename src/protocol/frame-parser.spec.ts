@@ -45,16 +45,12 @@ describe('parseClientFrame: BAD_REQUEST rules', () => {
     expectRefused(parseClientFrame(text));
   });
 
-  it.each([
-    [{}],
-    [{ id: 'r1' }],
-    [{ type: 1 }],
-    [{ type: null }],
-    [{ type: ['ping'] }],
-    [{ type: { name: 'ping' } }],
-  ])('refuses a missing or non-string type: %j', (frame) => {
-    expectRefused(parse(frame), (frame as { id?: string }).id);
-  });
+  it.each([[{}], [{ id: 'r1' }], [{ type: 1 }], [{ type: null }], [{ type: ['ping'] }], [{ type: { name: 'ping' } }]])(
+    'refuses a missing or non-string type: %j',
+    (frame) => {
+      expectRefused(parse(frame), (frame as { id?: string }).id);
+    },
+  );
 
   it.each(['hello', 'PING', 'Join', 'pong', 'connection_ack', 'error', '', '__proto__', 'constructor', 'toString'])(
     'refuses the unknown type %j (echoing the id)',

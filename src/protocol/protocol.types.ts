@@ -6,11 +6,31 @@
 /** A client-chosen correlation id: a string or an integer, at most 64 characters. */
 export type RequestId = string | number;
 
-export interface JoinFrame { type: 'join'; canvasId: string; id?: RequestId }
-export interface LeaveFrame { type: 'leave'; canvasId: string; id?: RequestId }
-export interface MessageFrame { type: 'message'; canvasId: string; data: unknown; id?: RequestId }
-export interface PingFrame { type: 'ping'; id?: RequestId }
-export interface ReauthFrame { type: 'reauth'; token: string; id?: RequestId }
+export interface JoinFrame {
+  type: 'join';
+  canvasId: string;
+  id?: RequestId;
+}
+export interface LeaveFrame {
+  type: 'leave';
+  canvasId: string;
+  id?: RequestId;
+}
+export interface MessageFrame {
+  type: 'message';
+  canvasId: string;
+  data: unknown;
+  id?: RequestId;
+}
+export interface PingFrame {
+  type: 'ping';
+  id?: RequestId;
+}
+export interface ReauthFrame {
+  type: 'reauth';
+  token: string;
+  id?: RequestId;
+}
 
 /** Every frame a client may send. */
 export type ClientFrame = JoinFrame | LeaveFrame | MessageFrame | PingFrame | ReauthFrame;
@@ -39,11 +59,36 @@ export interface ConnectionAckFrame {
   missed?: 'none' | 'replayed' | 'truncated';
 }
 
-export interface RoomJoinedFrame { type: 'room_joined'; id?: RequestId; roomId: string; canvasId: string }
-export interface RoomLeftFrame { type: 'room_left'; id?: RequestId; roomId: string; canvasId: string }
-export interface PresenceStateFrame { type: 'presence_state'; roomId: string; canvasId: string; members: PresenceMember[] }
-export interface PresenceJoinFrame { type: 'presence_join'; roomId: string; canvasId: string; member: PresenceMember }
-export interface PresenceLeaveFrame { type: 'presence_leave'; roomId: string; canvasId: string; userId: string }
+export interface RoomJoinedFrame {
+  type: 'room_joined';
+  id?: RequestId;
+  roomId: string;
+  canvasId: string;
+}
+export interface RoomLeftFrame {
+  type: 'room_left';
+  id?: RequestId;
+  roomId: string;
+  canvasId: string;
+}
+export interface PresenceStateFrame {
+  type: 'presence_state';
+  roomId: string;
+  canvasId: string;
+  members: PresenceMember[];
+}
+export interface PresenceJoinFrame {
+  type: 'presence_join';
+  roomId: string;
+  canvasId: string;
+  member: PresenceMember;
+}
+export interface PresenceLeaveFrame {
+  type: 'presence_leave';
+  roomId: string;
+  canvasId: string;
+  userId: string;
+}
 export interface RoomMessageFrame {
   type: 'message';
   roomId: string;
@@ -51,9 +96,20 @@ export interface RoomMessageFrame {
   from: { userId: string; connectionId: string };
   data: unknown;
 }
-export interface PongFrame { type: 'pong'; id?: RequestId }
-export interface ReauthRequiredFrame { type: 'reauth_required'; reason: 'token_expired'; graceMs: number }
-export interface ReauthOkFrame { type: 'reauth_ok'; id?: RequestId; expiresAt: number }
+export interface PongFrame {
+  type: 'pong';
+  id?: RequestId;
+}
+export interface ReauthRequiredFrame {
+  type: 'reauth_required';
+  reason: 'token_expired';
+  graceMs: number;
+}
+export interface ReauthOkFrame {
+  type: 'reauth_ok';
+  id?: RequestId;
+  expiresAt: number;
+}
 export interface ErrorFrame {
   type: 'error';
   code: ErrorCode;
@@ -86,6 +142,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   UNAUTHORIZED: 'UNAUTHORIZED',
   UNAVAILABLE: 'UNAVAILABLE',
+  /** A join past `maxRoomsPerConnection` rooms on this connection. */
+  TOO_MANY_ROOMS: 'TOO_MANY_ROOMS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -97,6 +155,8 @@ export const UpgradeRefusalCode = {
   SERVER_FULL: 'SERVER_FULL',
   UNAUTHORIZED: 'UNAUTHORIZED',
   UNAVAILABLE: 'UNAVAILABLE',
+  /** HTTP 429: the user's or the tenant's connection quota is used up (`quota` names which). */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
 } as const;
 export type UpgradeRefusalCode = (typeof UpgradeRefusalCode)[keyof typeof UpgradeRefusalCode];
 

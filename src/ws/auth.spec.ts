@@ -47,7 +47,13 @@ describe('JwtAuthenticator (HS256 with a secret)', () => {
   it('turns a valid token into an identity (exp in ms, name and canvases when present)', () => {
     const exp = now() + 600;
     expect(auth.verify(sign({ exp }))).toEqual({ userId: 'u1', tenantId: 't1', expiresAt: exp * 1000 });
-    expect(auth.verify(sign({ exp, name: 'Ann', canvases: ['c1'] }))).toEqual({ userId: 'u1', tenantId: 't1', expiresAt: exp * 1000, name: 'Ann', canvases: ['c1'] });
+    expect(auth.verify(sign({ exp, name: 'Ann', canvases: ['c1'] }))).toEqual({
+      userId: 'u1',
+      tenantId: 't1',
+      expiresAt: exp * 1000,
+      name: 'Ann',
+      canvases: ['c1'],
+    });
     expect(auth.verify(sign({ name: '' })).name).toBeUndefined();
   });
 

@@ -8,7 +8,6 @@ import { AuthError } from '../domain/connections/auth-error.js';
 import type { Identity } from '../domain/connections/identity.js';
 import type { TokenVerifier } from '../domain/ports/token-verifier.port.js';
 
-
 /** Injection token of the JwtService this module verifies with (never the host app's). */
 export const CONNECTION_MANAGER_JWT = Symbol('CONNECTION_MANAGER_JWT');
 
@@ -46,8 +45,7 @@ export function createConnectionManagerJwtService(options: ResolvedConnectionMan
   if (secret && publicKey) {
     return new JwtService({
       verifyOptions,
-      secretOrKeyProvider: (_type: unknown, token: unknown) =>
-        (headerAlg(String(token)).startsWith('HS') ? secret : publicKey) as unknown as string,
+      secretOrKeyProvider: (_type: unknown, token: unknown) => (headerAlg(String(token)).startsWith('HS') ? secret : publicKey),
     });
   }
   return new JwtService({ verifyOptions, secret: (secret ?? publicKey) as unknown as string });
@@ -107,7 +105,7 @@ export class JwtAuthenticator implements TokenVerifier {
       userId: sub,
       tenantId,
       name: typeof name === 'string' && name.length > 0 ? name : undefined,
-      canvases: canvases as string[] | undefined,
+      canvases: canvases,
       expiresAt: exp * 1000,
     };
   }

@@ -12,7 +12,10 @@ export function clientIp(req: IncomingMessage, hops: number): string {
   const header = req.headers['x-forwarded-for'];
   const raw = Array.isArray(header) ? header.join(',') : header;
   if (!raw) return remote;
-  const entries = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const entries = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (entries.length === 0) return remote;
-  return entries[Math.max(0, entries.length - hops)];
+  return entries[Math.max(0, entries.length - hops)] ?? remote;
 }

@@ -1,6 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import type { Observable } from 'rxjs';
 import type { AdmittedUpgrade } from '../domain/connections/admission.types.js';
 import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
@@ -79,7 +82,7 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     super(app);
   }
 
-  override create(port: number, options: Record<string, unknown> = {}): any {
+  override create(port: number, options: Record<string, unknown> = {}): ReturnType<WsAdapter['create']> {
     if (!options[CONNECTION_MANAGER_GATEWAY_FLAG]) return super.create(port, options);
     const { [CONNECTION_MANAGER_GATEWAY_FLAG]: _flag, ...rest } = options;
     const moduleOptions = this.app.get<ResolvedConnectionManagerOptions>(CONNECTION_MANAGER_OPTIONS, { strict: false });
@@ -112,7 +115,7 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     });
   }
 
-  override bindErrorHandler(server: any): any {
+  override bindErrorHandler(server: EventEmitter): EventEmitter {
     // Nest logs every client socket error at error level; on a public socket those are
     // client-controlled (oversized frames, bad UTF-8), so the connection handler records them
     // as close causes instead of flooding the log. Server errors are still logged.
@@ -120,14 +123,14 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     return server;
   }
 
-  override bindClientDisconnect(client: any, callback: (...args: any[]) => void): void {
+  override bindClientDisconnect(client: unknown, callback: (...args: unknown[]) => void): void {
     // Sockets the connection handler took over report their close to it directly (the gateway
     // has no handleDisconnect); Nest's per-socket close listener would only cost memory.
     if (managedConnectionOf(client)) return;
     super.bindClientDisconnect(client, callback);
   }
 
-  override bindMessageHandlers(client: any, handlers: any[], transform: any): void {
+  override bindMessageHandlers(client: unknown, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
     // The connection manager's gateway has no @SubscribeMessage handlers: its frames are
     // parsed by the connection handler, so the per-client rxjs pipeline would be pure cost.
     if (handlers.length === 0) return;

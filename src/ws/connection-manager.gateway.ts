@@ -3,7 +3,7 @@ import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '../protocol/protocol.types.js';
 import { CONNECTION_MANAGER_GATEWAY_FLAG } from './connection-manager.adapter.js';
-import { ConnectionHandler } from './connection.js';
+import { ConnectionHandler, type WsSocket } from './connection.js';
 
 /**
  * The WebSocket gateway. Authentication already happened on the upgrade (see
@@ -16,7 +16,7 @@ export class ConnectionManagerGateway implements OnGatewayConnection {
 
   constructor(private readonly handler: ConnectionHandler) {}
 
-  handleConnection(client: any, request: IncomingMessage): void {
+  handleConnection(client: WsSocket, request: IncomingMessage): void {
     // Nest does not catch what handleConnection throws (it would take the process down).
     try {
       this.handler.open(client, request);

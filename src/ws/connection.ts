@@ -4,12 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
-import {
-  AuthReauthenticatedEvent,
-  ConnectionManagerEvent,
-  ConnectionMessageEvent,
-  type CloseCause,
-} from '../kernel/connection-manager.events.js';
+import { AuthReauthenticatedEvent, ConnectionManagerEvent, ConnectionMessageEvent, type CloseCause } from '../kernel/connection-manager.events.js';
 import { ConnectionLifecycleService } from '../domain/connections/connection-lifecycle.service.js';
 import { SessionResumeService } from '../domain/connections/session-resume.service.js';
 import { sameUser, type Identity } from '../domain/connections/identity.js';
@@ -28,11 +23,19 @@ import { takeAdmittedUpgrade } from './connection-manager.adapter.js';
 import { MANAGED_CONNECTION, type ManagedSocket } from './managed-socket.js';
 
 /** The `ws` events the handler listens to (typed loosely so the domain never imports ws). */
-interface WsSocket extends SocketLike {
+export interface WsSocket extends SocketLike {
   on(event: 'message', cb: (this: ManagedSocket, data: Buffer, isBinary: boolean) => void): void;
   on(event: 'pong', cb: (this: ManagedSocket) => void): void;
   on(event: 'close', cb: (this: ManagedSocket, code: number, reason: Buffer) => void): void;
   on(event: 'error', cb: (this: ManagedSocket, err: Error & { code?: string }) => void): void;
+}
+
+/** ws calls each listener with `this` = the socket, which carries its connection. */
+interface SocketListeners {
+  message: (this: ManagedSocket, data: Buffer, isBinary: boolean) => void;
+  pong: (this: ManagedSocket) => void;
+  error: (this: ManagedSocket, err: Error & { code?: string }) => void;
+  close: (this: ManagedSocket, code: number, reason: Buffer) => void;
 }
 
 function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id?: RequestId } {
@@ -57,21 +60,21 @@ export class ConnectionHandler {
    */
   private readonly listeners = ConnectionHandler.socketListeners(this);
 
-  private static socketListeners(handler: ConnectionHandler) {
+  private static socketListeners(handler: ConnectionHandler): SocketListeners {
     return {
-      message(this: ManagedSocket, data: Buffer, isBinary: boolean): void {
+      message: function (this: ManagedSocket, data: Buffer, isBinary: boolean): void {
         const connection = this[MANAGED_CONNECTION];
         if (connection) handler.onFrame(connection, data, isBinary);
       },
-      pong(this: ManagedSocket): void {
+      pong: function (this: ManagedSocket): void {
         const connection = this[MANAGED_CONNECTION];
         if (connection) connection.alive = true;
       },
-      error(this: ManagedSocket, err: Error & { code?: string }): void {
+      error: function (this: ManagedSocket, err: Error & { code?: string }): void {
         const connection = this[MANAGED_CONNECTION];
         if (connection) handler.onSocketError(connection, err);
       },
-      close(this: ManagedSocket, code: number, reason: Buffer): void {
+      close: function (this: ManagedSocket, code: number, reason: Buffer): void {
         const connection = this[MANAGED_CONNECTION];
         if (connection) handler.onClose(connection, code, reason.toString());
       },
@@ -109,9 +112,7 @@ export class ConnectionHandler {
     socket.on('error', l.error);
     socket.on('close', l.close);
     // Frames that arrive before the ack is out wait behind the setup in the connection's queue.
-    this.enqueue(connection, () =>
-      accepted.resume ? this.resumer.resume(connection, accepted.resume) : this.lifecycle.start(connection),
-    );
+    this.enqueue(connection, () => (accepted.resume ? this.resumer.resume(connection, accepted.resume) : this.lifecycle.start(connection)));
   }
 
   private onFrame(connection: ClientConnection, data: Buffer, isBinary: boolean): void {
@@ -238,10 +239,7 @@ export class ConnectionHandler {
     connection.identity = identity;
     this.expiry.schedule(connection);
     connection.sendFrame(withId({ type: 'reauth_ok', expiresAt: identity.expiresAt }, id));
-    this.events.publish(
-      ConnectionManagerEvent.AuthReauthenticated,
-      new AuthReauthenticatedEvent({ ...connection.ref(), expiresAt: identity.expiresAt }),
-    );
+    this.events.publish(ConnectionManagerEvent.AuthReauthenticated, new AuthReauthenticatedEvent({ ...connection.ref(), expiresAt: identity.expiresAt }));
   }
 
   /** Fixed one-second window; every client frame counts, valid or not. */
@@ -275,7 +273,11 @@ export class ConnectionHandler {
     // ws closes the socket itself after these (1009 too big, 1007 bad UTF-8, 1002 protocol).
     const tooBig = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
     const cause: CloseCause = tooBig ? 'message_too_big' : 'policy_violation';
-    connection.recordClose({ cause, resumable: false, code: tooBig ? CloseCode.MESSAGE_TOO_BIG : err.code === 'WS_ERR_INVALID_UTF8' ? CloseCode.INVALID_PAYLOAD : 1002 });
+    connection.recordClose({
+      cause,
+      resumable: false,
+      code: tooBig ? CloseCode.MESSAGE_TOO_BIG : err.code === 'WS_ERR_INVALID_UTF8' ? CloseCode.INVALID_PAYLOAD : 1002,
+    });
     this.logger.debug?.(`socket error on ${connection.id}: ${err.code ?? err.name}`);
   }
 

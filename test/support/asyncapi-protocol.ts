@@ -58,7 +58,7 @@ export class AsyncApiParseError extends Error {}
 export async function readAsyncApiProtocol(file: string): Promise<AsyncApiProtocol> {
   const { document, diagnostics } = await new Parser().parse(readFileSync(file, 'utf8'));
   if (document === undefined) {
-    const errors = diagnostics.filter((d) => d.severity === DiagnosticSeverity.Error).map(formatDiagnostic);
+    const errors = diagnostics.filter((d) => Number(d.severity) === Number(DiagnosticSeverity.Error)).map(formatDiagnostic);
     throw new AsyncApiParseError(`${file} did not parse:\n${errors.join('\n')}`);
   }
 
@@ -69,12 +69,15 @@ export async function readAsyncApiProtocol(file: string): Promise<AsyncApiProtoc
     const key = `${direction}:${message.id()}`;
     if (seen.has(key)) return;
     seen.add(key);
-    const schema = (message.payload()?.json() ?? {}) as Record<string, unknown>;
+    const schema = schemaObject(message.payload()?.json());
     list.push({
       key: message.id(),
       frameType: frameTypeOf(message.id(), schema),
       schema,
-      examples: message.examples().all().map((e, i) => ({ name: e.name() ?? `#${i}`, payload: e.payload() })),
+      examples: message
+        .examples()
+        .all()
+        .map((e, i) => ({ name: e.name() ?? `#${i}`, payload: e.payload() })),
     });
   };
   for (const op of document.operations().all()) {
@@ -92,7 +95,7 @@ export async function readAsyncApiProtocol(file: string): Promise<AsyncApiProtoc
     if (schema === undefined) throw new AsyncApiParseError(`components.schemas.${name} is missing`);
     return (schema.enum() ?? []).map(String);
   };
-  const errorCodeSchema = schemas.get('ErrorCode')?.json() as Record<string, unknown> | undefined;
+  const errorCodeSchema = schemas.get('ErrorCode')?.json();
 
   const channel = document.channels().get('ws');
   if (channel === undefined) throw new AsyncApiParseError('channel "ws" is missing');
@@ -112,7 +115,7 @@ export async function readAsyncApiProtocol(file: string): Promise<AsyncApiProtoc
     clientMessages,
     serverMessages,
     errorCodes: enumOf('ErrorCode'),
-    errorCodesDescribed: Object.keys((errorCodeSchema?.['x-enum-descriptions'] as object | undefined) ?? {}),
+    errorCodesDescribed: Object.keys(((errorCodeSchema as Record<string, unknown> | undefined)?.['x-enum-descriptions'] as object | undefined) ?? {}),
     refusalCodes: enumOf('UpgradeRefusalCode'),
     refusalTableCodes: [...new Set(refusals.filter((r) => r.code !== undefined).map((r) => String(r.code)))],
     closeCodes: close,
@@ -186,7 +189,8 @@ export function readProtocolTypes(file: string): ProtocolTypes {
       const literals = typeOfType.isUnion() ? typeOfType.types : [typeOfType];
       const fields = fieldsOf(checker, member);
       for (const literal of literals) {
-        if (!literal.isStringLiteral()) throw new Error(`${unionName} member ${memberName}: "type" is ${checker.typeToString(typeOfType)}, not string literals`);
+        if (!literal.isStringLiteral())
+          throw new Error(`${unionName} member ${memberName}: "type" is ${checker.typeToString(typeOfType)}, not string literals`);
         if (frames.has(literal.value)) throw new Error(`${unionName}: two members with type "${literal.value}"`);
         frames.set(literal.value, fields);
       }
@@ -243,4 +247,10 @@ interface AjvValidate {
 }
 interface AjvLike {
   compile(schema: object | boolean): AjvValidate;
+}
+
+/** A message payload as a JSON Schema object (the spec never uses the boolean form of a schema). */
+function schemaObject(json: unknown): Record<string, unknown> {
+  if (typeof json !== 'object' || json === null) return {};
+  return json as Record<string, unknown>;
 }

@@ -111,7 +111,8 @@ export function frozenPeer(port: number, pathAndQuery: string): Promise<FrozenPe
         sendText(text: string) {
           const payload = Buffer.from(text);
           const mask = randomBytes(4);
-          const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+          const head =
+            payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
           const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]));
           socket.write(Buffer.concat([head, mask, masked]));
         },

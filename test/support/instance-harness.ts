@@ -63,13 +63,14 @@ export function ensureBuilt(): void {
     }
   }
   try {
-    if (!fresh()) execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
+    if (!fresh())
+      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'pipe' });
     checkedBuild = true;
   } catch (err) {
     const e = err as { stdout?: Buffer; message: string };
     const detail = e.stdout?.toString() ?? e.message;
     // tsc still emits on type errors; only a missing entry point is fatal (type-check is its own step).
-    if (!existsSync(MAIN)) throw new Error(`build failed (dist/ is needed by the multi-instance tests): ${detail}`);
+    if (!existsSync(MAIN)) throw new Error(`build failed (dist/ is needed by the multi-instance tests): ${detail}`, { cause: err });
     console.warn(`tsc reported errors while building dist/ for the multi-instance tests:\n${detail.slice(0, 2000)}`);
     checkedBuild = true;
   } finally {
@@ -164,8 +165,8 @@ export class AppInstance {
       runOutput += d.toString();
       if (/listening on/.test(runOutput)) listening = true;
     };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
     this.exitInfo = new Promise((resolve) =>
       proc.once('exit', (code, signal) => {
         live.delete(proc);
@@ -355,7 +356,7 @@ export async function waitFor(client: TestClient, pred: (f: ServerFrame) => bool
 /** Removes and returns the frames of the inbox matching `pred` (others stay). */
 export function takeFrames(client: TestClient, pred: (f: ServerFrame) => boolean): ServerFrame[] {
   const taken: ServerFrame[] = [];
-  for (let i = 0; i < client.frames.length; ) {
+  for (let i = 0; i < client.frames.length;) {
     if (pred(client.frames[i])) taken.push(...client.frames.splice(i, 1));
     else i++;
   }
@@ -400,7 +401,10 @@ export async function startDeployment(kind: RedisKind, n: number, env: Record<st
         await redis
           .onEveryNode(['--scan', '--pattern', `${prefix}:*`])
           .then(async (outs) => {
-            const keys = outs.join('\n').split('\n').filter((k) => k.startsWith(`${prefix}:`));
+            const keys = outs
+              .join('\n')
+              .split('\n')
+              .filter((k) => k.startsWith(`${prefix}:`));
             for (const key of keys) await redis.onEveryNode(['DEL', key]).catch(() => undefined);
           })
           .catch(() => undefined);

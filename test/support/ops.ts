@@ -25,7 +25,7 @@ export async function scrape(t: TestApp): Promise<string> {
 function parseLabels(raw: string | undefined): Record<string, string> {
   const labels: Record<string, string> = {};
   if (!raw) return labels;
-  for (const m of raw.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[m[1]!] = m[2]!.replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
+  for (const m of raw.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[m[1]] = m[2].replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
   return labels;
 }
 

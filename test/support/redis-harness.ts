@@ -84,12 +84,26 @@ export class RedisServer {
   }
 
   private async spawn(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', this.dir, ...this.extraArgs];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      '--dir',
+      this.dir,
+      ...this.extraArgs,
+    ];
     const proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     live.add(proc);
-    proc.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    proc.stdout.on('data', (d: Buffer) => (this.output += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (this.output += d.toString()));
     this.exited = new Promise((resolve) =>
       proc.once('exit', () => {
         live.delete(proc);
@@ -237,10 +251,12 @@ export async function useExternalOrStart(kind: RedisKind): Promise<RedisTarget> 
   if (!external) return startRedis(kind);
   const nodes =
     kind === 'single'
-      ? [(() => {
-          const u = new URL(external);
-          return { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
-        })()]
+      ? [
+          (() => {
+            const u = new URL(external);
+            return { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
+          })(),
+        ]
       : external.split(',').map((hp) => {
           const [host, port] = hp.trim().split(':');
           return { host, port: Number(port) };

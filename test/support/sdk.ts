@@ -1,7 +1,17 @@
 import WebSocket from 'ws';
 import { afterEach, beforeEach } from 'vitest';
 import { TestApp, type TestAppOptions } from './test-app.js';
-import { connect, type CanvasClient, type ClientErrorEvent, type ConnectOptions, type PresenceEvent, type RoomMessage, type StateEvent, type WebSocketConstructorLike, type WebSocketLike } from '../../client/index.js';
+import {
+  connect,
+  type CanvasClient,
+  type ClientErrorEvent,
+  type ConnectOptions,
+  type PresenceEvent,
+  type RoomMessage,
+  type StateEvent,
+  type WebSocketConstructorLike,
+  type WebSocketLike,
+} from '../../client/index.js';
 
 /**
  * Helpers for the SDK e2e tests (test/sdk-*.e2e-spec.ts): the real SDK against the real server,

@@ -62,7 +62,7 @@ export class TestApp {
   }
 
   static async create(opts: TestAppOptions = {}): Promise<TestApp> {
-    const options = { ...opts.options, jwt: opts.options?.jwt ?? { secret: TEST_SECRET } } as ConnectionManagerOptions;
+    const options = { ...opts.options, jwt: opts.options?.jwt ?? { secret: TEST_SECRET } };
     const withRef = opts.withReferenceModules ?? true;
     @Module({
       imports: [
@@ -103,7 +103,10 @@ export class TestApp {
    * Opens a client with `?token=` (none when `claims` is null), waits for connection_ack and
    * returns it with the ack. `extra.query` is appended (e.g. `&reconnectToken=…`).
    */
-  async connect(claims: TokenClaims | string | null = {}, extra: { headers?: Record<string, string>; query?: string } = {}): Promise<TestClient & { ack: any }> {
+  async connect(
+    claims: TokenClaims | string | null = {},
+    extra: { headers?: Record<string, string>; query?: string } = {},
+  ): Promise<TestClient & { ack: any }> {
     const token = claims === null ? undefined : typeof claims === 'string' ? claims : this.token(claims);
     const params = [token === undefined ? '' : `token=${encodeURIComponent(token)}`, (extra.query ?? '').replace(/^[&?]/, '')].filter((p) => p.length > 0);
     const ws = new WebSocket(`${this.url}${params.length > 0 ? `?${params.join('&')}` : ''}`, { headers: extra.headers });

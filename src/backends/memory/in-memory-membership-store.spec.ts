@@ -72,7 +72,7 @@ describe('InMemoryMembershipStore', () => {
     expect(await store.members(ROOM)).toEqual([{ userId: 'u2', connections: 2 }]);
   });
 
-  it('capacity counts distinct users: a new user is refused when full, a member\'s extra tab is not', async () => {
+  it("capacity counts distinct users: a new user is refused when full, a member's extra tab is not", async () => {
     expect((await store.join(ROOM, { userId: 'u1', connectionId: 'k1' }, 2)).ok).toBe(true);
     expect((await store.join(ROOM, { userId: 'u2', connectionId: 'k2' }, 2)).ok).toBe(true);
     expect(await store.join(ROOM, { userId: 'u3', connectionId: 'k3' }, 2)).toEqual({ ok: false, reason: 'full' });
@@ -82,7 +82,7 @@ describe('InMemoryMembershipStore', () => {
     expect((await store.members(ROOM)).map((m) => m.userId)).toEqual(['u1', 'u2']);
   });
 
-  it('a freed seat is reusable, but only once the user\'s last connection left', async () => {
+  it("a freed seat is reusable, but only once the user's last connection left", async () => {
     await store.join(ROOM, { userId: 'u1', connectionId: 'k1' }, 1);
     await store.join(ROOM, { userId: 'u1', connectionId: 'k2' }, 1);
     await store.leave(ROOM, 'u1', 'k1');
@@ -150,9 +150,7 @@ describe('InMemoryMembershipStore', () => {
   });
 
   it('concurrent joins never exceed capacity', async () => {
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => store.join(ROOM, { userId: `u${i}`, connectionId: `k${i}` }, 5)),
-    );
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.join(ROOM, { userId: `u${i}`, connectionId: `k${i}` }, 5)));
     expect(results.filter((r) => r.ok)).toHaveLength(5);
     expect(await store.members(ROOM)).toHaveLength(5);
   });

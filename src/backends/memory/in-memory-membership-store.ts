@@ -1,10 +1,5 @@
 import type { PresenceMember } from '../../protocol/protocol.types.js';
-import type {
-  MembershipEntry,
-  MembershipJoinResult,
-  MembershipLeaveResult,
-  MembershipStore,
-} from '../../domain/ports/membership-store.port.js';
+import type { MembershipEntry, MembershipJoinResult, MembershipLeaveResult, MembershipStore } from '../../domain/ports/membership-store.port.js';
 
 interface UserSeat {
   name: string | undefined;
@@ -12,9 +7,7 @@ interface UserSeat {
 }
 
 function toMember(userId: string, seat: UserSeat): PresenceMember {
-  return seat.name === undefined
-    ? { userId, connections: seat.connections.size }
-    : { userId, name: seat.name, connections: seat.connections.size };
+  return seat.name === undefined ? { userId, connections: seat.connections.size } : { userId, name: seat.name, connections: seat.connections.size };
 }
 
 /**

@@ -1,10 +1,5 @@
 import type { PresenceMember } from '../../protocol/protocol.types.js';
-import type {
-  MembershipEntry,
-  MembershipJoinResult,
-  MembershipLeaveResult,
-  MembershipStore,
-} from '../../domain/ports/membership-store.port.js';
+import type { MembershipEntry, MembershipJoinResult, MembershipLeaveResult, MembershipStore } from '../../domain/ports/membership-store.port.js';
 import { JOIN_LUA, LEAVE_LUA, RESYNC_LUA } from './membership.lua.js';
 import { roomKeys, type RedisClient } from './redis-connections.js';
 
@@ -16,12 +11,13 @@ type Scripted = RedisClient & {
 
 function toMembers(users: string[], names: string[]): PresenceMember[] {
   const nameOf = new Map<string, string>();
-  for (let i = 0; i < names.length; i += 2) nameOf.set(names[i], names[i + 1]);
+  for (let i = 0; i + 1 < names.length; i += 2) nameOf.set(names[i]!, names[i + 1]!);
   const out: PresenceMember[] = [];
-  for (let i = 0; i < users.length; i += 2) {
-    const name = nameOf.get(users[i]);
+  for (let i = 0; i + 1 < users.length; i += 2) {
+    const userId = users[i]!;
+    const name = nameOf.get(userId);
     const connections = Number(users[i + 1]);
-    out.push(name === undefined ? { userId: users[i], connections } : { userId: users[i], name, connections });
+    out.push(name === undefined ? { userId, connections } : { userId, name, connections });
   }
   return out;
 }

@@ -120,8 +120,8 @@ export class RedisSessionStore implements SessionStore {
     let truncated = false;
     const entries: Array<{ ts: string; message: MissedMessage }> = [];
     for (let i = 0; i < parts.length; i++) {
-      const [items, tr] = parts[i];
-      const key = roomKeys[i];
+      const [items, tr] = parts[i]!;
+      const key = roomKeys[i]!;
       if (Number(tr) === 1) truncated = true;
       for (const item of items) {
         const a = item.indexOf('|');
@@ -130,7 +130,7 @@ export class RedisSessionStore implements SessionStore {
       }
     }
     // Server time in µs, fixed width per era: string order is time order. Stable within a room.
-    entries.sort((x, y) => (x.ts.length - y.ts.length) || (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
+    entries.sort((x, y) => x.ts.length - y.ts.length || (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
     return { messages: entries.map((e) => e.message), truncated };
   }
 

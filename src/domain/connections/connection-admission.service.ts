@@ -61,7 +61,12 @@ export class ConnectionAdmissionService {
       return refuse({ status: 503, code: 'UNAVAILABLE', message: 'rate limiter unavailable', retryAfterS });
     }
     if (!rate.allowed) {
-      return refuse({ status: 429, code: 'RATE_LIMITED', message: 'too many connection attempts', retryAfterS: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)) });
+      return refuse({
+        status: 429,
+        code: 'RATE_LIMITED',
+        message: 'too many connection attempts',
+        retryAfterS: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)),
+      });
     }
     if (!this.connections.tryReserveIp(attempt.ip)) {
       return refuse({ status: 429, code: 'RATE_LIMITED', message: 'too many open connections from this address', retryAfterS });

@@ -126,7 +126,11 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
     const resumable = connection.resumable;
     const rooms = this.detach(connection);
     if (resumable) {
-      await this.sessions.suspend(connection, rooms.map((r) => r.key), rooms.map((r) => r.canvasId));
+      await this.sessions.suspend(
+        connection,
+        rooms.map((r) => r.key),
+        rooms.map((r) => r.canvasId),
+      );
       if (this.options.presenceLingerMs > 0 && rooms.length > 0) this.linger(connection, rooms);
       else await this.releaseSeats(connection, rooms);
     } else {

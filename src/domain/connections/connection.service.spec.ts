@@ -28,7 +28,14 @@ class FakeSocket implements SocketLike {
 let seq = 0;
 function conn(userId: string, tenantId: string, ip = '10.0.0.1'): ClientConnection & { socket: FakeSocket } {
   seq++;
-  return new ClientConnection(`k${seq}`, `s${seq}`, { userId, tenantId, expiresAt: Date.now() + 3_600_000 }, ip, new FakeSocket(), Date.now()) as ClientConnection & {
+  return new ClientConnection(
+    `k${seq}`,
+    `s${seq}`,
+    { userId, tenantId, expiresAt: Date.now() + 3_600_000 },
+    ip,
+    new FakeSocket(),
+    Date.now(),
+  ) as ClientConnection & {
     socket: FakeSocket;
   };
 }
@@ -107,7 +114,7 @@ describe('ConnectionService: connection budget (maxConnections)', () => {
     expect(svc.tryReserve()).toBe(false);
   });
 
-  it('a reservation given back after a failed upgrade does not free a registered connection\'s slot', () => {
+  it("a reservation given back after a failed upgrade does not free a registered connection's slot", () => {
     const svc = service({ maxConnections: 1 });
     admit(svc, conn('u1', 't1'));
     svc.releaseReservation(); // e.g. a late socket-close callback of an already registered upgrade
@@ -138,7 +145,12 @@ describe('ConnectionService: who is connected', () => {
     expect(idsOf(svc.byTenant('t1'))).toEqual(idsOf([ann1, ann2, bob]));
     expect(idsOf(svc.byTenant('t2'))).toEqual([annOtherTenant.id]);
     expect(svc.byTenant('t3')).toEqual([]);
-    expect(new Map(svc.countsByTenant())).toEqual(new Map([['t1', 3], ['t2', 1]]));
+    expect(new Map(svc.countsByTenant())).toEqual(
+      new Map([
+        ['t1', 3],
+        ['t2', 1],
+      ]),
+    );
     expect(idsOf([...svc.all()])).toEqual(idsOf([ann1, ann2, bob, annOtherTenant]));
   });
 
@@ -156,7 +168,12 @@ describe('ConnectionService: who is connected', () => {
     expect(svc.count).toBe(3);
     expect(svc.get(ann1.id)).toBeUndefined();
     expect(idsOf(svc.byUserId('t1', 'ann'))).toEqual([ann2.id]);
-    expect(new Map(svc.countsByTenant())).toEqual(new Map([['t1', 2], ['t2', 1]]));
+    expect(new Map(svc.countsByTenant())).toEqual(
+      new Map([
+        ['t1', 2],
+        ['t2', 1],
+      ]),
+    );
 
     svc.unregister(ann2);
     svc.unregister(annOtherTenant);
@@ -171,7 +188,12 @@ describe('ConnectionService: who is connected', () => {
     svc.unregister(bob);
     svc.unregister(bob);
     expect(svc.count).toBe(3);
-    expect(new Map(svc.countsByTenant())).toEqual(new Map([['t1', 2], ['t2', 1]]));
+    expect(new Map(svc.countsByTenant())).toEqual(
+      new Map([
+        ['t1', 2],
+        ['t2', 1],
+      ]),
+    );
     expect(idsOf(svc.byUserId('t1', 'ann'))).toEqual(idsOf([ann1, ann2]));
   });
 });

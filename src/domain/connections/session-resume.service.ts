@@ -96,8 +96,17 @@ export class SessionResumeService {
     if (holder && !holder.closed) {
       const canvasIds = [...holder.rooms.keys()];
       const rooms = this.lifecycle.detach(holder);
-      await this.sessions.suspend(holder, rooms.map((r) => r.key), canvasIds);
-      this.connections.close(holder, { code: CloseCode.SESSION_TAKEN_OVER, reason: 'session resumed elsewhere', cause: 'session_taken_over', resumable: false });
+      await this.sessions.suspend(
+        holder,
+        rooms.map((r) => r.key),
+        canvasIds,
+      );
+      this.connections.close(holder, {
+        code: CloseCode.SESSION_TAKEN_OVER,
+        reason: 'session resumed elsewhere',
+        cause: 'session_taken_over',
+        resumable: false,
+      });
       return { connection: holder, rooms, takenOver: true };
     }
     const lingering = this.lifecycle.takeLingering(record.sessionId);
@@ -200,6 +209,11 @@ export class SessionResumeService {
   /** The disconnect notification of a predecessor that was taken over (its seats are already released). */
   private predecessorClosed(predecessor: Predecessor | undefined): void {
     if (!predecessor?.takenOver) return;
-    this.lifecycle.closed(predecessor.connection, { code: CloseCode.SESSION_TAKEN_OVER, reason: 'session resumed elsewhere', cause: 'session_taken_over', resumable: false });
+    this.lifecycle.closed(predecessor.connection, {
+      code: CloseCode.SESSION_TAKEN_OVER,
+      reason: 'session resumed elsewhere',
+      cause: 'session_taken_over',
+      resumable: false,
+    });
   }
 }

@@ -24,7 +24,14 @@ function getGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-const socket: SocketLike = { readyState: 1, bufferedAmount: 0, send: () => undefined, close: () => undefined, terminate: () => undefined, ping: () => undefined };
+const socket: SocketLike = {
+  readyState: 1,
+  bufferedAmount: 0,
+  send: () => undefined,
+  close: () => undefined,
+  terminate: () => undefined,
+  ping: () => undefined,
+};
 
 describe('token-expiry timers under churn', () => {
   it('20 000 connections that schedule and clear their expiry timer leave (almost) no heap behind', () => {

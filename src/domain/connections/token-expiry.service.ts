@@ -66,10 +66,7 @@ export class TokenExpiryService implements OnModuleDestroy {
       return;
     }
     connection.inReauthGrace = false;
-    this.events.publish(
-      ConnectionManagerEvent.AuthExpired,
-      new AuthExpiredEvent(connection.ref()),
-    );
+    this.events.publish(ConnectionManagerEvent.AuthExpired, new AuthExpiredEvent(connection.ref()));
     this.connections.close(connection, { code: CloseCode.TOKEN_EXPIRED, reason: 'token expired', cause: 'token_expired', resumable: false });
   }
 

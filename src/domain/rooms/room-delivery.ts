@@ -69,14 +69,19 @@ export class RoomDelivery {
       const socket = connection.socket;
       if (socket.bufferedAmount > this.maxBuffered) {
         this.stats.slowConsumerCloses++;
-        this.connections.close(connection, { code: CloseCode.TRY_AGAIN_LATER, reason: 'slow consumer', cause: 'slow_consumer', resumable: true, forceAfterMs: 2000 });
+        this.connections.close(connection, {
+          code: CloseCode.TRY_AGAIN_LATER,
+          reason: 'slow consumer',
+          cause: 'slow_consumer',
+          resumable: true,
+          forceAfterMs: 2000,
+        });
         continue;
       }
       if (connection.held === null) {
         this.batch?.hold(socket);
         socket.send(bytes, TEXT_FRAME);
-      }
-      else connection.held.push({ id: messageId, bytes });
+      } else connection.held.push({ id: messageId, bytes });
       n++;
     }
     this.stats.broadcasts++;

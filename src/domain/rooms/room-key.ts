@@ -5,7 +5,7 @@ const UNESCAPES: Record<string, string> = { '%25': '%', '%40': '@', '%7B': '{', 
 
 /** Escapes the four characters that would make a key ambiguous or break a hash tag. Total: never throws. */
 function escapeTenant(tenantId: string): string {
-  return tenantId.replace(/[%@{}]/g, (c) => ESCAPES[c]);
+  return tenantId.replace(/[%@{}]/g, (c) => ESCAPES[c] ?? c);
 }
 
 /**
@@ -22,5 +22,5 @@ export function roomKey(tenantId: string, canvasId: string): string {
 /** Splits a room key back into tenant and canvas. */
 export function parseRoomKey(key: string): { tenantId: string; canvasId: string } {
   const at = key.lastIndexOf('@');
-  return { canvasId: key.slice('canvas:'.length, at), tenantId: key.slice(at + 1).replace(/%(25|40|7B|7D)/g, (m) => UNESCAPES[m]) };
+  return { canvasId: key.slice('canvas:'.length, at), tenantId: key.slice(at + 1).replace(/%(25|40|7B|7D)/g, (m) => UNESCAPES[m] ?? m) };
 }

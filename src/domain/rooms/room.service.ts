@@ -3,13 +3,7 @@ import { RoomBus } from '../ports/room-bus.port.js';
 import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
 import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
-import {
-  ConnectionManagerEvent,
-  RoomJoinRefusedEvent,
-  RoomJoinedEvent,
-  RoomLeftEvent,
-  type RoomLeftReason,
-} from '../../kernel/connection-manager.events.js';
+import { ConnectionManagerEvent, RoomJoinRefusedEvent, RoomJoinedEvent, RoomLeftEvent, type RoomLeftReason } from '../../kernel/connection-manager.events.js';
 import { MembershipStore, type MembershipJoinResult } from '../ports/membership-store.port.js';
 import type { PresenceMember } from '../../protocol/protocol.types.js';
 import type { ClientConnection } from '../connections/client-connection.js';
@@ -17,7 +11,7 @@ import { SessionService } from '../sessions/session.service.js';
 import { CanvasAccessPolicy } from '../ports/canvas-access-policy.port.js';
 import type { LocalRoom } from './local-room.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
-import { RoomDelivery } from './room-delivery.js';
+import { RoomDelivery, type DeliveryStats } from './room-delivery.js';
 import { roomKey } from './room-key.js';
 
 export type JoinFailure = { ok: false; code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE'; message: string };
@@ -61,10 +55,7 @@ export class RoomService {
   async join(connection: ClientConnection, canvasId: string, opts: JoinOptions = {}): Promise<JoinOutcome> {
     const seat = await this.reserve(connection, canvasId);
     if (!seat.ok) {
-      this.events.publish(
-        ConnectionManagerEvent.RoomJoinRefused,
-        new RoomJoinRefusedEvent({ ...connection.ref(), canvasId, code: seat.code }),
-      );
+      this.events.publish(ConnectionManagerEvent.RoomJoinRefused, new RoomJoinRefusedEvent({ ...connection.ref(), canvasId, code: seat.code }));
       return seat;
     }
     const attached = this.attach(connection, seat, false);
@@ -178,6 +169,11 @@ export class RoomService {
   /** The local part of a room, if any connection of this instance is in it. */
   localRoom(tenantId: string, canvasId: string): LocalRoom | undefined {
     return this.local.get(roomKey(tenantId, canvasId));
+  }
+
+  /** The broadcast path's counters (read at scrape time; plain numbers, never reset). */
+  get deliveryStats(): Readonly<DeliveryStats> {
+    return this.delivery.stats;
   }
 
   /** Rooms with at least one connection on this instance. */

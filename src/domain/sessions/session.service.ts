@@ -38,7 +38,10 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     const onChange = (event: { connectionId: string; sessionId: string }) => this.onMembershipChange(event);
     this.subscriptions.on(ConnectionManagerEvent.RoomJoined, onChange).on(ConnectionManagerEvent.RoomLeft, onChange);
     this.store.onExpired((record) =>
-      this.events.publish(ConnectionManagerEvent.SessionExpired, new SessionExpiredEvent({ sessionId: record.sessionId, userId: record.userId, tenantId: record.tenantId, rooms: record.rooms })),
+      this.events.publish(
+        ConnectionManagerEvent.SessionExpired,
+        new SessionExpiredEvent({ sessionId: record.sessionId, userId: record.userId, tenantId: record.tenantId, rooms: record.rooms }),
+      ),
     );
   }
 

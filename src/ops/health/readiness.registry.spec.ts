@@ -38,7 +38,11 @@ describe('evaluateCheck', () => {
 
   it('gives up after the timeout', async () => {
     const started = Date.now();
-    expect(await evaluateCheck({ name: 'a', isReady: () => new Promise<boolean>(() => undefined) }, 50)).toEqual({ name: 'a', ready: false, message: 'no answer within 50 ms' });
+    expect(await evaluateCheck({ name: 'a', isReady: () => new Promise<boolean>(() => undefined) }, 50)).toEqual({
+      name: 'a',
+      ready: false,
+      message: 'no answer within 50 ms',
+    });
     expect(Date.now() - started).toBeLessThan(1000);
   });
 });

@@ -22,7 +22,11 @@ export const REDACT_PATHS: readonly string[] = [
   'req.headers["proxy-authorization"]',
   'req.headers["sec-websocket-protocol"]',
   'res.headers["set-cookie"]',
-  ...['authorization', 'cookie', 'token', 'reconnectToken', 'accessToken', 'access_token', 'refreshToken', 'jwt', 'password', 'secret'].flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
+  ...['authorization', 'cookie', 'token', 'reconnectToken', 'accessToken', 'access_token', 'refreshToken', 'jwt', 'password', 'secret'].flatMap((key) => [
+    key,
+    `*.${key}`,
+    `*.*.${key}`,
+  ]),
 ];
 
 /**

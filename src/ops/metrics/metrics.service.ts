@@ -1,12 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { CloseCause } from '../../kernel/connection-manager.events.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { ConnectionService } from '../../domain/connections/connection.service.js';
 import { LifecycleState } from '../../domain/connections/lifecycle-state.js';
-import { RoomDelivery, type DeliveryStats } from '../../domain/rooms/room-delivery.js';
 import { RoomService } from '../../domain/rooms/room.service.js';
 import { ReadinessRegistry } from '../health/readiness.registry.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
@@ -49,11 +47,8 @@ const MISSED = ['none', 'replayed', 'truncated'] as const;
  *   (FanoutLatencyTimer): one increment per event, never per recipient;
  * - values read at scrape time through prom-client `collect()` callbacks: open connections,
  *   per-tenant connections (capped, see `tenantLabelLimit`), rooms, draining, backend checks,
- *   and the broadcast counters that RoomDelivery keeps as plain numbers on its hot path.
- *
- * RoomDelivery is internal to the Connection Manager (not exported); it is looked up with
- * `ModuleRef.get(…, { strict: false })`. Without it `messages_out_total` and `broadcasts_total`
- * stay at 0 (and a warning is logged once).
+ *   and the broadcast counters that the fan-out keeps as plain numbers on its hot path
+ *   (`RoomService.deliveryStats`).
  */
 @Injectable()
 export class MetricsService implements OnApplicationShutdown {
@@ -74,8 +69,6 @@ export class MetricsService implements OnApplicationShutdown {
   readonly sessionExpiries: Counter;
   readonly fanoutSeconds: Histogram;
 
-  private readonly delivery: DeliveryStats | undefined;
-
   constructor(
     @Inject(OPS_OPTIONS) options: ResolvedOpsOptions,
     @Inject(CONNECTION_MANAGER_OPTIONS) cmOptions: ResolvedConnectionManagerOptions,
@@ -83,14 +76,12 @@ export class MetricsService implements OnApplicationShutdown {
     rooms: RoomService,
     lifecycle: LifecycleState,
     readiness: ReadinessRegistry,
-    moduleRef: ModuleRef,
   ) {
     const { prefix, tenantLabelLimit, fanoutBuckets, defaultMetrics, enabled } = options.metrics;
     this.prefix = prefix;
     const registers = [this.registry];
     const name = (n: string) => `${prefix}${n}`;
-    this.delivery = lookUpDeliveryStats(moduleRef);
-    const delivery = this.delivery;
+    const delivery = rooms.deliveryStats;
 
     if (enabled && defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
 
@@ -155,7 +146,7 @@ export class MetricsService implements OnApplicationShutdown {
       help: 'Frames written to sockets by room broadcasts on this instance (messages, presence_join/leave; one per recipient).',
       registers,
       collect() {
-        const now = delivery?.delivered ?? 0;
+        const now = delivery.delivered;
         if (now > lastDelivered) this.inc(now - lastDelivered);
         lastDelivered = now;
       },
@@ -166,7 +157,7 @@ export class MetricsService implements OnApplicationShutdown {
       help: "Room broadcasts that reached this instance's part of a room (one per frame, whatever the recipients).",
       registers,
       collect() {
-        const now = delivery?.broadcasts ?? 0;
+        const now = delivery.broadcasts;
         if (now > lastBroadcasts) this.inc(now - lastBroadcasts);
         lastBroadcasts = now;
       },
@@ -246,14 +237,5 @@ export class MetricsService implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.registry.clear();
-  }
-}
-
-function lookUpDeliveryStats(moduleRef: ModuleRef): DeliveryStats | undefined {
-  try {
-    return moduleRef.get(RoomDelivery, { strict: false }).stats;
-  } catch {
-    new Logger(MetricsService.name).warn('RoomDelivery not found: messages_out_total and broadcasts_total stay at 0');
-    return undefined;
   }
 }
