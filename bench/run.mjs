@@ -1,25 +1,29 @@
 #!/usr/bin/env node
 // Benchmark harness entry (`npm run bench`, `npm run bench:smoke`).
-// For every repeat x scenario x target: start the server fresh on a free
-// 127.0.0.1 port (memory probe preloaded), drive it from a separate generator
-// process, stop it. Then print one Markdown table (medians, ratios vs raw-ws
-// from this same run, thresholds) and write bench/results/latest.{md,json}.
-// The cluster scenario runs product set-ups instead of targets: a private
-// redis-server plus 1 or 2 product instances on it (lib/cluster.mjs).
+// For every repeat x scenario x column: start the server(s) fresh on free
+// 127.0.0.1 ports (memory probe preloaded), drive them from a separate
+// generator process, stop them. Then print the Markdown tables (medians,
+// ratios vs the strongest floor from this same run, issue 15's thresholds) and
+// write bench/results/latest.{md,json}.
+// Columns are targets (raw-ws, raw-ws-corked, product, socket.io) for
+// connect/fanout/fanout-max/idle, and product layouts for cluster, storm and
+// compression (lib/cluster.mjs LAYOUTS: K instances, private Redis or Redis Cluster).
 // Progress goes to stderr so stdout is just the report.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, USAGE, ALL_SCENARIOS } from './lib/config.mjs';
+import { parseArgs, USAGE, ALL_SCENARIOS, LAYOUT_SCENARIOS } from './lib/config.mjs';
 import { clockTicks, fdLimit, installCleanup } from './lib/proc.mjs';
 import { TARGETS, prepareTarget } from './lib/targets.mjs';
 import { startServer } from './lib/server.mjs';
-import { CLUSTER_CONFIGS, redisMissing, startCluster } from './lib/cluster.mjs';
+import { LAYOUTS, startGroup } from './lib/cluster.mjs';
+import { redisMissing } from './lib/redis.mjs';
 import { spawnGenerator } from './lib/generator.mjs';
 import { summarize } from './lib/summarize.mjs';
-import { aggregate, renderTable } from './lib/report.mjs';
+import { aggregate, mainTable } from './lib/report.mjs';
+import { clusterTable, compressionTable, stormTable } from './lib/report-layouts.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const log = (...a) => console.error('[bench]', ...a);
@@ -36,7 +40,7 @@ const scenarios = ALL_SCENARIOS.filter((s) => cfg.scenarios.includes(s));
 const notes = [];
 
 // ---- environment checks ---------------------------------------------------
-const biggest = Math.max(cfg.sizes.idle.conns, cfg.sizes.connect.conns);
+const biggest = Math.max(cfg.sizes.idle.conns, cfg.sizes.idle.conns2, cfg.sizes.connect.conns);
 const nofile = fdLimit();
 if (Number.isFinite(nofile) && nofile < biggest + 1024) {
   const w = `ulimit -n is ${nofile}; idle/connect need ~${biggest + 1024} fds per process. Raise it (ulimit -n 65536) or expect EMFILE failures.`;
@@ -50,7 +54,7 @@ try {
 // Other work on this machine skews throughput and latency (CPU-per-unit figures
 // much less): record the load so a noisy run is recognisable as such.
 const loadBefore = os.loadavg()[0];
-if (loadBefore > os.cpus().length * 0.5) {
+if (loadBefore > os.cpus().length * 0.5) { // before we start anything: all of it is other work
   const w = `machine busy before start (1-min load ${loadBefore.toFixed(1)} on ${os.cpus().length} cores): throughput/latency figures will be noisy`;
   log(`WARNING: ${w}`);
   notes.push(`WARNING: ${w}`);
@@ -74,21 +78,27 @@ if (available.includes('product')) {
   notes.push(`product: ${path.relative(process.cwd(), TARGETS.product.entry)} built ${statSync(TARGETS.product.entry).mtime.toISOString()} (--build rebuilds)`);
 }
 
-// cluster needs the product and a redis-server binary; without either it is
-// skipped with a note, never failed (Redis is not a dependency of the repo).
-let clusterConfigs = [];
-if (scenarios.includes('cluster')) {
-  const why = !available.includes('product') ? 'the product target is not available in this run' : redisMissing();
-  if (why) {
-    log(`scenario cluster: skipped, ${why}`);
-    notes.push(`scenario \`cluster\`: skipped, ${why}`);
-  } else clusterConfigs = Object.keys(CLUSTER_CONFIGS);
+// Layout scenarios need the product, and cluster/storm a Redis; without them
+// a layout is skipped with a note, never failed (Redis is not a dependency of
+// the repo). layoutsOf[sc] = the layouts that will run.
+const layoutsOf = {};
+for (const sc of scenarios.filter((s) => LAYOUT_SCENARIOS.includes(s))) {
+  const wanted = sc === 'cluster' ? cfg.clusterLayouts : Object.keys(LAYOUTS[sc]);
+  layoutsOf[sc] = [];
+  for (const l of wanted) {
+    const why = !available.includes('product') ? 'the product target is not available in this run' : LAYOUTS[sc][l].redis ? redisMissing(LAYOUTS[sc][l].redis) : null;
+    if (why) {
+      log(`scenario ${sc} layout ${l}: skipped, ${why}`);
+      notes.push(`scenario \`${sc}\` layout \`${l}\`: skipped, ${why}`);
+    } else layoutsOf[sc].push(l);
+  }
 }
+const columnsOf = (sc) => layoutsOf[sc] ?? available;
 
 function timeoutFor(sc) {
   const p = cfg.sizes[sc];
-  const phases = ((p.warmupSec ?? 0) + (p.durationSec ?? 0)) * 1000 + (p.maxDrainMs ?? p.drainMs ?? 0);
-  return 120_000 + phases + (sc === 'idle' ? 180_000 : 0);
+  const phases = ((p.warmupSec ?? 0) + (p.durationSec ?? 0)) * 1000 + (p.maxDrainMs ?? p.drainMs ?? 0) + (p.maxStormMs ?? 0);
+  return 120_000 + phases + (sc === 'idle' ? 300_000 : 0);
 }
 
 const secret = randomBytes(32).toString('hex');
@@ -97,20 +107,20 @@ const runs = [];
 async function runOne(target, scenario, repeat) {
   // 1-min load average at the start: flags runs that shared the CPUs with other work.
   const rec = { repeat, scenario, target, loadavg1: os.loadavg()[0] };
-  const cluster = scenario === 'cluster';
+  const layout = LAYOUTS[scenario]?.[target];
   let server;
   const gen = spawnGenerator(); // starts up while the server does
   try {
-    server = cluster ? await startCluster(CLUSTER_CONFIGS[target], { secret }) : await startServer(TARGETS[target], { secret });
-    const protocol = cluster ? TARGETS.product.protocol : TARGETS[target].protocol;
+    server = layout ? await startGroup(layout, { secret }) : await startServer(TARGETS[target], { secret });
+    const protocol = layout ? TARGETS.product.protocol : TARGETS[target].protocol;
     const job = { scenario, protocol, port: server.port, ports: server.ports, secret, params: cfg.sizes[scenario] };
     const { result, samples } = await gen.run(job, server, { timeoutMs: timeoutFor(scenario) });
     Object.assign(rec, { result, samples }, summarize(scenario, result, samples));
-    if (cluster) {
+    if (layout) {
       // LOG_LEVEL=warn: whatever an instance printed during the run is worth a look.
       const logs = server.logs();
       if (logs.some((l) => l.trim())) rec.serverLogs = logs;
-      rec.redisCommandStats = await server.redisCommandStats();
+      if (layout.redis) rec.redisCommandStats = await server.redisCommandStats();
     }
   } catch (err) {
     rec.error = String(err?.message ?? err);
@@ -128,11 +138,11 @@ for (let rep = 1; rep <= cfg.repeats; rep++) {
   // Rotate the target order every repeat so no target always runs first/last.
   const rotate = (list) => list.map((_, i) => list[(i + rep - 1) % list.length]);
   for (const sc of scenarios) {
-    for (const t of rotate(sc === 'cluster' ? clusterConfigs : available)) {
+    for (const t of rotate(columnsOf(sc))) {
       const started = Date.now();
       const rec = await runOne(t, sc, rep);
       rec.elapsedMs = Date.now() - started;
-      log(`repeat ${rep}/${cfg.repeats} ${sc.padEnd(10)} ${t.padEnd(9)} ${rec.error ? 'ERROR' : 'ok'} (${(rec.elapsedMs / 1000).toFixed(1)} s)`);
+      log(`repeat ${rep}/${cfg.repeats} ${sc.padEnd(11)} ${t.padEnd(13)} ${rec.error ? 'ERROR' : 'ok'} (${(rec.elapsedMs / 1000).toFixed(1)} s, load ${rec.loadavg1.toFixed(1)})`);
       if (rec.flags?.length) log(`  flags: ${rec.flags.join('; ')}`);
       runs.push(rec);
       await sleep(200); // let the kernel finish tearing down sockets
@@ -142,18 +152,32 @@ for (let rep = 1; rep <= cfg.repeats; rep++) {
 
 // ---- report -----------------------------------------------------------------
 const agg = aggregate(runs);
-const table = renderTable(agg, scenarios.filter((sc) => sc !== 'cluster' || clusterConfigs.length), { smoke: cfg.smoke }); // a skipped cluster gets a note, not an empty table
+const opts = { smoke: cfg.smoke };
+const tables = [];
+if (scenarios.some((sc) => !LAYOUT_SCENARIOS.includes(sc))) {
+  tables.push(mainTable(agg, scenarios, cfg.sizes, opts));
+  tables.push('', 'Floor = the stronger of raw-ws and raw-ws-corked for that row (lower cost, higher throughput), from this same run; socket.io is a comparison column. Server CPU from /proc/<pid>/stat (all threads); memory after forced GC inside the server.');
+}
+// A scenario whose layouts were all skipped gets its note, not an empty table.
+if (layoutsOf.cluster?.length) tables.push('', '### cluster: one room (the fanout load) spread round-robin over the instances', clusterTable(agg, layoutsOf.cluster, opts));
+if (layoutsOf.storm?.length) tables.push('', '### storm: drain of one instance, every client resumes elsewhere', stormTable(agg, cfg.sizes, opts));
+if (layoutsOf.compression?.length) tables.push('', `### compression: ${cfg.sizes.compression.users} users × ${cfg.sizes.compression.rateHz} Hz, cursors + ${cfg.sizes.compression.strokePct} % strokes + presence churn`, compressionTable(agg, layoutsOf.compression));
+const table = tables.join('\n');
 for (const r of runs) {
   if (r.error) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ERROR ${r.error.split('\n')[0]}`);
   const flags = [...(r.flags ?? [])];
-  if (r.loadavg1 > os.cpus().length) flags.push(`machine busy (load ${r.loadavg1.toFixed(1)})`);
+  // The load average counts our own server and generator (≈ 2 on an idle
+  // machine): only a much higher one says something; otherCpuCores (per
+  // window, in summarize.mjs) is the precise figure.
+  if (r.loadavg1 > os.cpus().length + 1) flags.push(`machine busy (load ${r.loadavg1.toFixed(1)} at start)`);
   if (r.serverLogs) flags.push(`instances printed ${r.serverLogs.map((l) => l.split('\n').filter(Boolean).length).join(' + ')} log line(s) at LOG_LEVEL=warn (tails in latest.json), first: ${r.serverLogs.find((l) => l.trim()).split('\n')[0].slice(0, 200)}`);
   if (flags.length) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ${flags.join('; ')}`);
   // What the product asks Redis per room message explains the Redis CPU row (Lua-internal calls count too).
-  if (r.redisCommandStats && r.result && r.repeat === 1) {
+  if (r.redisCommandStats && r.result && r.repeat === 1 && r.scenario === 'cluster') {
     const top = Object.entries(r.redisCommandStats).sort((x, y) => y[1] - x[1]).slice(0, 4);
     notes.push(`run 1 cluster/${r.target}: Redis calls over the whole run (${r.result.sentWithWarmup} room messages incl. warm-up): ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
+  if (r.scenario === 'compression' && r.result && r.repeat === 1) notes.push(`run 1 compression/${r.target}: Sec-WebSocket-Extensions answered: ${JSON.stringify(r.result.extensions ?? '')}`);
 }
 const meta = {
   date: new Date().toISOString(),
@@ -177,8 +201,6 @@ const md = [
   '',
   table,
   '',
-  ...(scenarios.some((sc) => sc !== 'cluster') ? ['Ratios are against raw-ws measured in this run. Server CPU from /proc/<pid>/stat (all threads); memory after forced GC inside the server.'] : []),
-  ...(clusterConfigs.length ? ['cluster: the fanout load with users spread round-robin over the instances, each run on a fresh private redis-server; server CPU is the sum over the instances, Redis CPU (its own /proc stat) apart; 2 / 1 = two instances vs one, both on Redis.'] : []),
   ...(notes.length ? ['', '**Notes**', '', ...notes.map((n) => `- ${n}`)] : []),
   '',
 ].join('\n');

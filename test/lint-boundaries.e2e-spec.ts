@@ -20,7 +20,8 @@ const eslint = new ESLint({
     {
       files: ['**/*.ts'],
       languageOptions: { parser: tseslint.parser },
-      plugins: { boundaries },
+      // The plugin is CommonJS: under nodenext its default import is typed as the module namespace.
+      plugins: { boundaries: boundaries as unknown as ESLint.Plugin },
       settings: {
         'import/resolver': { typescript: { alwaysTryTypes: true, project: './tsconfig.json' } },
         'boundaries/elements': layerElements,

@@ -1,36 +1,103 @@
-// raw-ws baseline: the least work that does the product's job on `ws`, speaking
-// exactly the product's wire protocol (see bench/README.md) so the generator
-// code is shared. Env: PORT, HOST (default 127.0.0.1), JWT_SECRET,
-// WS_HEARTBEAT_INTERVAL_MS (default 30000).
+// raw-ws / raw-ws-corked baseline: the floor. The least work that does the
+// product's job on `ws`, speaking the product's wire protocol (docs/protocol.md)
+// so one generator drives every target:
+//   upgrade with a JWT (HS256, prebuilt KeyObject, see auth.mjs) -> connection_ack
+//   join -> room_joined + presence_state, presence_join to the others
+//   message -> the same `message` frame to every other member (no echo)
+//   close -> presence_leave; protocol ping heartbeat; slow consumer -> 1013
+// Env: PORT, HOST (127.0.0.1), JWT_SECRET, WS_HEARTBEAT_INTERVAL_MS (30000),
+//   RAW_WS_CORK=1     raw-ws-corked: hold every socket written to in this
+//                     event-loop turn corked until setImmediate (like the
+//                     product's src/ws/ws-write-batch.ts)
+//   RAW_WS_FRAMES     'merged' (default): the frame is one Buffer per broadcast,
+//                     one socket.write per recipient; 'pair': ws's own shape,
+//                     header + payload written under cork/uncork (Sender#sendFrame).
+//                     Both measured; see bench/README.md "Reconciliation".
+//   WS_PER_MESSAGE_DEFLATE=true  offer permessage-deflate as the product will
+//                     (off by default); a connection that negotiated it is
+//                     written through ws.send, which compresses per socket.
 //
-// Fan-out choice: the outgoing frame's JSON is built ONCE, converted to a
-// Buffer ONCE, and that same Buffer is passed to ws.send() for every recipient.
-// ws does not copy an unmasked server payload, so each recipient costs one
-// small frame header plus a socket write. (We do not hand-roll
-// WebSocket.Sender.frame + raw socket writes: that bypasses ws's send queue and
-// a product would not do it either.)
+// Fan-out: the frame is encoded ONCE per broadcast with ws's Sender.frame
+// (server frames are unmasked, so the bytes are the same for every recipient)
+// and written straight to each recipient's net.Socket, skipping ws.send's
+// per-call option object, byteLength and framing. Per-socket order stays
+// right because ws writes its own frames (pings, close) synchronously to the
+// same stream in call order: without permessage-deflate its Sender is always
+// in the DEFAULT state with an empty queue; if it ever were not, we fall back
+// to ws.send so nothing overtakes a queued frame.
 import http from 'node:http';
-import { randomUUID, randomBytes } from 'node:crypto';
-import { WebSocketServer } from 'ws';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { WebSocketServer, Sender } from 'ws';
 import { makeVerifier, tokenFromRequest } from './auth.mjs';
-import { Presence } from './presence.mjs';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const HOST = process.env.HOST ?? '127.0.0.1';
 const HEARTBEAT_MS = Number(process.env.WS_HEARTBEAT_INTERVAL_MS ?? 30000);
+const CORK = process.env.RAW_WS_CORK === '1';
+const MERGED = (process.env.RAW_WS_FRAMES ?? 'merged') === 'merged';
+const DEFLATE = process.env.WS_PER_MESSAGE_DEFLATE === 'true';
+const MAX_BUFFERED = 1 << 20; // the product's default WS_MAX_BUFFERED_BYTES
+const FLUSH_AT = 64 * 1024; // the product's write-batch bound: a held socket with this much is written at once
+const FRAME_OPTS = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
 const verify = makeVerifier(process.env.JWT_SECRET);
 
-const TEXT = { binary: false }; // shared options object: Buffer payload, text frame
-const rooms = new Map(); // tenant\0canvasId -> { roomId, canvasId, conns: Set<conn> }
-const presence = new Presence();
+const rooms = new Map(); // tenant\0canvasId -> room
 const conns = new Set();
 
+// ---- writing ------------------------------------------------------------------
+/** Text frame for `text`, in the shape the write path wants (one Buffer or [header, payload]). */
+function frame(text) {
+  const list = Sender.frame(Buffer.from(text), FRAME_OPTS);
+  return MERGED ? Buffer.concat(list) : list;
+}
+
+// raw-ws-corked: sockets corked in this turn, uncorked together at setImmediate.
+const held = [];
+function flushHeld() {
+  for (const c of held) { c.held = false; c.sock.uncork(); }
+  held.length = 0;
+}
+function hold(c) {
+  if (c.held) {
+    // Bounded like the product's batch: a big burst is written out and held again.
+    if (c.sock.writableLength >= FLUSH_AT) { c.sock.uncork(); c.sock.cork(); }
+    return;
+  }
+  c.held = true;
+  c.sock.cork();
+  if (held.push(c) === 1) setImmediate(flushHeld);
+}
+
+/** Write a pre-built frame to one connection; false if it was not written. */
+function write(c, f, text) {
+  const { ws, sock } = c;
+  if (ws.readyState !== 1) return false;
+  if (sock.writableLength > MAX_BUFFERED) { ws.close(1013, 'slow consumer'); return false; }
+  const s = ws._sender;
+  // Deflate is per socket (its own compression context), so no shared frame;
+  // and never overtake a frame ws still holds in its queue.
+  if (c.deflate || s._state !== 0 || s._queue.length !== 0) { ws.send(text); return true; }
+  if (CORK) hold(c);
+  if (MERGED) sock.write(f);
+  else s.sendFrame(f); // cork, write header, write payload, uncork: what ws does
+  return true;
+}
+
+function sendText(c, text) { write(c, frame(text), text); }
+
+/** One frame for the whole room, written to every member but `except`. */
+function broadcast(room, except, text) {
+  const f = frame(text);
+  for (const c of room.conns) if (c !== except) write(c, f, text);
+}
+
+// ---- connections --------------------------------------------------------------
 const server = http.createServer((req, res) => { res.writeHead(404).end(); });
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: DEFLATE, clientTracking: false });
 
 server.on('upgrade', (req, socket, head) => {
-  const path = req.url.split('?', 1)[0];
-  const user = path === '/ws' ? verify(tokenFromRequest(req)) : null;
+  const q = req.url.indexOf('?');
+  const user = (q < 0 ? req.url : req.url.slice(0, q)) === '/ws' ? verify(tokenFromRequest(req)) : null;
   if (!user) {
     socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     return;
@@ -38,80 +105,93 @@ server.on('upgrade', (req, socket, head) => {
   wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, user));
 });
 
-function sendJson(ws, obj) { ws.send(JSON.stringify(obj)); }
-
-/** Build the frame once, send the same Buffer to every other member. */
-function broadcast(room, except, obj) {
-  const buf = Buffer.from(JSON.stringify(obj));
-  for (const c of room.conns) if (c !== except) c.ws.send(buf, TEXT);
-}
+// Listeners are shared functions (this = the WebSocket, which carries its
+// connection record), not closures per connection: the idle row measures
+// bytes per connection, and four closures are a measurable part of them.
+function onWsMessage(data, isBinary) { onMessage(this.conn, data, isBinary); }
+function onWsPong() { this.conn.alive = true; }
+function onWsClose() { onClose(this.conn); }
+function onWsError() {} // close follows
 
 function onConnection(ws, user) {
-  const conn = { ws, user, id: randomUUID(), rooms: new Set(), alive: true };
-  conns.add(conn);
-  sendJson(ws, {
-    type: 'connection_ack', connectionId: conn.id, sessionId: randomUUID(), userId: user.userId,
-    tenantId: user.tenantId, reconnectToken: randomBytes(24).toString('base64url'),
-    heartbeatIntervalMs: HEARTBEAT_MS, resumed: false, rooms: [],
-  });
-  ws.on('pong', () => { conn.alive = true; });
-  ws.on('message', (data) => onMessage(conn, data));
-  ws.on('close', () => onClose(conn));
-  ws.on('error', () => {}); // close follows
+  const id = randomUUID();
+  // rooms: an array (a connection is in one or a few rooms; a Set costs more memory).
+  const c = { ws, sock: ws._socket, user, id, rooms: [], alive: true, held: false, deflate: DEFLATE && ws.extensions.includes('permessage-deflate') };
+  ws.conn = c;
+  conns.add(c);
+  sendText(c, `{"type":"connection_ack","connectionId":"${id}","sessionId":"${randomUUID()}",`
+    + `"userId":${JSON.stringify(user.userId)},"tenantId":${JSON.stringify(user.tenantId)},`
+    + `"reconnectToken":"${randomBytes(24).toString('base64url')}","heartbeatIntervalMs":${HEARTBEAT_MS},"resumed":false,"rooms":[]}`);
+  ws.on('pong', onWsPong);
+  ws.on('message', onWsMessage);
+  ws.on('close', onWsClose);
+  ws.on('error', onWsError);
 }
 
-function onMessage(conn, data) {
+const error = (c, code, id) => sendText(c, JSON.stringify({ type: 'error', code, message: code, id }));
+
+function onMessage(c, data, isBinary) {
+  c.alive = true; // any frame counts as alive, as in the product
   let msg;
-  try { msg = JSON.parse(data); } catch { return sendJson(conn.ws, { type: 'error', code: 'bad_json' }); }
-  if (msg === null || typeof msg !== 'object') return sendJson(conn.ws, { type: 'error', code: 'bad_request' });
+  try { msg = isBinary ? null : JSON.parse(data); } catch { /* below */ }
+  if (msg === null || typeof msg !== 'object') return error(c, 'BAD_REQUEST');
   switch (msg.type) {
     case 'message': {
-      const room = roomOf(conn, msg.canvasId);
-      if (!room || !conn.rooms.has(room)) return sendJson(conn.ws, { type: 'error', code: 'not_in_room' });
-      return broadcast(room, conn, {
-        type: 'message', roomId: room.roomId, canvasId: room.canvasId,
-        from: { userId: conn.user.userId, connectionId: conn.id }, data: msg.data,
-      });
+      const room = typeof msg.canvasId === 'string' ? rooms.get(`${c.user.tenantId}\0${msg.canvasId}`) : undefined;
+      if (!room || !c.rooms.includes(room)) return error(c, 'NOT_IN_ROOM', msg.id);
+      if (msg.data === undefined) return error(c, 'BAD_REQUEST', msg.id);
+      // Built per message, not cached per connection: once per broadcast is
+      // nothing next to the recipients, and a cached string is memory per idle connection.
+      return broadcast(room, c, `${room.prefix}"from":{"userId":${JSON.stringify(c.user.userId)},"connectionId":"${c.id}"},"data":${JSON.stringify(msg.data)}}`);
     }
-    case 'join': return onJoin(conn, msg);
-    case 'ping': return sendJson(conn.ws, { type: 'pong', id: msg.id });
-    default: return sendJson(conn.ws, { type: 'error', code: 'unknown_type', id: msg.id });
+    case 'join': return onJoin(c, msg);
+    case 'ping': return sendText(c, `{"type":"pong","id":${JSON.stringify(msg.id ?? null)}}`);
+    default: return error(c, 'BAD_REQUEST', msg.id);
   }
 }
 
-function roomKey(conn, canvasId) { return `${conn.user.tenantId}\0${canvasId}`; }
-function roomOf(conn, canvasId) { return typeof canvasId === 'string' ? rooms.get(roomKey(conn, canvasId)) : undefined; }
-
-function onJoin(conn, msg) {
-  const { canvasId, id } = msg;
-  if (typeof canvasId !== 'string' || canvasId.length === 0 || canvasId.length > 128) {
-    return sendJson(conn.ws, { type: 'error', code: 'bad_request', id });
-  }
-  const key = roomKey(conn, canvasId);
+// ---- rooms and presence -----------------------------------------------------
+// A room: its connections, and per user a member entry counting that user's
+// connections in the room (what presence_state/presence_join report).
+function onJoin(c, { canvasId, id }) {
+  if (typeof canvasId !== 'string' || canvasId.length === 0 || canvasId.length > 128) return error(c, 'BAD_REQUEST', id);
+  const key = `${c.user.tenantId}\0${canvasId}`;
   let room = rooms.get(key);
-  if (!room) { room = { key, roomId: `canvas:${canvasId}`, canvasId, conns: new Set() }; rooms.set(key, room); }
-  if (!conn.rooms.has(room)) {
-    room.conns.add(conn);
-    conn.rooms.add(room);
-    const member = presence.add(key, conn.user);
-    broadcast(room, conn, { type: 'presence_join', roomId: room.roomId, canvasId, member });
+  if (!room) {
+    const ids = `"roomId":${JSON.stringify(`canvas:${canvasId}`)},"canvasId":${JSON.stringify(canvasId)}`;
+    room = { key, ids, prefix: `{"type":"message",${ids},`, conns: new Set(), members: new Map() };
+    rooms.set(key, room);
   }
-  sendJson(conn.ws, { type: 'room_joined', id, roomId: room.roomId, canvasId });
-  sendJson(conn.ws, { type: 'presence_state', roomId: room.roomId, canvasId, members: presence.members(key) });
+  if (!c.rooms.includes(room)) {
+    room.conns.add(c);
+    c.rooms.push(room);
+    let m = room.members.get(c.user.userId);
+    if (!m) {
+      m = { userId: c.user.userId, name: c.user.name, connections: 0 };
+      room.members.set(m.userId, m);
+      m.connections++;
+      broadcast(room, c, `{"type":"presence_join",${room.ids},"member":${JSON.stringify(m)}}`);
+    } else m.connections++;
+  }
+  sendText(c, `{"type":"room_joined","id":${JSON.stringify(id ?? null)},${room.ids}}`);
+  sendText(c, `{"type":"presence_state",${room.ids},"members":${JSON.stringify([...room.members.values()])}}`);
 }
 
-function onClose(conn) {
-  conns.delete(conn);
-  for (const room of conn.rooms) {
-    room.conns.delete(conn);
-    const r = presence.remove(room.key, conn.user.userId);
-    if (room.conns.size === 0) { rooms.delete(room.key); continue; }
-    if (r) broadcast(room, null, { type: 'presence_leave', roomId: room.roomId, canvasId: room.canvasId, member: r.member, left: r.left });
+function onClose(c) {
+  conns.delete(c);
+  for (const room of c.rooms) {
+    room.conns.delete(c);
+    const m = room.members.get(c.user.userId);
+    if (m && --m.connections === 0) {
+      room.members.delete(m.userId);
+      if (room.conns.size) broadcast(room, null, `{"type":"presence_leave",${room.ids},"userId":${JSON.stringify(m.userId)}}`);
+    }
+    if (room.conns.size === 0) rooms.delete(room.key);
   }
-  conn.rooms.clear();
+  c.rooms.length = 0;
 }
 
-// Protocol-level heartbeat: ping every interval, drop peers that missed a pong.
+// Protocol-level heartbeat: ping every interval, drop peers that stayed silent.
 setInterval(() => {
   for (const c of conns) {
     if (!c.alive) { c.ws.terminate(); continue; }
@@ -120,5 +200,5 @@ setInterval(() => {
   }
 }, HEARTBEAT_MS).unref();
 
-server.listen(PORT, HOST, () => console.log(`raw-ws listening on ${HOST}:${PORT}`));
+server.listen(PORT, HOST, () => console.log(`raw-ws${CORK ? '-corked' : ''} (${MERGED ? 'merged' : 'pair'} frames) listening on ${HOST}:${PORT}`));
 process.on('SIGTERM', () => process.exit(0));

@@ -1,30 +1,42 @@
 // Command-line flags and scenario sizes. Everything tunable lives here so the
 // full and --smoke runs differ only by data, never by code path.
 //
-//   --smoke              tiny sizes, 1 repeat, must finish in < 90 s
-//   --only=a,b           scenarios subset (connect,fanout,fanout-max,idle,cluster)
-//   --targets=a,b        targets subset (product,raw-ws,socket.io)
-//   --repeats=N          repeats per (scenario,target); medians are reported
+//   --smoke              tiny sizes, 1 repeat, must finish in < 2 min (CI)
+//   --only=a,b           scenarios subset (connect,fanout,fanout-max,idle,cluster,storm,compression)
+//   --targets=a,b        targets subset (raw-ws,raw-ws-corked,product,socket.io) for
+//                        connect/fanout/fanout-max/idle; the layout scenarios
+//                        (cluster, storm, compression) run the product only
+//   --layouts=a,b        cluster layouts subset (mem,redis-1,redis-2,redis-3,rcluster-1,rcluster-2,rcluster-3)
+//   --repeats=N          repeats per (scenario, target); medians are reported
 //   --build              force `npm run build` for the product even if dist/main.js exists
-//   --set=sc.key=N       override one numeric size, e.g. --set=idle.conns=10000 (repeatable)
+//   --set=sc.key=N       override one numeric size, e.g. --set=idle.conns2=0 (repeatable)
+import { LAYOUTS } from './cluster.mjs';
 
-export const ALL_SCENARIOS = ['connect', 'fanout', 'fanout-max', 'idle', 'cluster'];
-export const ALL_TARGETS = ['raw-ws', 'product', 'socket.io'];
+export const ALL_SCENARIOS = ['connect', 'fanout', 'fanout-max', 'idle', 'cluster', 'storm', 'compression'];
+export const ALL_TARGETS = ['raw-ws', 'raw-ws-corked', 'product', 'socket.io'];
+export const LAYOUT_SCENARIOS = Object.keys(LAYOUTS); // columns are product layouts, not targets
+const ALL_CLUSTER_LAYOUTS = Object.keys(LAYOUTS.cluster);
 
-// cluster runs exactly the fanout load (same object), so its figures sit next
-// to the in-memory product's fanout figures from the same run.
+// cluster runs exactly the fanout load (same sizes), so its in-memory layout
+// and the fanout scenario's product column measure the same thing.
 const FULL_FANOUT = { users: 100, rateHz: 5, warmupSec: 2, durationSec: 10, drainMs: 2000, maxDrainMs: 30000 };
 const SMOKE_FANOUT = { users: 20, rateHz: 5, warmupSec: 0.5, durationSec: 2, drainMs: 1000, maxDrainMs: 5000 };
 
 const FULL = {
   repeats: 3,
+  // Closed loop at `concurrency`: the server runs at its limit by design (issue 15's row).
   connect: { conns: 2000, concurrency: 50, roomSize: 10 },
   fanout: FULL_FANOUT,
   // Closed loop: at most `window` messages in flight (a message is in flight
-  // until all users-1 recipients got it).
+  // until all users-1 recipients got it): busy rooms, many frames per turn.
   'fanout-max': { users: 100, window: 32, warmupSec: 2, durationSec: 10, drainMs: 3000 },
-  idle: { conns: 5000, concurrency: 50, roomSize: 10, warmupConns: 20 },
+  // Heap per idle conn at `conns`, then at `conns2` in total (0 = skip).
+  idle: { conns: 5000, conns2: 10000, concurrency: 50, roomSize: 10, warmupConns: 20 },
   cluster: FULL_FANOUT,
+  // `clients` on A drained and resumed on B/C; `freshConns` fresh connects on B/C as the reference.
+  storm: { clients: 1000, roomSize: 10, freshConns: 1000, settleMs: 1000, maxStormMs: 30000 },
+  // The fanout load with a cursor/stroke/presence mix through deflate-offering clients.
+  compression: { users: 30, rateHz: 5, strokePct: 20, presenceEveryMs: 1000, warmupSec: 2, durationSec: 10, drainMs: 2000, maxDrainMs: 30000 },
 };
 
 const SMOKE = {
@@ -32,9 +44,14 @@ const SMOKE = {
   connect: { conns: 100, concurrency: 20, roomSize: 10 },
   fanout: SMOKE_FANOUT,
   'fanout-max': { users: 20, window: 16, warmupSec: 0.5, durationSec: 2, drainMs: 1000 },
-  idle: { conns: 200, concurrency: 20, roomSize: 10, warmupConns: 5 },
+  idle: { conns: 200, conns2: 400, concurrency: 20, roomSize: 10, warmupConns: 5 },
   cluster: SMOKE_FANOUT,
+  storm: { clients: 60, roomSize: 10, freshConns: 60, settleMs: 300, maxStormMs: 15000 },
+  compression: { users: 10, rateHz: 5, strokePct: 20, presenceEveryMs: 500, warmupSec: 0.5, durationSec: 2, drainMs: 1000, maxDrainMs: 5000 },
 };
+
+// Smoke exercises both Redis kinds and the multi-instance path, not every size.
+const SMOKE_CLUSTER_LAYOUTS = ['mem', 'redis-1', 'redis-2', 'rcluster-2'];
 
 function list(value, allowed, flag) {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -45,18 +62,19 @@ function list(value, allowed, flag) {
 }
 
 export function parseArgs(argv) {
-  const opts = { smoke: false, build: false, only: null, targets: null, repeats: null, set: [] };
+  const opts = { smoke: false, build: false, only: null, targets: null, layouts: null, repeats: null, set: [] };
   for (const arg of argv) {
     const [k, v] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, ''];
     if (k === '--smoke') opts.smoke = true;
     else if (k === '--build') opts.build = true;
     else if (k === '--only') opts.only = list(v, ALL_SCENARIOS, '--only');
     else if (k === '--targets') opts.targets = list(v, ALL_TARGETS, '--targets');
+    else if (k === '--layouts') opts.layouts = list(v, ALL_CLUSTER_LAYOUTS, '--layouts');
     else if (k === '--repeats') {
       opts.repeats = Number.parseInt(v, 10);
       if (!(opts.repeats >= 1 && opts.repeats <= 50)) throw new Error('--repeats must be an integer 1..50');
     } else if (k === '--set') {
-      const m = /^([a-z-]+)\.([A-Za-z]+)=(\d+(?:\.\d+)?)$/.exec(v);
+      const m = /^([a-z-]+)\.([A-Za-z0-9]+)=(\d+(?:\.\d+)?)$/.exec(v);
       if (!m) throw new Error('--set must look like scenario.key=number (e.g. idle.conns=10000)');
       opts.set.push([m[1], m[2], Number(m[3])]);
     } else if (k === '--help' || k === '-h') opts.help = true;
@@ -76,10 +94,12 @@ export function parseArgs(argv) {
     scenarios: opts.only ?? ALL_SCENARIOS,
     targets: opts.targets ?? ALL_TARGETS,
     targetsExplicit: opts.targets !== null,
+    clusterLayouts: opts.layouts ?? (opts.smoke ? SMOKE_CLUSTER_LAYOUTS : ALL_CLUSTER_LAYOUTS),
     sizes,
   };
 }
 
-export const USAGE = `usage: node bench/run.mjs [--smoke] [--only=connect,fanout,fanout-max,idle,cluster] \\
-       [--targets=raw-ws,product,socket.io] [--repeats=N] [--build] [--set=idle.conns=10000]
-cluster runs the product only (1 vs 2 instances on a private redis-server; skipped without redis-server).`;
+export const USAGE = `usage: node bench/run.mjs [--smoke] [--only=connect,fanout,fanout-max,idle,cluster,storm,compression] \\
+       [--targets=raw-ws,raw-ws-corked,product,socket.io] [--layouts=mem,redis-1,…,rcluster-3] \\
+       [--repeats=N] [--build] [--set=idle.conns2=0]
+cluster, storm and compression run product layouts (cluster/storm need redis-server; rcluster-* also redis-cli).`;

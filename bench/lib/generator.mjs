@@ -4,7 +4,9 @@
 // asks the harness to sample the server at those instants:
 //   gen -> harness : { type:'ready' }                      (listener installed)
 //   harness -> gen : { type:'run', job }
-//   gen -> harness : { type:'req', id, op:'cpu'|'mem', name }
+//   gen -> harness : { type:'req', id, op:'cpu'|'mem'|'signal', name, index?, signal? }
+//                    ('signal': sample CPU, then send `signal` to instance
+//                    `index` of a group; its exit is then no crash: storm)
 //   harness -> gen : { type:'res', id, value }
 //   gen -> harness : { type:'result', result } | { type:'error', error }
 // A server handle may be a group (cluster scenario, lib/cluster.mjs): it then
@@ -17,7 +19,22 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { procCpuMs, track } from './proc.mjs';
+import { machineBusyMs, procCpuMs, track } from './proc.mjs';
+
+/**
+ * One CPU sample of the server (or group) plus what the machine as a whole and
+ * this harness process used so far: summarize.mjs derives from them the CPU
+ * other processes took during a window.
+ */
+function cpuSample(server) {
+  const u = process.cpuUsage();
+  return {
+    ...(server.sampleCpu ? server.sampleCpu() : { cpuMs: procCpuMs(server.pid) }),
+    machineMs: machineBusyMs(),
+    harnessMs: (u.user + u.system) / 1000,
+    t: performance.now(),
+  };
+}
 
 const GEN_ENTRY = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'load', 'main.mjs');
 
@@ -50,22 +67,28 @@ function runJob(gen, ready, job, server, { timeoutMs }) {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      for (const c of watched) c.off('exit', onServerExit);
+      for (const [c, f] of onServerExit) c.off('exit', f);
       // The generator is done (or failed): never leave it running.
       if (gen.exitCode === null && gen.signalCode === null) gen.kill('SIGKILL');
       if (err) reject(err); else resolve(value);
     };
     const timer = setTimeout(() => finish(new Error(`generator timed out after ${timeoutMs} ms`)), timeoutMs);
-    const onServerExit = (code, signal) =>
-      finish(new Error(`server crashed during ${job.scenario} (code ${code}, signal ${signal}):\n${server.logTail()}`));
-    for (const c of watched) c.once('exit', onServerExit);
+    // A server process exiting is a crash, unless the scenario stopped it on purpose (signal op).
+    const onServerExit = new Map(watched.map((c) => [c, (code, signal) => {
+      if (!server.expected?.has(c)) finish(new Error(`server crashed during ${job.scenario} (code ${code}, signal ${signal}):\n${server.logTail()}`));
+    }]));
+    for (const [c, f] of onServerExit) c.once('exit', f);
 
     gen.on('message', async (m) => {
       try {
         if (m.type === 'req') {
           let value;
-          if (m.op === 'cpu') value = { ...(server.sampleCpu ? server.sampleCpu() : { cpuMs: procCpuMs(server.pid) }), t: performance.now() };
+          if (m.op === 'cpu') value = cpuSample(server);
           else if (m.op === 'mem') value = await server.mem();
+          else if (m.op === 'signal') {
+            value = cpuSample(server);
+            server.signal(m.index, m.signal);
+          }
           else throw new Error(`unknown op ${m.op}`);
           samples[m.name] = value;
           gen.send({ type: 'res', id: m.id, value });
@@ -75,10 +98,10 @@ function runJob(gen, ready, job, server, { timeoutMs }) {
     });
     // A result message can still be in the IPC pipe when 'exit' fires: give it
     // a moment to arrive before calling the exit a failure.
-    const onExit = (code, signal) => setTimeout(
+    const onGenExit = (code, signal) => setTimeout(
       () => finish(new Error(`generator exited early (code ${code}, signal ${signal})`)), 500);
-    if (gen.exitCode !== null || gen.signalCode !== null) onExit(gen.exitCode, gen.signalCode);
-    else gen.once('exit', onExit);
+    if (gen.exitCode !== null || gen.signalCode !== null) onGenExit(gen.exitCode, gen.signalCode);
+    else gen.once('exit', onGenExit);
     ready.then(() => { if (!settled) gen.send({ type: 'run', job }); });
   });
 }

@@ -28,6 +28,19 @@ export function procCpuMs(pid) {
   return (ticks * 1000) / clockTicks();
 }
 
+/**
+ * CPU ms the whole machine spent busy (all CPUs: user, nice, system, irq,
+ * softirq, steal from the first line of /proc/stat). Minus what our own
+ * processes used over the same window, it is what OTHER work on the machine
+ * took: the honest noise figure for a run (the load average counts our own
+ * server and generator too).
+ */
+export function machineBusyMs() {
+  const f = readFileSync('/proc/stat', 'utf8').slice(0, 256).split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return ((user + nice + system + irq + softirq + (steal || 0)) * 1000) / clockTicks();
+}
+
 /** Soft limit on open files, as children will inherit it. */
 export function fdLimit() {
   try { return Number.parseInt(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim(), 10); }

@@ -14,7 +14,14 @@ export const TARGETS = {
   'raw-ws': {
     entry: path.join(BENCH_DIR, 'baselines', 'raw-ws.mjs'),
     protocol: 'ws',
-    env: () => ({}),
+    env: () => ({ RAW_WS_CORK: '0' }),
+  },
+  // The same server, holding each socket corked until the end of the turn like
+  // the product's write batch: the fair floor when many frames meet in one turn.
+  'raw-ws-corked': {
+    entry: path.join(BENCH_DIR, 'baselines', 'raw-ws.mjs'),
+    protocol: 'ws',
+    env: () => ({ RAW_WS_CORK: '1' }),
   },
   'socket.io': {
     entry: path.join(BENCH_DIR, 'baselines', 'socketio.mjs'),

@@ -1,74 +1,66 @@
-// One client interface over two wire protocols so every scenario is written
-// once:
-//   'ws'        - the product's JSON protocol at /ws (product and raw-ws)
-//   'socket.io' - the socket.io baseline (websocket transport only)
+// One client interface over the wire protocols so every scenario is written once:
+//   'ws'        product and raw-ws: the lean client of wire.mjs
+//   'ws-lib'    the same protocol through the `ws` client library, used only
+//               where the lean client cannot go: permessage-deflate (compression)
+//   'socket.io' the socket.io baseline (websocket transport only)
 //
-// openClient() resolves when the connection is authenticated and acknowledged
-// (connection_ack / socket.io 'connect'); client.join() resolves when the
-// member list for the room arrived (presence_state / the join ack).
+// openClient() resolves when the connection is acknowledged (connection_ack /
+// socket.io 'connect'); join() when the room's member list arrived
+// (presence_state / the join ack). Room messages reach onMessage(buf, start,
+// end) with the bytes of the server's `message` frame (for socket.io, its
+// `data` re-serialised: the scenarios read their bookkeeping integers from the
+// end of the bytes, see wire.mjs lastInts). send(canvasId, dataJson) takes the
+// JSON text of `data`.
 import WebSocket from 'ws';
 import { io } from 'socket.io-client';
+import { openWire } from './wire.mjs';
 
 export function openClient(protocol, opts) {
-  return protocol === 'socket.io' ? openSocketIo(opts) : openWs(opts);
+  if (protocol === 'socket.io') return openSocketIo(opts);
+  if (protocol === 'ws-lib') return openWsLib(opts);
+  return openWire({ port: opts.port, query: `token=${opts.token}`, timeoutMs: opts.timeoutMs });
 }
 
-function withTimeout(ms, what, reject) {
-  return setTimeout(() => reject(new Error(`${what} timeout after ${ms} ms`)), ms);
-}
+const withTimeout = (ms, what, reject) => setTimeout(() => reject(new Error(`${what} timeout after ${ms} ms`)), ms);
 
-function openWs({ port, token, timeoutMs = 10_000 }) {
+/** `ws` library client; `deflate: true` offers permessage-deflate (the server decides). */
+function openWsLib({ port, token, deflate = false, timeoutMs = 10_000 }) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${encodeURIComponent(token)}`, {
-      // Compression off on the client: all targets are compared on plain
-      // frames. UTF-8 validation off: it is generator CPU, not server CPU.
-      perMessageDeflate: false,
-      skipUTF8Validation: true,
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${token}`, {
+      perMessageDeflate: deflate, // ws's defaults when offered: context takeover, 1 KiB threshold
+      skipUTF8Validation: true, // generator CPU, not server CPU
       handshakeTimeout: timeoutMs,
     });
     let ready = false;
-    let joinWait = null; // { canvasId, resolve, reject, timer }
+    let joinWait = null;
     const client = {
-      onData: null, // (data) => void  for every {type:'message'} frame
-      onRaw: null, // (buf) => boolean  fast path; return true if consumed
+      onMessage: null,
+      // Negotiated, as the server answered (empty when it refused or was not asked).
+      get extensions() { return ws.extensions; },
+      get bytesRead() { return ws._socket ? ws._socket.bytesRead : 0; },
       join(canvasId, ms = timeoutMs) {
         return new Promise((res, rej) => {
-          const timer = withTimeout(ms, 'join', rej);
-          joinWait = { canvasId, resolve: res, reject: rej, timer };
-          ws.send(JSON.stringify({ type: 'join', canvasId, id: `j-${canvasId}` }));
+          joinWait = { res, rej, timer: withTimeout(ms, 'join', rej) };
+          ws.send(JSON.stringify({ type: 'join', canvasId, id: 'j' }));
         });
       },
-      send(canvasId, data) {
-        ws.send(JSON.stringify({ type: 'message', canvasId, data }));
-      },
+      send(canvasId, dataJson) { ws.send(`{"type":"message","canvasId":"${canvasId}","data":${dataJson}}`); },
       close() { try { ws.terminate(); } catch { /* ignore */ } },
-      get bufferedAmount() { return ws.bufferedAmount; },
     };
     const timer = withTimeout(timeoutMs, 'connect', (e) => { ws.terminate(); reject(e); });
     ws.on('message', (buf) => {
-      if (client.onRaw && client.onRaw(buf)) return;
-      let msg;
-      try { msg = JSON.parse(buf); } catch { return; }
-      switch (msg.type) {
-        case 'message': if (client.onData) client.onData(msg.data); break;
-        case 'connection_ack':
-          if (!ready) { ready = true; clearTimeout(timer); resolve(client); }
-          break;
-        case 'presence_state':
-          if (joinWait && msg.canvasId === joinWait.canvasId) {
-            const w = joinWait; joinWait = null; clearTimeout(w.timer); w.resolve(msg);
-          }
-          break;
-        case 'error':
-          if (joinWait) { const w = joinWait; joinWait = null; clearTimeout(w.timer); w.reject(new Error(`join error: ${JSON.stringify(msg).slice(0, 200)}`)); }
-          break;
-        default: break; // room_joined, presence_join/leave, pong: not needed here
+      if (buf[9] === 0x6d && buf[10] === 0x65) { if (client.onMessage) client.onMessage(buf, 0, buf.length); return; } // {"type":"me…
+      const msg = JSON.parse(buf);
+      if (msg.type === 'connection_ack' && !ready) { ready = true; clearTimeout(timer); resolve(client); }
+      else if ((msg.type === 'presence_state' || msg.type === 'error') && joinWait) {
+        const w = joinWait; joinWait = null; clearTimeout(w.timer);
+        if (msg.type === 'error') w.rej(new Error(`join error: ${JSON.stringify(msg).slice(0, 200)}`)); else w.res();
       }
     });
     ws.on('error', (err) => { if (!ready) { clearTimeout(timer); reject(err); } });
     ws.on('close', (code) => {
       if (!ready) { clearTimeout(timer); reject(new Error(`closed before ack (${code})`)); }
-      if (joinWait) { clearTimeout(joinWait.timer); joinWait.reject(new Error(`closed during join (${code})`)); joinWait = null; }
+      if (joinWait) { clearTimeout(joinWait.timer); joinWait.rej(new Error(`closed during join (${code})`)); joinWait = null; }
     });
   });
 }
@@ -84,22 +76,24 @@ function openSocketIo({ port, token, timeoutMs = 10_000 }) {
       perMessageDeflate: false,
     });
     const client = {
-      onData: null,
-      onRaw: null, // not available: socket.io-client always decodes
+      onMessage: null,
+      get bytesRead() { return 0; },
       join(canvasId, ms = timeoutMs) {
         return new Promise((res, rej) => {
-          socket.timeout(ms).emit('join', { canvasId, id: `j-${canvasId}` }, (err, ack) => {
+          socket.timeout(ms).emit('join', { canvasId, id: 'j' }, (err, ack) => {
             if (err) rej(new Error('join timeout'));
             else if (ack && ack.error) rej(new Error(`join error: ${ack.error}`));
             else res(ack);
           });
         });
       },
-      send(canvasId, data) { socket.emit('message', { canvasId, data }); },
+      // socket.io takes objects: parse here (generator CPU, socket.io column only).
+      send(canvasId, dataJson) { socket.emit('message', { canvasId, data: JSON.parse(dataJson) }); },
       close() { socket.disconnect(); },
-      get bufferedAmount() { return 0; },
     };
-    socket.on('message', (m) => { if (client.onData) client.onData(m.data); });
+    socket.on('message', (m) => {
+      if (client.onMessage) { const b = Buffer.from(JSON.stringify(m.data)); client.onMessage(b, 0, b.length); }
+    });
     socket.once('connect', () => resolve(client));
     socket.once('connect_error', (err) => { socket.disconnect(); reject(err); });
   });

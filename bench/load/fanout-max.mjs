@@ -4,29 +4,16 @@
 // (senders taken round-robin). Measures delivered (per-recipient) msgs/s over
 // durationSec after a warm-up.
 //
-// The generator must not be the bottleneck, so for the 'ws' protocol the
-// receive path skips JSON.parse and reads the message id `q` straight from the
-// frame bytes (payload keys are ordered so "q" is last and unique).
+// The generator must not be the bottleneck: the receive path reads the
+// message id `q` from the frame's last bytes (wire.mjs lastInts), no JSON.parse.
 import { makeTokens } from './tokens.mjs';
+import { lastInts } from './wire.mjs';
 import { mark, window } from './link.mjs';
 import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
 
 const ROOM = 'fanout-max';
 const RING = 1 << 16; // > window: slot g & MASK is free again long before reuse
 const MASK = RING - 1;
-const Q_KEY = Buffer.from('"q":');
-
-function readQ(buf) {
-  const at = buf.lastIndexOf(Q_KEY);
-  if (at < 0) return -1;
-  let q = 0;
-  for (let i = at + 4; i < buf.length; i++) {
-    const c = buf[i];
-    if (c < 48 || c > 57) break;
-    q = q * 10 + (c - 48);
-  }
-  return q;
-}
 
 export async function run({ protocol, port, secret, params }) {
   const { users: n, window: win, warmupSec, durationSec, drainMs } = params;
@@ -41,7 +28,7 @@ export async function run({ protocol, port, secret, params }) {
     while (!stop && inFlight < win) {
       const s = g % n;
       remaining[g & MASK] = n - 1;
-      clients[s].send(ROOM, { s, q: g }); // "q" last: see readQ
+      clients[s].send(ROOM, `{"s":${s},"q":${g}}`); // "q" last: see lastInts
       g++;
       inFlight++;
     }
@@ -55,10 +42,8 @@ export async function run({ protocol, port, secret, params }) {
       pump();
     } else if (left < 0) anomalies++; // duplicate or echo
   };
-  for (const c of clients) {
-    c.onData = (d) => onDelivery(d.q);
-    if (protocol === 'ws') c.onRaw = (buf) => { const q = readQ(buf); if (q < 0) return false; onDelivery(q); return true; };
-  }
+  const q = new Float64Array(1);
+  for (const c of clients) c.onMessage = (buf, start, end) => { if (lastInts(buf, start, end, q)) onDelivery(q[0]); else anomalies++; };
 
   pump();
   await sleep(warmupSec * 1000);

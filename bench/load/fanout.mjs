@@ -8,8 +8,11 @@
 // The cluster scenario runs this same load with `ports` (one per instance of a
 // cluster): users are spread round-robin over the instances, so most
 // deliveries cross Redis and the checks above cover the cross-instance path.
+// The compression scenario runs it with hooks (see run()): another payload mix,
+// another client, and work at the window's start/end (byte counters, churn).
 import { performance } from 'node:perf_hooks';
 import { makeTokens } from './tokens.mjs';
+import { lastInts } from './wire.mjs';
 import { mark, window } from './link.mjs';
 import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
 import { percentiles } from '../lib/stats.mjs';
@@ -20,7 +23,9 @@ const ROOM = 'fanout';
  * Each sender sends `count` messages, staggered so sends spread evenly over a
  * period. stats.maxLagMs records how late the generator got vs the schedule.
  */
-function sendPhase(clients, kStart, count, periodMs, stats) {
+const cursor = (i, j) => `"kind":"cursor","x":${(j * 7) % 1920},"y":${(i * 13) % 1080}`;
+
+function sendPhase(clients, kStart, count, periodMs, stats, payload) {
   const n = clients.length;
   return new Promise((resolve) => {
     let done = 0;
@@ -32,7 +37,8 @@ function sendPhase(clients, kStart, count, periodMs, stats) {
         const now = performance.now();
         const lag = now - (t0 + offset + j * periodMs);
         if (lag > stats.maxLagMs) stats.maxLagMs = lag;
-        clients[i].send(ROOM, { kind: 'cursor', x: (j * 7) % 1920, y: (i * 13) % 1080, s: i, k: kStart + j, t: now });
+        // The payload's own fields, then the bookkeeping fields last (see lastInts).
+        clients[i].send(ROOM, `{${payload(i, kStart + j)},"s":${i},"k":${kStart + j},"t":${Math.round(now * 1000)}}`);
         j++;
         if (j >= count) { if (++done === n) resolve(); return; }
         // Absolute schedule: a late tick does not push every later tick back.
@@ -43,14 +49,21 @@ function sendPhase(clients, kStart, count, periodMs, stats) {
   });
 }
 
-export async function run({ protocol, port, ports, secret, params }) {
+/**
+ * @param hooks optional: payload(i, k) -> the data fields before the bookkeeping
+ *   ones (default: a cursor move); clientOpts for openClient; protocol override;
+ *   onStart(clients) / onEnd(clients) -> extra result fields, called right
+ *   after the window's start mark and right before its end mark.
+ */
+export async function run({ protocol, port, ports, secret, params }, hooks = {}) {
   const { users: n, rateHz, warmupSec, durationSec, drainMs, maxDrainMs } = params;
+  const payload = hooks.payload ?? cursor;
   const period = 1000 / rateHz;
   const warmN = Math.max(1, Math.round(warmupSec * rateHz));
   const measN = Math.round(durationSec * rateHz);
   const expected = n * (n - 1) * measN;
 
-  const clients = await connectAll(protocol, ports ?? port, makeTokens(secret, n), () => ROOM);
+  const clients = await connectAll(hooks.protocol ?? protocol, ports ?? port, makeTokens(secret, n), () => ROOM, { clientOpts: hooks.clientOpts });
   await sleep(300); // presence_join storm from set-up is over
 
   // Per (receiver, sender) bookkeeping in flat typed arrays: n*n*measN bytes.
@@ -58,29 +71,32 @@ export async function run({ protocol, port, ports, secret, params }) {
   const lastM = new Int32Array(n * n).fill(-1);
   const lat = new Float64Array(expected);
   let received = 0; let dup = 0; let reorder = 0; let echo = 0; let bad = 0;
+  const ints = new Float64Array(3); // s, k, t of the frame at hand
   for (let r = 0; r < n; r++) {
-    clients[r].onData = (d) => {
+    clients[r].onMessage = (buf, start, end) => {
       const now = performance.now();
-      if (!d || typeof d.s !== 'number' || typeof d.k !== 'number') { bad++; return; }
-      if (d.s === r) { echo++; return; }
-      const m = d.k - warmN;
+      if (!lastInts(buf, start, end, ints) || ints[0] >= n) { bad++; return; }
+      const s = ints[0];
+      if (s === r) { echo++; return; }
+      const m = ints[1] - warmN;
       if (m < 0) return; // warm-up traffic
       if (m >= measN) { bad++; return; }
-      const pair = r * n + d.s;
+      const pair = r * n + s;
       const idx = pair * measN + m;
       if (seen[idx]) { dup++; return; }
       seen[idx] = 1;
       if (m < lastM[pair]) reorder++; else lastM[pair] = m;
-      lat[received++] = now - d.t;
+      lat[received++] = now - ints[2] / 1000;
     };
   }
 
-  await sendPhase(clients, 0, warmN, period, { maxLagMs: 0 });
+  await sendPhase(clients, 0, warmN, period, { maxLagMs: 0 }, payload);
   await sleep(Math.min(1000, period * 2)); // warm-up deliveries drain
 
   const lag = { maxLagMs: 0 };
   const a = await mark('start');
-  await sendPhase(clients, warmN, measN, period, lag);
+  const extra = { ...(hooks.onStart?.(clients) ?? {}) };
+  await sendPhase(clients, warmN, measN, period, lag, payload);
   const sendEnd = performance.now();
   // Drain: wait while deliveries still arrive; stop once all arrived, or
   // nothing arrived for drainMs (the rest is lost), or maxDrainMs passed (the
@@ -92,6 +108,7 @@ export async function run({ protocol, port, ports, secret, params }) {
   };
   const drained = await waitFor(quiet, maxDrainMs ?? drainMs * 10);
   const drainMsUsed = performance.now() - sendEnd;
+  Object.assign(extra, await hooks.onEnd?.(clients));
   const b = await mark('end');
 
   closeAll(clients);
@@ -115,5 +132,6 @@ export async function run({ protocol, port, ports, secret, params }) {
     drainMs: drainMsUsed,
     drainCapped: !drained,
     latencyMs: percentiles(lat.subarray(0, received), [50, 99]),
+    ...extra,
   };
 }

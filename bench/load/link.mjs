@@ -10,12 +10,15 @@ process.on('message', (m) => {
   }
 });
 
-/** Ask the harness to sample the server ('cpu' from /proc, 'mem' via the probe) and wait. */
-export function sampleServer(op, name) {
+/**
+ * Ask the harness to sample the server ('cpu' from /proc, 'mem' via the probe,
+ * 'signal': cpu, then send extra.signal to group instance extra.index) and wait.
+ */
+export function sampleServer(op, name, extra = {}) {
   return new Promise((resolve) => {
     const id = nextId++;
     pending.set(id, resolve);
-    process.send({ type: 'req', id, op, name });
+    process.send({ type: 'req', id, op, name, ...extra });
   });
 }
 

@@ -6,8 +6,10 @@ import { run as fanout } from './fanout.mjs';
 import { run as fanoutMax } from './fanout-max.mjs';
 import { run as idle } from './idle.mjs';
 import { run as cluster } from './cluster.mjs';
+import { run as storm } from './storm.mjs';
+import { run as compression } from './compression.mjs';
 
-const SCENARIOS = { connect, fanout, 'fanout-max': fanoutMax, idle, cluster };
+const SCENARIOS = { connect, fanout, 'fanout-max': fanoutMax, idle, cluster, storm, compression };
 
 // Orphan protection: if the harness goes away, so do we (and our sockets).
 process.on('disconnect', () => process.exit(0));

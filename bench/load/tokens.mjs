@@ -5,11 +5,12 @@ import { createSecretKey } from 'node:crypto';
 
 export const TENANT = 'bench-tenant';
 
-export function makeTokens(secret, count, prefix = 'u') {
+/** Tokens for users `${prefix}${start}` .. `${prefix}${start + count - 1}`. */
+export function makeTokens(secret, count, prefix = 'u', start = 0) {
   const key = createSecretKey(Buffer.from(secret));
   const out = new Array(count);
   for (let i = 0; i < count; i++) {
-    out[i] = jwt.sign({ sub: `${prefix}${i}`, tenantId: TENANT, name: `Bench ${prefix}${i}` }, key, {
+    out[i] = jwt.sign({ sub: `${prefix}${start + i}`, tenantId: TENANT, name: `Bench ${prefix}${start + i}` }, key, {
       algorithm: 'HS256',
       expiresIn: '2h',
     });

@@ -11,11 +11,11 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * one cluster): client i then goes to port[i % length], so every instance gets
  * an equal share of senders and receivers.
  */
-export async function connectAll(protocol, port, tokens, roomOf, { concurrency = 20, timeBoundMs = 120_000 } = {}) {
+export async function connectAll(protocol, port, tokens, roomOf, { concurrency = 20, timeBoundMs = 120_000, clientOpts = {} } = {}) {
   const clients = new Array(tokens.length);
   const portOf = Array.isArray(port) ? (i) => port[i % port.length] : () => port;
   const res = await pool(tokens.length, concurrency, Date.now() + timeBoundMs, async (i) => {
-    const c = await openClient(protocol, { port: portOf(i), token: tokens[i] });
+    const c = await openClient(protocol, { ...clientOpts, port: portOf(i), token: tokens[i] });
     clients[i] = c;
     await c.join(roomOf(i));
   });
