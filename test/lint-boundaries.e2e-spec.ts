@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ESM config module of the repo (no types), imported to test it as it is.
 import { layerElements, layerPolicies } from '../eslint.layers.js';
 
+/** The plugin is CommonJS: under nodenext its default import is typed as the module namespace. */
+const boundariesPlugin: ESLint.Plugin = (boundaries as unknown as { default?: ESLint.Plugin }).default ?? (boundaries as unknown as ESLint.Plugin);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
@@ -20,8 +22,7 @@ const eslint = new ESLint({
     {
       files: ['**/*.ts'],
       languageOptions: { parser: tseslint.parser },
-      // The plugin is CommonJS: under nodenext its default import is typed as the module namespace.
-      plugins: { boundaries: boundaries as unknown as ESLint.Plugin },
+      plugins: { boundaries: boundariesPlugin },
       settings: {
         'import/resolver': { typescript: { alwaysTryTypes: true, project: './tsconfig.json' } },
         'boundaries/elements': layerElements,
