@@ -37,7 +37,7 @@ const eslint = new ESLint({
 
 async function violations(path: string, source: string): Promise<string[]> {
   const [result] = await eslint.lintText(source, { filePath: `${ROOT}${path}` });
-  return result!.messages.map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
+  return result.messages.map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
 }
 
 interface Fixture {
