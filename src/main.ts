@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { Logger as PinoLogger } from 'nestjs-pino';
+import { errorMessage } from './kernel/error-message.js';
 
 /**
  * Demo server: `PORT` (3000) and `HOST` (0.0.0.0), WebSocket at `WS_PATH` (/ws).
@@ -32,7 +33,7 @@ async function bootstrap(): Promise<void> {
       app.close().then(
         () => process.exit(0),
         (err: unknown) => {
-          console.error(`shutdown failed: ${(err as Error).message}`);
+          console.error(`shutdown failed: ${errorMessage(err)}`);
           process.exit(1);
         },
       );
@@ -51,6 +52,6 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  console.error((err as Error).message);
+  console.error(errorMessage(err));
   process.exit(1);
 });
