@@ -76,10 +76,12 @@ describe('cluster room sets on single Redis', () => {
     await settled(alice, { type: 'join', canvasId: 'r1' });
     await settled(alice, { type: 'join', canvasId: 'r2' });
     await settled(bob, { type: 'join', canvasId: 'r2' });
+    // The SADD completes before the seat is taken, so before room_joined: no wait needed.
     expect(await members(instanceRooms(id))).toEqual([roomKey(tenantId, 'r1'), roomKey(tenantId, 'r2')].sort());
 
     await settled(alice, { type: 'leave', canvasId: 'r1' });
-    expect(await members(instanceRooms(id))).toEqual([roomKey(tenantId, 'r2')]);
+    // The SREM follows the seat's release (not awaited by the reply): wait for it.
+    await until(async () => (await members(instanceRooms(id))).join() === roomKey(tenantId, 'r2'), 10_000, 'r1 dropped from the instance set');
     // bob still holds a seat in r2: alice's leave keeps it.
     await settled(alice, { type: 'leave', canvasId: 'r2' });
     expect(await members(instanceRooms(id))).toEqual([roomKey(tenantId, 'r2')]);
