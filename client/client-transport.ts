@@ -97,7 +97,13 @@ export class ClientTransport {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      void this.open(mode);
+      // open() reports its own failures; anything else it throws is reported here and retried,
+      // never left as an unhandled rejection (which would end a Node app).
+      this.open(mode).catch((err: unknown) => {
+        if (this.isClosed) return;
+        this.host.onError({ code: 'CONNECT_FAILED', message: `connect attempt failed: ${(err as Error | undefined)?.message ?? String(err)}` });
+        this.schedule(mode, this.nextBackoff());
+      });
     }, delayMs);
   }
 

@@ -116,7 +116,8 @@ export class CanvasClient<TData = unknown> {
 
   /**
    * Joins a canvas room. Resolves on `room_joined`; rejects with a {@link ConnectionManagerError}
-   * whose `code` is the server's (`FORBIDDEN`, `ROOM_FULL`, `BAD_REQUEST`, …) or `TIMEOUT`.
+   * whose `code` is the server's (`FORBIDDEN`, `ROOM_FULL`, `TOO_MANY_ROOMS`, `RATE_LIMITED`,
+   * `BAD_REQUEST`, …) or `TIMEOUT`.
    * Called while disconnected, the join is sent after the reconnect. The room is rejoined after
    * every fresh login until {@link leave}.
    */
@@ -246,7 +247,9 @@ export class CanvasClient<TData = unknown> {
         this.requests.resolveById(frame.id, frame);
         return;
       case 'reauth_required':
-        void this.reauther.onReauthRequired(socket, frame);
+        this.reauther.onReauthRequired(socket, frame).catch((err: unknown) => {
+          this.emitError({ code: 'TOKEN_UNAVAILABLE', message: `reauth failed: ${(err as Error | undefined)?.message ?? String(err)}` });
+        });
         return;
       case 'error':
         this.onErrorFrame(frame);

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
+import { errorMessage } from './kernel/error-message.js';
 
 /**
  * Demo server: `PORT` (3000) and `HOST` (0.0.0.0), WebSocket at `WS_PATH` (/ws).
@@ -37,6 +38,6 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  console.error((err as Error).message);
+  console.error(errorMessage(err));
   process.exit(1);
 });

@@ -143,7 +143,7 @@ describe('cluster resume on single Redis', () => {
     await inRoom(alice, 'r4');
     await inRoom(bob, 'r4');
     takeFrames(bob, () => true);
-    // The session's stored room list follows a join asynchronously (SessionService.updateRooms);
+    // The session's stored room list follows a join asynchronously (SessionService.onMembershipChange);
     // give it a moment so this test is about the purge, not about that window.
     await new Promise((r) => setTimeout(r, 500));
 

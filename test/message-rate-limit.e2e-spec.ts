@@ -4,8 +4,11 @@ import type { ServerFrame, TestClient } from './support/test-client.js';
 
 /**
  * More than `messageRateLimit` (WS_MESSAGE_RATE_LIMIT, default 60) client frames per second on one
- * connection → error RATE_LIMITED for the excess, which is dropped. The rate counts every client
- * frame and is checked first; rate-limited frames do not count toward the 1008 abuse threshold.
+ * connection → the excess is dropped unparsed. A dropped frame with an `id` gets a RATE_LIMITED
+ * error echoing it; dropped frames without one get a single RATE_LIMITED per one-second window.
+ * The rate counts every client frame and is checked first; rate-limited frames do not count
+ * toward the 1008 threshold of invalid frames, but more than 10 × the rate of them within 10 s
+ * is a 1008 close of its own (test/message-rate-abuse.e2e-spec.ts).
  * Each burst is sent by one synchronous loop, so it lands well inside one second.
  */
 
@@ -40,8 +43,9 @@ describe('per-connection message rate', () => {
     const limited = frames.filter(isRateLimited);
     expect(pongs).toHaveLength(60);
     expect(limited).toHaveLength(10);
-    // The first 60 frames got through; the excess is what was refused.
+    // The first 60 frames got through; the excess is what was refused, each error echoing its frame's id.
     expect(pongs.map((f) => f.id)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(limited.map((f) => f.id)).toEqual(Array.from({ length: 10 }, (_, i) => i + 61));
     for (const f of limited) expect(f).toMatchObject({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String) });
     // Rate limiting is not a close.
     expect(client.ws.readyState).toBe(client.ws.OPEN);
@@ -69,9 +73,10 @@ describe('per-connection message rate', () => {
     await b.settle();
     await nextWindow(); // a's join must not eat into the burst's budget
     for (let i = 0; i < 70; i++) a.send({ type: 'message', canvasId: 'c1', data: { i } });
-    const atSender = await collect(a, 10);
-    expect(atSender).toHaveLength(10);
-    expect(atSender.every(isRateLimited)).toBe(true);
+    // Messages carry no id: the 10 dropped ones get one RATE_LIMITED between them.
+    const atSender = await collect(a, 1);
+    expect(atSender).toHaveLength(1);
+    expect(atSender[0]).toEqual({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String) });
     const atOther: ServerFrame[] = [];
     for (let i = 0; i < 60; i++) atOther.push(await b.next(undefined, 5000));
     atOther.push(...(await b.settle()));
@@ -88,20 +93,20 @@ describe('per-connection message rate', () => {
     const frames = await collect(client, 6);
     expect(frames.slice(0, 5).map((f) => f.type)).toEqual(Array(5).fill('pong'));
     expect(frames).toHaveLength(6);
-    expect(frames[5]).toMatchObject({ type: 'error', code: 'RATE_LIMITED' });
+    expect(frames[5]).toEqual({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String), id: 'j' });
     expect(t.eventsNamed('room.joined')).toEqual([]);
     await nextWindow();
     expect(await client.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1' });
   });
 
-  it('rate-limited frames do not count toward the 1008 threshold: 20 invalid frames at rate 5 → 5 BAD_REQUEST + 15 RATE_LIMITED, still open', async () => {
+  it('rate-limited frames do not count toward the 1008 threshold: 20 invalid frames at rate 5 → 5 BAD_REQUEST + 1 RATE_LIMITED, still open', async () => {
     t = await TestApp.create({ options: { messageRateLimit: 5 } });
     const client = await t.connect();
     for (let i = 0; i < 20; i++) client.send(`garbage ${i}`);
-    const frames = await collect(client, 20);
-    expect(frames).toHaveLength(20);
+    const frames = await collect(client, 6);
+    expect(frames).toHaveLength(6);
     expect(frames.slice(0, 5).map((f) => [f.type, f.code])).toEqual(Array(5).fill(['error', 'BAD_REQUEST']));
-    expect(frames.slice(5).map((f) => [f.type, f.code])).toEqual(Array(15).fill(['error', 'RATE_LIMITED']));
+    expect(frames.slice(5).map((f) => [f.type, f.code, f.id])).toEqual([['error', 'RATE_LIMITED', undefined]]);
     await nextWindow();
     client.send({ type: 'ping', id: 'still-open' });
     expect(await client.next()).toStrictEqual({ type: 'pong', id: 'still-open' });
@@ -116,6 +121,39 @@ describe('per-connection message rate', () => {
     expect(await client.next()).toStrictEqual({ type: 'pong', id: 'ten-bad' });
     client.send('the eleventh bad frame');
     expect((await client.closed).code).toBe(1008);
+  });
+
+  it('frames without an id over the rate get one RATE_LIMITED per one-second window, not one each', async () => {
+    t = await TestApp.create({ options: { messageRateLimit: 5 } });
+    const client = await t.connect();
+    for (let i = 0; i < 30; i++) client.send({ type: 'ping' });
+    // An id-bearing frame over the rate in the same window (same burst) still gets its own, with its id.
+    client.send({ type: 'ping', id: 'late' });
+    const frames = await collect(client, 7);
+    expect(frames.map((f) => f.type)).toEqual([...Array(5).fill('pong'), 'error', 'error']);
+    expect(frames[5]).toEqual({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String) });
+    expect(frames[6]).toEqual({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String), id: 'late' });
+    // The next window has a notice of its own.
+    await nextWindow();
+    for (let i = 0; i < 30; i++) client.send({ type: 'ping' });
+    const again = await collect(client, 6);
+    expect(again.map((f) => f.type)).toEqual([...Array(5).fill('pong'), 'error']);
+    expect(again[5]).toMatchObject({ code: 'RATE_LIMITED' });
+  });
+
+  it('the id of a rate-limited frame is found at the top level of a large frame, never inside its data', async () => {
+    t = await TestApp.create({ options: { messageRateLimit: 1 } });
+    const client = await t.connect();
+    await client.join('c1');
+    await client.drain(100);
+    await nextWindow();
+    const data = { points: Array.from({ length: 2650 }, (_, i) => [i / 7, i]), meta: { id: 'inside-data' }, text: 'a "quoted" \\ "id":"fake"' };
+    client.send({ type: 'ping', id: 'first' });
+    const big = JSON.stringify({ type: 'message', canvasId: 'c1', data, id: 'outer-id' });
+    expect(big.length).toBeGreaterThan(60_000);
+    client.send(big);
+    expect(await client.next(undefined, 5000)).toEqual({ type: 'pong', id: 'first' });
+    expect(await client.next(undefined, 5000)).toEqual({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String), id: 'outer-id' });
   });
 
   it('the rate is per connection: a second tab of the same user keeps its own budget', async () => {

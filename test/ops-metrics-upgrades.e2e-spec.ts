@@ -59,7 +59,7 @@ describe('metrics: upgrades and connections', () => {
     expect(value(text, 'cm_upgrades_total', { outcome: 'refused', status: '401' })).toBe(0);
   });
 
-  it('per-tenant connections keep the largest tenants up to tenantLabelLimit and sum the rest as __other__', async () => {
+  it('per-tenant connections keep the largest tenants up to tenantLabelLimit and sum the rest in a series of its own', async () => {
     t = await TestApp.create({ imports: [opsForTests({ metrics: { tenantLabelLimit: 2 } })] });
     await t.connect({ sub: 'a', tenantId: 'big' });
     await t.connect({ sub: 'b', tenantId: 'big' });
@@ -69,12 +69,26 @@ describe('metrics: upgrades and connections', () => {
     await t.connect({ sub: 'f', tenantId: 'small1' });
     await t.connect({ sub: 'g', tenantId: 'small2' });
     const series = samples(await scrape(t), 'cm_tenant_connections')
-      .map((s) => [s.labels.tenant, s.value])
+      .map((s) => [JSON.stringify(s.labels), s.value])
       .sort();
     expect(series).toEqual([
-      ['__other__', 2],
-      ['big', 3],
-      ['mid', 2],
+      ['{"other_tenants":"true"}', 2],
+      ['{"tenant":"big"}', 3],
+      ['{"tenant":"mid"}', 2],
+    ]);
+  });
+
+  it('a real tenant named __other__ keeps its own series, apart from the sum of the other tenants', async () => {
+    t = await TestApp.create({ imports: [opsForTests({ metrics: { tenantLabelLimit: 1 } })] });
+    await t.connect({ sub: 'a', tenantId: '__other__' });
+    await t.connect({ sub: 'b', tenantId: '__other__' });
+    await t.connect({ sub: 'c', tenantId: 'small' });
+    const series = samples(await scrape(t), 'cm_tenant_connections')
+      .map((s) => [JSON.stringify(s.labels), s.value])
+      .sort();
+    expect(series).toEqual([
+      ['{"other_tenants":"true"}', 1],
+      ['{"tenant":"__other__"}', 2],
     ]);
   });
 

@@ -283,7 +283,8 @@ function start(name: string, userId: string, canvasId: string): void {
   byId<HTMLButtonElement>('drop').addEventListener('click', () => {
     void fetch(`/demo/drop?${new URLSearchParams({ user: userId, tenant: TENANT })}`, { method: 'POST' })
       .then((r) => r.json() as Promise<{ dropped: number }>)
-      .then((r) => addLog(`server dropped ${r.dropped} socket(s)`));
+      .then((r) => addLog(`server dropped ${r.dropped} socket(s)`))
+      .catch((err: unknown) => addLog(`drop failed: ${String(err)}`));
   });
   byId<HTMLButtonElement>('clear').addEventListener('click', () => {
     ctx.clearRect(0, 0, canvas.width, canvas.height);

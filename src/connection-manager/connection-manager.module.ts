@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ClusterCoordinator } from '../domain/cluster/cluster-coordinator.service.js';
+import { InstanceRoomSet } from '../domain/cluster/instance-room-set.js';
 import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
 import { ConnectionLifecycleService } from '../domain/connections/connection-lifecycle.service.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
@@ -64,6 +65,7 @@ import { ConfigurableConnectionManagerModule, RAW_CONNECTION_MANAGER_OPTIONS } f
     LifecycleState,
     ConnectionService,
     LocalRoomRegistry,
+    InstanceRoomSet,
     RoomDelivery,
     RoomService,
     SessionService,

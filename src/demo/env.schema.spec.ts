@@ -33,6 +33,7 @@ describe('validateEnv', () => {
       JWT_CLOCK_TOLERANCE_S: 0,
       WS_MAX_CONNECTIONS: 1000,
       WS_ROOM_CAPACITY: 100,
+      WS_MAX_ROOMS_PER_CONNECTION: 50,
       WS_HEARTBEAT_INTERVAL_MS: 30_000,
       WS_MAX_PAYLOAD_BYTES: 65_536,
       WS_MESSAGE_RATE_LIMIT: 60,
@@ -49,6 +50,7 @@ describe('validateEnv', () => {
       path: '/ws',
       maxConnections: 1000,
       roomCapacity: 100,
+      maxRoomsPerConnection: 50,
       rateLimitPoints: 20,
       rateLimitWindowMs: 10_000,
       trustProxyHops: 0,
@@ -60,6 +62,11 @@ describe('validateEnv', () => {
   it('reads numbers from strings', () => {
     const env = validateEnv({ ...base, PORT: '8080', WS_MAX_CONNECTIONS: '2', WS_RATE_LIMIT_POINTS: '5', JWT_CLOCK_TOLERANCE_S: '30' });
     expect(env).toMatchObject({ PORT: 8080, WS_MAX_CONNECTIONS: 2, WS_RATE_LIMIT_POINTS: 5, JWT_CLOCK_TOLERANCE_S: 30 });
+  });
+
+  it('WS_MAX_ROOMS_PER_CONNECTION maps onto maxRoomsPerConnection', () => {
+    const o = resolveConnectionManagerOptions(toConnectionManagerOptions(validateEnv({ ...base, WS_MAX_ROOMS_PER_CONNECTION: '200' })));
+    expect(o.maxRoomsPerConnection).toBe(200);
   });
 
   it('JWT_SECRET missing (or blank) → one single-line error naming JWT_SECRET only', () => {
@@ -79,6 +86,7 @@ describe('validateEnv', () => {
   it.each([
     'WS_MAX_CONNECTIONS',
     'WS_ROOM_CAPACITY',
+    'WS_MAX_ROOMS_PER_CONNECTION',
     'WS_HEARTBEAT_INTERVAL_MS',
     'WS_MAX_PAYLOAD_BYTES',
     'WS_MESSAGE_RATE_LIMIT',

@@ -114,6 +114,10 @@ export class ConnectionMessageEvent implements ConnectionRef {
   readonly roomKey: string;
   readonly roomId: string;
   readonly canvasId: string;
+  /**
+   * The client's `data`, as JSON.parse made it: it may hold own keys named `__proto__` or
+   * `constructor` (forwarded verbatim, docs/protocol.md). Never deep-merge it into a plain object.
+   */
   readonly data: unknown;
 
   constructor(init: ConnectionMessageEvent) {
@@ -168,7 +172,7 @@ export class RoomJoinRefusedEvent implements ConnectionRef {
   readonly userId: string;
   readonly tenantId: string;
   readonly canvasId: string;
-  readonly code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE';
+  readonly code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE' | 'TOO_MANY_ROOMS';
 
   constructor(init: RoomJoinRefusedEvent) {
     this.connectionId = init.connectionId;

@@ -34,13 +34,23 @@ export const connectionManagerOptionsSchema = z
     maxConnections: positiveInt.default(1000),
     /** Distinct users per room; default 100. A member's further tabs always get in. */
     roomCapacity: positiveInt.default(100),
+    /**
+     * Rooms one connection may be in at once; a join of one more gets TOO_MANY_ROOMS (joining a
+     * room it is already in still succeeds). Default 50. Each room costs the connection a seat
+     * in the membership store and, in cluster mode, Redis writes on join and leave.
+     */
+    maxRoomsPerConnection: positiveInt.default(50),
     /** Protocol ping interval; a connection silent for a whole interval is terminated. Default 30000. */
     heartbeatIntervalMs: positiveInt.default(30_000),
     /** Largest accepted frame; larger closes with 1009. Default 65536. */
     maxPayloadBytes: positiveInt.default(65_536),
     /** Client frames per second per connection; the excess gets RATE_LIMITED and is dropped. Default 60. */
     messageRateLimit: positiveInt.default(60),
-    /** Invalid frames tolerated per `badFrameWindowMs` before a 1008 close. Default 10 in 10000 ms. */
+    /**
+     * Invalid frames tolerated per `badFrameWindowMs` before a 1008 close. Default 10 in 10000 ms.
+     * The same window bounds rate-limited frames: more than 10 × `messageRateLimit` of them in it
+     * also closes with 1008.
+     */
     badFrameLimit: positiveInt.default(10),
     badFrameWindowMs: positiveInt.default(10_000),
     /**

@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { EventEmitter2 } from '@nestjs/event-emitter';
+import { errorMessage } from './error-message.js';
 
 /**
  * A set of domain-event listeners attached straight to the EventEmitter2, for the hot events
@@ -28,7 +29,7 @@ export class EventSubscriptions {
       try {
         fn(payload as T);
       } catch (err) {
-        this.logger.error(`listener for ${name} failed: ${(err as Error).message}`);
+        this.logger.error(`listener for ${name} failed: ${errorMessage(err)}`);
       }
     };
     this.events.on(name, safe);

@@ -36,7 +36,8 @@ export const opsOptionsSchema = z.object({
       defaultMetrics: z.boolean().default(true),
       /**
        * Per-tenant connection series: the `tenantLabelLimit` tenants with the most connections get
-       * their own `tenant` label value, the rest are summed under `tenant="__other__"`, so a
+       * their own `tenant` label value, the rest are summed in one series labelled
+       * `other_tenants="true"` (no `tenant` label, so no tenant id can collide with it), so a
        * tenant count in the thousands never turns into thousands of series. Default 20; 0 turns
        * the per-tenant gauge off.
        */

@@ -47,7 +47,8 @@ export function isValidCanvasId(value: unknown): value is string {
   return typeof value === 'string' && CANVAS_ID_PATTERN.test(value);
 }
 
-function isValidRequestId(value: unknown): value is RequestId {
+/** The id rule: a string or an integer of at most 64 characters (an integer's decimal digits). */
+export function isValidRequestId(value: unknown): value is RequestId {
   if (typeof value === 'string') return value.length <= MAX_REQUEST_ID_LENGTH;
   return Number.isInteger(value) && String(value).length <= MAX_REQUEST_ID_LENGTH;
 }
@@ -57,7 +58,9 @@ function isValidRequestId(value: unknown): value is RequestId {
  * and returns the frame object JSON.parse produced (no copy) when it is valid.
  *
  * `__proto__` and `constructor` keys are harmless here: JSON.parse creates them as own
- * properties and nothing below merges client objects into others.
+ * properties and nothing below merges client objects into others. They are kept, not
+ * stripped: `data` is forwarded verbatim, and hosts that deep-merge it must guard
+ * (docs/protocol.md, "data is forwarded verbatim").
  */
 export function parseClientFrame(text: string): ParseResult {
   if (nestedDeeperThan(text, MAX_FRAME_DEPTH)) {

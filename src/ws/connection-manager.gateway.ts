@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '../protocol/protocol.types.js';
 import { CONNECTION_MANAGER_GATEWAY_FLAG } from './connection-manager.adapter.js';
 import { ConnectionHandler, type WsSocket } from './connection.js';
+import { errorMessage } from '../kernel/error-message.js';
 
 /**
  * The WebSocket gateway. Authentication already happened on the upgrade (see
@@ -21,7 +22,7 @@ export class ConnectionManagerGateway implements OnGatewayConnection {
     try {
       this.handler.open(client, request);
     } catch (err) {
-      this.logger.error(`connection setup failed: ${(err as Error).message}`);
+      this.logger.error(`connection setup failed: ${errorMessage(err)}`);
       client.close(CloseCode.INTERNAL_ERROR, 'internal error');
     }
   }

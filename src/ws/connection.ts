@@ -18,9 +18,11 @@ import { WriteBatch } from '../domain/ports/write-batch.port.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
 import { parseClientFrame } from '../protocol/frame-parser.js';
+import { peekRequestId } from '../protocol/request-id-peek.js';
 import { CloseCode, ErrorCode, type ClientFrame, type RequestId } from '../protocol/protocol.types.js';
 import { takeAdmittedUpgrade } from './connection-manager.adapter.js';
 import { MANAGED_CONNECTION, type ManagedSocket } from './managed-socket.js';
+import { errorMessage } from '../kernel/error-message.js';
 
 /** The `ws` events the handler listens to (typed loosely so the domain never imports ws). */
 export interface WsSocket extends SocketLike {
@@ -37,6 +39,13 @@ interface SocketListeners {
   error: (this: ManagedSocket, err: Error & { code?: string }) => void;
   close: (this: ManagedSocket, code: number, reason: Buffer) => void;
 }
+
+/**
+ * Sustained excess is abuse: more than this many times `messageRateLimit` frames rate-limited
+ * within `badFrameWindowMs` (the window of the other 1008 count) closes the connection with
+ * 1008: 600 in 10 s with the defaults.
+ */
+const RATE_ABUSE_FACTOR = 10;
 
 function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id?: RequestId } {
   return id === undefined ? frame : { ...frame, id };
@@ -119,7 +128,7 @@ export class ConnectionHandler {
     connection.alive = true;
     if (connection.closed) return;
     if (!this.withinRate(connection)) {
-      this.sendError(connection, ErrorCode.RATE_LIMITED, 'too many messages, slow down', undefined);
+      this.rateLimited(connection, data, isBinary);
       return;
     }
     if (isBinary) {
@@ -139,15 +148,18 @@ export class ConnectionHandler {
     if (result) this.enqueue(connection, () => result);
   }
 
-  /** Runs `work` after the connection's pending async frames. */
+  /**
+   * Runs `work` after the connection's pending async frames. The chain never rejects (a failure
+   * is logged and the queue goes on), so no part of it can become an unhandled rejection.
+   */
   private enqueue(connection: ClientConnection, work: () => Promise<void> | void): void {
-    const tail = (connection.pending ?? Promise.resolve())
+    const tail: Promise<void> = (connection.pending ?? Promise.resolve())
       .then(work)
-      .catch((err: unknown) => this.logger.error(`frame handling failed: ${(err as Error).message}`));
+      .catch((err: unknown) => this.logger.error(`frame handling failed: ${errorMessage(err)}`))
+      .then(() => {
+        if (connection.pending === tail) connection.pending = null;
+      });
     connection.pending = tail;
-    void tail.then(() => {
-      if (connection.pending === tail) connection.pending = null;
-    });
   }
 
   /** Handles one valid frame; returns a promise only for frames that need async work. */
@@ -201,7 +213,7 @@ export class ConnectionHandler {
       if (!outcome.ok) this.sendError(connection, outcome.code, outcome.message, id);
     } catch (err) {
       // Never leave a request unanswered: an unexpected failure is reported as UNAVAILABLE.
-      this.logger.error(`join failed: ${(err as Error).message}`);
+      this.logger.error(`join failed: ${errorMessage(err)}`);
       this.sendError(connection, ErrorCode.UNAVAILABLE, 'join failed, retry later', id);
     }
   }
@@ -248,8 +260,37 @@ export class ConnectionHandler {
     if (now - connection.rateWindowStart >= 1000) {
       connection.rateWindowStart = now;
       connection.rateCount = 0;
+      connection.rateNoticeSent = false;
     }
     return ++connection.rateCount <= this.options.messageRateLimit;
+  }
+
+  /**
+   * A frame over the rate is dropped unparsed. If it carries a valid top-level `id`, found by a
+   * cheap scan of its bytes (peekRequestId: no decode, no JSON.parse of the frame), its
+   * RATE_LIMITED error echoes that id, so a request made in a burst fails at once instead of
+   * waiting for its timeout. Frames without an id get one RATE_LIMITED per one-second window,
+   * not one each. More than 10 × `messageRateLimit` frames rate-limited within
+   * `badFrameWindowMs` (10 s) is abuse: close 1008, not resumable (the connection would
+   * otherwise cost a scan and a reply per frame for ever).
+   */
+  private rateLimited(connection: ClientConnection, data: Buffer, isBinary: boolean): void {
+    if (!connection.isOpen) return;
+    const now = Date.now();
+    if (now - connection.limitedWindowStart >= this.options.badFrameWindowMs) {
+      connection.limitedWindowStart = now;
+      connection.limitedCount = 0;
+    }
+    if (++connection.limitedCount > RATE_ABUSE_FACTOR * this.options.messageRateLimit) {
+      this.connections.close(connection, { code: CloseCode.POLICY_VIOLATION, reason: 'too many messages', cause: 'policy_violation', resumable: false });
+      return;
+    }
+    const id = isBinary ? undefined : peekRequestId(data);
+    if (id === undefined) {
+      if (connection.rateNoticeSent) return;
+      connection.rateNoticeSent = true;
+    }
+    this.sendError(connection, ErrorCode.RATE_LIMITED, 'too many messages, slow down', id);
   }
 
   /** Answers BAD_REQUEST; past `badFrameLimit` invalid frames in the window, closes with 1008. */

@@ -26,8 +26,10 @@ interface Corkable {
  * Effects: latency grows by at most the rest of the current turn; `terminate()` of a held
  * socket drops its held frames like any unsent data. `bufferedAmount` includes held bytes (they
  * are in the stream's buffer), so a socket whose held bytes reach `flushAt` (a quarter of
- * `maxBufferedBytes`, at most 64 KiB) is written out at once and held again: a burst in one turn
- * never looks like a slow consumer, and what is held stays bounded.
+ * `maxBufferedBytes`, at most 64 KiB) is written out at once and held again, and the outbound
+ * bound (ConnectionService.admitSend) calls {@link flush} before it decides that a socket is
+ * over `maxBufferedBytes`: a burst in one turn never looks like a slow consumer, and what is
+ * held stays bounded.
  */
 @Injectable()
 export class WsWriteBatch implements WriteBatch {
@@ -38,7 +40,7 @@ export class WsWriteBatch implements WriteBatch {
     this.flushAt = Math.min(64 * 1024, Math.max(1024, Math.floor(options.maxBufferedBytes / 4)));
   }
 
-  private readonly flush = (): void => {
+  private readonly flushAll = (): void => {
     for (const socket of this.held) socket.uncork();
     this.held.clear();
   };
@@ -56,7 +58,14 @@ export class WsWriteBatch implements WriteBatch {
     if (typeof tcp.cork !== 'function') return;
     tcp.cork();
     this.held.add(tcp);
-    if (this.held.size === 1) setImmediate(this.flush);
+    if (this.held.size === 1) setImmediate(this.flushAll);
+  }
+
+  flush(socket: SocketLike): void {
+    const tcp = (socket as { _socket?: Corkable | null })._socket;
+    if (!tcp || !this.held.has(tcp)) return;
+    tcp.uncork();
+    tcp.cork();
   }
 
   /** Sockets held until the end of this turn (tests). */

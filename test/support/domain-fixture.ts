@@ -22,6 +22,7 @@ import {
   type ResolvedConnectionManagerOptions,
 } from '../../src/kernel/connection-manager.options.js';
 import { DomainEventPublisher } from '../../src/kernel/domain-events.publisher.js';
+import { InstanceRoomSet } from '../../src/domain/cluster/instance-room-set.js';
 
 /**
  * The domain wired by hand for unit specs (src/domain/**\/*.spec.ts): the real services, the
@@ -138,7 +139,18 @@ export class DomainFixture {
     this.sessions = new SessionService(this.options, this.sessionStore, this.connections, this.publisher, this.emitter);
     this.sessions.onModuleInit();
     const policy = init.policy ?? new ClaimsCanvasAccessPolicy();
-    this.rooms = new RoomService(this.options, this.membership, policy, this.local, this.delivery, this.sessions, this.publisher, this.instanceId, init.bus);
+    this.rooms = new RoomService(
+      this.options,
+      this.membership,
+      policy,
+      this.local,
+      this.delivery,
+      this.sessions,
+      this.publisher,
+      new InstanceRoomSet(),
+      this.instanceId,
+      init.bus,
+    );
     this.expiry = new TokenExpiryService(this.options, this.connections, this.publisher);
     this.lifecycle = new ConnectionLifecycleService(this.options, this.connections, this.rooms, this.sessions, this.expiry, this.publisher);
     this.resumer = new SessionResumeService(this.options, this.connections, this.lifecycle, this.rooms, this.sessions, this.expiry, this.publisher);

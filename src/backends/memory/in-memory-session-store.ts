@@ -16,6 +16,12 @@ interface AwaySession {
  */
 export class InMemorySessionStore implements SessionStore {
   private readonly records = new Map<string, SessionRecord>();
+  /**
+   * The rooms of each connected session that is in any, as a Set: a join or leave is O(1).
+   * Made on the first room (an idle connection costs no Set). The record's own `rooms` is what
+   * an away session restores.
+   */
+  private readonly connectedRooms = new Map<string, Set<string>>();
   /** token hash → sessionId, and back. */
   private readonly hashes = new Map<string, string>();
   private readonly hashOf = new Map<string, string>();
@@ -32,14 +38,16 @@ export class InMemorySessionStore implements SessionStore {
   async activate(record: SessionRecord, tokenHash: string): Promise<void> {
     // Buffering (if the session was away) goes on until takeMissed: a resume activates first.
     this.forgetHash(record.sessionId);
-    this.records.set(record.sessionId, { ...record, awayUntil: 0 });
+    this.records.set(record.sessionId, { ...record, rooms: [], awayUntil: 0 });
+    if (record.rooms.length > 0) this.connectedRooms.set(record.sessionId, new Set(record.rooms));
+    else this.connectedRooms.delete(record.sessionId);
     this.hashes.set(tokenHash, record.sessionId);
     this.hashOf.set(record.sessionId, tokenHash);
   }
 
   async find(tokenHash: string): Promise<SessionRecord | undefined> {
     const sessionId = this.hashes.get(tokenHash);
-    return sessionId === undefined ? undefined : this.records.get(sessionId);
+    return sessionId === undefined ? undefined : this.read(sessionId);
   }
 
   async claim(tokenHash: string): Promise<SessionRecord | undefined> {
@@ -49,13 +57,21 @@ export class InMemorySessionStore implements SessionStore {
     this.hashOf.delete(sessionId);
     // The away timer keeps running until the resume takes the missed messages: a resume that
     // dies half-way leaves the session to expire as if it had never been tried.
-    return this.records.get(sessionId);
+    return this.read(sessionId);
+  }
+
+  /** The stored record, with the current room list of a connected session. */
+  private read(sessionId: string): SessionRecord | undefined {
+    const record = this.records.get(sessionId);
+    if (!record || record.awayUntil !== 0) return record;
+    return { ...record, rooms: [...(this.connectedRooms.get(sessionId) ?? [])] };
   }
 
   suspend(record: SessionRecord, roomKeys: string[], awayUntil: number, initial: MissedMessage[] = []): Promise<void> {
     this.stopBuffering(record.sessionId);
     const stored = { ...record, awayUntil };
     this.records.set(record.sessionId, stored);
+    this.connectedRooms.delete(record.sessionId);
     const timer = setTimeout(() => this.expire(record.sessionId), Math.max(0, awayUntil - Date.now()));
     timer.unref();
     const entry: AwaySession = { record: stored, roomKeys, messages: [], bytes: 0, truncated: false, timer };
@@ -94,15 +110,22 @@ export class InMemorySessionStore implements SessionStore {
     return { messages: entry.messages.filter((m) => keys.has(m.roomKey)), truncated: entry.truncated };
   }
 
-  async updateRooms(sessionId: string, canvasIds: string[]): Promise<void> {
-    const record = this.records.get(sessionId);
-    if (record && record.awayUntil === 0) record.rooms = canvasIds;
+  async addRoom(sessionId: string, canvasId: string): Promise<void> {
+    if (this.records.get(sessionId)?.awayUntil !== 0) return;
+    let rooms = this.connectedRooms.get(sessionId);
+    if (!rooms) this.connectedRooms.set(sessionId, (rooms = new Set()));
+    rooms.add(canvasId);
+  }
+
+  async removeRoom(sessionId: string, canvasId: string): Promise<void> {
+    const rooms = this.connectedRooms.get(sessionId);
+    if (!rooms) return;
+    rooms.delete(canvasId);
+    if (rooms.size === 0) this.connectedRooms.delete(sessionId);
   }
 
   async remove(sessionId: string): Promise<void> {
-    this.stopBuffering(sessionId);
-    this.forgetHash(sessionId);
-    this.records.delete(sessionId);
+    this.forget(sessionId);
   }
 
   /** One process holds every session: no other instance can die under it. */
@@ -130,8 +153,15 @@ export class InMemorySessionStore implements SessionStore {
   private expire(sessionId: string): void {
     const entry = this.away.get(sessionId);
     if (!entry) return;
-    void this.remove(sessionId);
+    this.forget(sessionId);
     this.expiredListener(entry.record);
+  }
+
+  private forget(sessionId: string): void {
+    this.stopBuffering(sessionId);
+    this.forgetHash(sessionId);
+    this.records.delete(sessionId);
+    this.connectedRooms.delete(sessionId);
   }
 
   private forgetHash(sessionId: string): void {

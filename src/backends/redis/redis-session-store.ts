@@ -1,21 +1,36 @@
 import { Logger } from '@nestjs/common';
 import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
-import { APPEND_LUA, TAKE_LUA } from './session.lua.js';
+import { ADD_ROOM_LUA, APPEND_LUA, TAKE_LUA, WRITE_SESSION_LUA } from './session.lua.js';
 import type { RedisClient } from './redis-connections.js';
 
-/** The record as stored: the room keys it buffers for while away, so `remove` can drop those buffers. */
-interface StoredSession extends SessionRecord {
+/**
+ * The record as stored: without its rooms (they are a set of their own), plus the room keys it
+ * buffers for while away, so `remove` can drop those buffers. (`rooms` is only found in records
+ * written by earlier versions, which kept the list in the JSON.)
+ */
+interface StoredSession extends Omit<SessionRecord, 'rooms'> {
+  rooms?: string[];
   awayRoomKeys?: string[];
 }
 
 type Scripted = RedisClient & {
   cmAppend(k1: string, k2: string, ...args: (string | number)[]): Promise<number>;
   cmTake(k1: string, k2: string, ...args: string[]): Promise<[string[], number]>;
+  cmWriteSession(k1: string, k2: string, json: string, ttlMs: number, replaceRooms: '0' | '1', ...rooms: string[]): Promise<number>;
+  cmAddRoom(k1: string, k2: string, canvasId: string): Promise<number>;
 };
+
+/** The record without its room list (stored as a set). */
+function withoutRooms(record: SessionRecord): StoredSession {
+  const { rooms: _rooms, ...rest } = record;
+  return rest;
+}
 
 /**
  * Sessions on Redis, so a client resumes on any instance. Keys (prefix `cm`):
  * - `cm:session:{sessionId}` JSON record; no TTL while connected, `reconnectTokenTtlMs` once away;
+ * - `cm:session:{sessionId}:rooms` set of the session's canvasIds (same slot, same TTL): a join or
+ *   leave is one SADD/SREM, not a rewrite of the record with the whole list (issue 12);
  * - `cm:token:<sha256>` → sessionId (GETDEL makes a token single-use across instances);
  * - `cm:instance:<id>:sessions` the connected sessions of an instance (orphaned if it dies);
  * - per room `{roomKey}`: `:away` set, `:awaybytes` hash, `:missed:<sessionId>` list, `:trunc:<sessionId>`.
@@ -38,11 +53,16 @@ export class RedisSessionStore implements SessionStore {
   ) {
     redis.defineCommand('cmAppend', { numberOfKeys: 2, lua: APPEND_LUA });
     redis.defineCommand('cmTake', { numberOfKeys: 2, lua: TAKE_LUA });
+    redis.defineCommand('cmWriteSession', { numberOfKeys: 2, lua: WRITE_SESSION_LUA });
+    redis.defineCommand('cmAddRoom', { numberOfKeys: 2, lua: ADD_ROOM_LUA });
     this.redis = redis as Scripted;
   }
 
   private sessionKey(id: string): string {
     return `${this.prefix}:session:{${id}}`;
+  }
+  private roomsKey(id: string): string {
+    return `${this.sessionKey(id)}:rooms`;
   }
   private tokenKey(hash: string): string {
     return `${this.prefix}:token:${hash}`;
@@ -56,8 +76,8 @@ export class RedisSessionStore implements SessionStore {
 
   async activate(record: SessionRecord, tokenHash: string): Promise<void> {
     this.clearTimer(record.sessionId);
-    const stored: SessionRecord = { ...record, awayUntil: 0, tokenHash, instanceId: this.instanceId };
-    await this.redis.set(this.sessionKey(record.sessionId), JSON.stringify(stored));
+    const stored: StoredSession = { ...withoutRooms(record), awayUntil: 0, tokenHash, instanceId: this.instanceId };
+    await this.write(record.sessionId, stored, { ttlMs: 0, rooms: record.rooms });
     await this.redis.set(this.tokenKey(tokenHash), record.sessionId);
     await this.redis.sadd(this.instanceKey(), record.sessionId);
   }
@@ -91,9 +111,9 @@ export class RedisSessionStore implements SessionStore {
     );
     const previous = await this.read(record.sessionId);
     const tokenHash = record.tokenHash ?? previous?.tokenHash;
-    const stored: StoredSession = { ...record, awayUntil, tokenHash, awayRoomKeys: roomKeys };
+    const stored: StoredSession = { ...withoutRooms(record), awayUntil, tokenHash, awayRoomKeys: roomKeys };
     // The record outlives its token by a minute, so the expiry check below can still read it.
-    await this.redis.set(this.sessionKey(record.sessionId), JSON.stringify(stored), 'PX', ttl + 60_000);
+    await this.write(record.sessionId, stored, { ttlMs: ttl + 60_000, rooms: record.rooms });
     if (tokenHash) await this.redis.pexpire(this.tokenKey(tokenHash), ttl);
     await this.redis.srem(this.instanceKey(), record.sessionId);
     this.clearTimer(record.sessionId);
@@ -134,16 +154,18 @@ export class RedisSessionStore implements SessionStore {
     return { messages: entries.map((e) => e.message), truncated };
   }
 
-  async updateRooms(sessionId: string, canvasIds: string[]): Promise<void> {
-    const record = await this.read(sessionId);
-    if (!record || record.awayUntil !== 0) return;
-    await this.redis.set(this.sessionKey(sessionId), JSON.stringify({ ...record, rooms: canvasIds }));
+  async addRoom(sessionId: string, canvasId: string): Promise<void> {
+    await this.redis.cmAddRoom(this.sessionKey(sessionId), this.roomsKey(sessionId), canvasId);
+  }
+
+  async removeRoom(sessionId: string, canvasId: string): Promise<void> {
+    await this.redis.srem(this.roomsKey(sessionId), canvasId);
   }
 
   async remove(sessionId: string): Promise<void> {
     this.clearTimer(sessionId);
     const record = await this.read(sessionId);
-    await this.redis.del(this.sessionKey(sessionId));
+    await this.redis.del(this.sessionKey(sessionId), this.roomsKey(sessionId));
     await this.redis.srem(this.instanceKey(), sessionId);
     if (!record) return;
     if (record.tokenHash) await this.redis.del(this.tokenKey(record.tokenHash));
@@ -164,7 +186,7 @@ export class RedisSessionStore implements SessionStore {
       const record = await this.read(id);
       // Only sessions still held by the dead instance (one resumed elsewhere meanwhile is live).
       if (!record || record.awayUntil !== 0 || record.instanceId !== instanceId) continue;
-      await this.redis.set(this.sessionKey(id), JSON.stringify({ ...record, awayUntil, lostBuffer: true }), 'PX', this.ttlMs);
+      await this.write(id, { ...withoutRooms(record), awayUntil, lostBuffer: true }, { ttlMs: this.ttlMs });
       if (record.tokenHash) await this.redis.pexpire(this.tokenKey(record.tokenHash), this.ttlMs);
     }
     await this.redis.del(this.instanceKey(instanceId));
@@ -180,9 +202,25 @@ export class RedisSessionStore implements SessionStore {
     this.timers.clear();
   }
 
-  private async read(sessionId: string): Promise<StoredSession | undefined> {
-    const raw = await this.redis.get(this.sessionKey(sessionId));
-    return raw === null ? undefined : (JSON.parse(raw) as StoredSession);
+  /**
+   * Writes the record and its room set in one step: `rooms` replaces the set, leaving it out
+   * keeps the members; both get `ttlMs` (0 = no TTL, a connected session).
+   */
+  private async write(sessionId: string, stored: StoredSession, opts: { ttlMs: number; rooms?: string[] }): Promise<void> {
+    const replace = opts.rooms === undefined ? '0' : '1';
+    await this.redis.cmWriteSession(this.sessionKey(sessionId), this.roomsKey(sessionId), JSON.stringify(stored), opts.ttlMs, replace, ...(opts.rooms ?? []));
+  }
+
+  /** The record with its rooms (one round trip, one consistent view). */
+  private async read(sessionId: string): Promise<(StoredSession & { rooms: string[] }) | undefined> {
+    const replies = await this.redis.multi().get(this.sessionKey(sessionId)).smembers(this.roomsKey(sessionId)).exec();
+    if (!replies) throw new Error('session read aborted');
+    const [[getErr, raw], [membersErr, members]] = replies as [[Error | null, string | null], [Error | null, string[]]];
+    const failed = getErr ?? membersErr;
+    if (failed) throw failed;
+    if (raw === null) return undefined;
+    const stored = JSON.parse(raw) as StoredSession;
+    return { ...stored, rooms: stored.rooms ?? members };
   }
 
   private clearTimer(sessionId: string): void {
@@ -201,7 +239,7 @@ export class RedisSessionStore implements SessionStore {
       if (known) await this.remove(sessionId);
       if (known) this.expiredListener(known);
     } catch (err) {
-      this.logger.warn(`session expiry check failed: ${(err as Error).message}`);
+      this.logger.warn(`session expiry check failed: ${(err as Error | undefined)?.message ?? String(err)}`);
     }
   }
 }

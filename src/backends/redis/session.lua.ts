@@ -48,3 +48,37 @@ redis.call('DEL', ARGV[2])
 if tr then return {items, 1} end
 return {items, 0}
 `;
+
+/**
+ * Writes a session record and its room set together (one slot: both keys carry the session's
+ * hash tag `{sessionId}`). KEYS: 1 the record, 2 the room set.
+ * ARGV: record JSON, TTL in ms ('0' = none: a connected session), '1' to replace the room set
+ * with ARGV[4..] or '0' to keep its members (an orphaned session keeps what it had).
+ */
+export const WRITE_SESSION_LUA = `
+if ARGV[2] == '0' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[2])
+  for i = 4, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+end
+if ARGV[2] == '0' then
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 1
+`;
+
+/**
+ * Adds one room to a session's room set, only if the session's record exists (a late write for
+ * a session already gone must not leave a set behind). O(1). KEYS: 1 the record, 2 the room set.
+ * ARGV: canvasId.
+ */
+export const ADD_ROOM_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('SADD', KEYS[2], ARGV[1])
+`;

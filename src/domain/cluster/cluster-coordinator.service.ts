@@ -1,9 +1,6 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
-import { ConnectionManagerEvent, type RoomJoinedEvent } from '../../kernel/connection-manager.events.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../kernel/connection-manager.tokens.js';
-import { EventSubscriptions } from '../../kernel/event-subscriptions.js';
 import type { PresenceLeaveFrame } from '../../protocol/protocol.types.js';
 import { wireRoomId } from '../../protocol/protocol.types.js';
 import { ConnectionLifecycleService } from '../connections/connection-lifecycle.service.js';
@@ -12,9 +9,11 @@ import { InstanceRegistry } from '../ports/instance-registry.port.js';
 import { MembershipStore } from '../ports/membership-store.port.js';
 import { SessionStore } from '../ports/session-store.port.js';
 import { LocalRoomRegistry } from '../rooms/local-room.registry.js';
+import { InstanceRoomSet } from './instance-room-set.js';
 import { parseRoomKey } from '../rooms/room-key.js';
 import { RoomService } from '../rooms/room.service.js';
 import { SessionService } from '../sessions/session.service.js';
+import { errorMessage } from '../../kernel/error-message.js';
 
 /**
  * What happens when an instance of the cluster dies or comes back, so crashes and back-end
@@ -30,11 +29,12 @@ import { SessionService } from '../sessions/session.service.js';
  *   own lease was purged after a long stall), the instance makes the stores hold exactly its
  *   live memberships (adding missing ones, dropping stale ones) and re-registers its connected
  *   sessions, so presence and capacity are right within seconds.
+ * Both walk the instance's room set, which {@link InstanceRoomSet} keeps equal to the rooms
+ * where the instance has seats (added before a seat is taken, removed after the last is gone).
  */
 @Injectable()
 export class ClusterCoordinator implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ClusterCoordinator.name);
-  private readonly subscriptions: EventSubscriptions;
   private timer: NodeJS.Timeout | undefined;
   /** Whether this instance's lease was written once: a later write that creates it means it was purged. */
   private registered = false;
@@ -45,15 +45,13 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
     @Inject(MembershipStore) private readonly membership: MembershipStore,
     @Inject(SessionStore) private readonly sessionStore: SessionStore,
     private readonly local: LocalRoomRegistry,
+    private readonly instanceRooms: InstanceRoomSet,
     private readonly rooms: RoomService,
     private readonly connections: ConnectionService,
     private readonly sessions: SessionService,
     private readonly lifecycle: ConnectionLifecycleService,
-    emitter: EventEmitter2,
     @Optional() @Inject(InstanceRegistry) private readonly registry?: InstanceRegistry,
-  ) {
-    this.subscriptions = new EventSubscriptions(emitter, this.logger);
-  }
+  ) {}
 
   /** The back-end the cluster depends on, for readiness checks; undefined on a single instance. */
   get backend(): { name: string; isReady: () => boolean } | undefined {
@@ -64,9 +62,6 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
   onApplicationBootstrap(): void {
     const registry = this.registry;
     if (!registry) return;
-    this.subscriptions.on(ConnectionManagerEvent.RoomJoined, (event: RoomJoinedEvent) => {
-      registry.addRoom(event.roomKey).catch(() => undefined);
-    });
     registry.onReconnect(() => void this.recover());
     void this.tick();
     this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.options.instanceLeaseMs / 3)));
@@ -75,7 +70,6 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
-    this.subscriptions.clear();
     if (!this.registry) return;
     // Sockets the adapter terminated last are still being cleaned up: let their writes land.
     await this.lifecycle.idle(2000);
@@ -97,7 +91,7 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
       this.registered = true;
       for (const id of await registry.expiredInstances(now)) if (id !== this.instanceId) await this.purge(id);
     } catch (err) {
-      this.logger.warn(`lease tick failed: ${(err as Error).message}`);
+      this.logger.warn(`lease tick failed: ${errorMessage(err)}`);
     }
   }
 
@@ -118,16 +112,19 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
     this.logger.warn(`purged dead instance ${deadId}: ${roomKeys.length} rooms, ${users} users left, ${sessions} sessions orphaned`);
   }
 
-  /** After an outage: the stores get exactly this instance's live memberships and sessions back. */
+  /**
+   * After an outage: the stores get exactly this instance's live memberships and sessions back.
+   * The instance's room set ends up as the rooms where it holds seats (InstanceRoomSet).
+   */
   async recover(): Promise<void> {
     const registry = this.registry!;
     try {
-      const known = new Set([...(await registry.roomsOf(this.instanceId)), ...this.local.keys()]);
+      const known = new Set([...(await registry.roomsOf(this.instanceId)), ...this.local.keys(), ...this.instanceRooms.keys()]);
       for (const key of known) {
         const room = this.local.get(key);
         const live = room ? [...room.connections].map((c) => ({ connectionId: c.id, userId: c.userId, name: c.identity.name })) : [];
         await this.membership.resync(key, this.instanceId, live);
-        if (live.length > 0) await registry.addRoom(key);
+        if (live.length > 0 || this.instanceRooms.holds(key)) await registry.addRoom(key);
         else await registry.removeRoom(key);
       }
       for (const connection of this.connections.all()) await this.sessions.reactivate(connection);
@@ -135,7 +132,7 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
       this.logger.log(`re-registered ${known.size} rooms and ${this.connections.count} sessions after a back-end outage`);
     } catch (err) {
       // A failure here means the back-end went away again: its next reconnect runs this again.
-      this.logger.warn(`re-registration failed, retrying on the next reconnect: ${(err as Error).message}`);
+      this.logger.warn(`re-registration failed, retrying on the next reconnect: ${errorMessage(err)}`);
     }
   }
 }

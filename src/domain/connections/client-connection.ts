@@ -13,6 +13,11 @@ export interface ServerClose {
   code?: number;
 }
 
+/** Decides whether a frame may be written to a connection (the outbound bound, see ConnectionService.admitSend). */
+export interface OutboundGuard {
+  admitSend(connection: ClientConnection): boolean;
+}
+
 /**
  * One open WebSocket and its per-connection state. Kept deliberately small (a few numbers,
  * one Map): at 1000+ connections per instance every field costs, see docs/performance.md.
@@ -36,16 +41,26 @@ export class ClientConnection {
   /** Fixed one-second window of the per-connection message rate. */
   rateWindowStart = 0;
   rateCount = 0;
+  /** Whether this window's RATE_LIMITED for a frame without an id went out (one per window). */
+  rateNoticeSent = false;
+  /** Window of rate-limited frames toward the 1008 abuse close (10 × the rate within 10 s). */
+  limitedWindowStart = 0;
+  limitedCount = 0;
   /** Window of invalid frames toward the 1008 abuse close. */
   badWindowStart = 0;
   badCount = 0;
+  /**
+   * Checked before every write (set by ConnectionService.register; shared by every connection).
+   * Unset only for a connection that was never registered: nothing is checked then.
+   */
+  outbound: OutboundGuard | undefined = undefined;
   /** Tail of the per-connection queue: frames wait here while an async one (join, leave) runs. */
   pending: Promise<void> | null = null;
   /**
    * While a resume is being set up, room frames are held here instead of sent (with the id of
    * replayable messages, so ones also found in the replay buffer are sent once). null otherwise.
    */
-  held: Array<{ id: string | undefined; bytes: Buffer }> | null = null;
+  held: Array<{ id: string | undefined; roomKey: string; bytes: Buffer }> | null = null;
   /**
    * Room messages that arrived after the socket left OPEN (a close handshake under way) and
    * before the close completed: they become the start of the session's replay buffer, so a
@@ -98,13 +113,26 @@ export class ClientConnection {
     if (close.code !== undefined) this.closeCode = close.code;
   }
 
-  /** Sends a serialized frame (always as a text frame) if the socket is open; a closed socket drops it. */
-  send(payload: string | Buffer): void {
-    if (this.isOpen) this.socket.send(payload, TEXT_FRAME);
+  /**
+   * Sends a serialized frame (always as a text frame) if the socket is open and within the
+   * outbound bound. Returns whether it was written: a closed socket, or one just closed as a
+   * slow consumer, drops it.
+   */
+  send(payload: string | Buffer): boolean {
+    if (!this.writable()) return false;
+    this.socket.send(payload, TEXT_FRAME);
+    return true;
   }
 
-  /** Serializes and sends one frame. */
-  sendFrame(frame: object): void {
-    if (this.isOpen) this.socket.send(JSON.stringify(frame));
+  /** Serializes and sends one frame, like {@link send}. */
+  sendFrame(frame: object): boolean {
+    if (!this.writable()) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Open, and the outbound bound lets one more frame through (past it, the guard closes the connection). */
+  writable(): boolean {
+    return this.isOpen && (this.outbound === undefined || this.outbound.admitSend(this));
   }
 }

@@ -10,6 +10,7 @@ import type { ClientConnection } from './client-connection.js';
 import { connectionAck } from './connection-ack.js';
 import { ConnectionService } from './connection.service.js';
 import { TokenExpiryService } from './token-expiry.service.js';
+import { errorMessage } from '../../kernel/error-message.js';
 
 /** A closed connection whose presence is kept for `presenceLingerMs` in case it resumes. */
 export interface LingeringConnection {
@@ -68,11 +69,15 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
    */
   finalize(connection: ClientConnection, code: number, reason: string): Promise<void> {
     if (connection.closed) return Promise.resolve();
-    const work = this.cleanUp(connection, code, reason).catch((err: unknown) => {
-      this.logger.error(`cleanup of ${connection.id} failed: ${(err as Error).message}`);
-    });
+    // One chain that never rejects (no floating promise: a rejection here would end the process).
+    const work: Promise<void> = this.cleanUp(connection, code, reason)
+      .catch((err: unknown) => {
+        this.logger.error(`cleanup of ${connection.id} failed: ${errorMessage(err)}`);
+      })
+      .then(() => {
+        this.inFlight.delete(work);
+      });
     this.inFlight.add(work);
-    void work.then(() => this.inFlight.delete(work));
     return work;
   }
 
@@ -144,7 +149,7 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
   private linger(connection: ClientConnection, rooms: LocalRoom[]): void {
     const timer = setTimeout(() => {
       this.lingering.delete(connection.sessionId);
-      this.releaseSeats(connection, rooms).catch((err: unknown) => this.logger.error(`releasing lingering seats failed: ${(err as Error).message}`));
+      this.releaseSeats(connection, rooms).catch((err: unknown) => this.logger.error(`releasing lingering seats failed: ${errorMessage(err)}`));
     }, this.options.presenceLingerMs);
     timer.unref();
     this.lingering.set(connection.sessionId, { connection, rooms, timer });

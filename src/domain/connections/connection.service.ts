@@ -1,28 +1,37 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
-import { ClientConnection, type ServerClose } from './client-connection.js';
-
-function userKey(tenantId: string, userId: string): string {
-  return `${tenantId}\u0000${userId}`;
-}
+import { CloseCode } from '../../protocol/protocol.types.js';
+import { WriteBatch } from '../ports/write-batch.port.js';
+import { ClientConnection, type OutboundGuard, type ServerClose } from './client-connection.js';
 
 /**
  * Who is connected to this instance: by connection, by user and by tenant.
- * It also owns the instance's connection budget (`maxConnections`): an upgrade reserves a slot
- * before its socket opens, so concurrent upgrades can never overshoot the limit.
+ * It also owns the instance's budgets: the connection budget (`maxConnections`: an upgrade
+ * reserves a slot before its socket opens, so concurrent upgrades can never overshoot the
+ * limit) and each connection's outbound budget (`maxBufferedBytes`, see {@link admitSend}).
  */
 @Injectable()
-export class ConnectionService {
+export class ConnectionService implements OutboundGuard {
   private readonly byId = new Map<string, ClientConnection>();
-  private readonly byUser = new Map<string, Set<ClientConnection>>();
+  /**
+   * tenantId → userId → that user's connections. Nested maps, not one `tenant\0user` string
+   * key: tenant and user ids are arbitrary JWT claims (NUL bytes included), and a joined key
+   * would let two different pairs collide.
+   */
+  private readonly byUser = new Map<string, Map<string, Set<ClientConnection>>>();
   private readonly tenantCounts = new Map<string, number>();
   /** Open plus reserved connections per client IP (only kept when maxConnectionsPerIp is set). */
   private readonly ipCounts = new Map<string, number>();
   /** Upgrades that passed the checks and whose socket is not registered yet. */
   private reserved = 0;
+  /** Connections closed with 1013 for exceeding maxBufferedBytes (read at scrape time). */
+  slowConsumerCloses = 0;
 
-  constructor(@Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions) {}
+  constructor(
+    @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
+    @Optional() @Inject(WriteBatch) private readonly batch?: WriteBatch,
+  ) {}
 
   /** Open connections on this instance. */
   get count(): number {
@@ -61,13 +70,18 @@ export class ConnectionService {
     else this.ipCounts.set(ip, n);
   }
 
-  /** Registers a new connection, consuming one reservation (its IP slot stays taken). */
+  /**
+   * Registers a new connection, consuming one reservation (its IP slot stays taken). From here
+   * on every send to it goes through {@link admitSend}.
+   */
   register(connection: ClientConnection): void {
     this.releaseReservation();
+    connection.outbound = this;
     this.byId.set(connection.id, connection);
-    const key = userKey(connection.tenantId, connection.userId);
-    let set = this.byUser.get(key);
-    if (!set) this.byUser.set(key, (set = new Set()));
+    let users = this.byUser.get(connection.tenantId);
+    if (!users) this.byUser.set(connection.tenantId, (users = new Map<string, Set<ClientConnection>>()));
+    let set = users.get(connection.userId);
+    if (!set) users.set(connection.userId, (set = new Set()));
     set.add(connection);
     this.tenantCounts.set(connection.tenantId, (this.tenantCounts.get(connection.tenantId) ?? 0) + 1);
   }
@@ -77,11 +91,12 @@ export class ConnectionService {
     if (this.byId.get(connection.id) !== connection) return;
     this.byId.delete(connection.id);
     this.releaseIp(connection.ip);
-    const key = userKey(connection.tenantId, connection.userId);
-    const set = this.byUser.get(key);
-    if (set) {
+    const users = this.byUser.get(connection.tenantId);
+    const set = users?.get(connection.userId);
+    if (users && set) {
       set.delete(connection);
-      if (set.size === 0) this.byUser.delete(key);
+      if (set.size === 0) users.delete(connection.userId);
+      if (users.size === 0) this.byUser.delete(connection.tenantId);
     }
     const n = (this.tenantCounts.get(connection.tenantId) ?? 1) - 1;
     if (n <= 0) this.tenantCounts.delete(connection.tenantId);
@@ -94,7 +109,7 @@ export class ConnectionService {
 
   /** Every connection of one user on this instance (all tabs). */
   byUserId(tenantId: string, userId: string): ClientConnection[] {
-    return [...(this.byUser.get(userKey(tenantId, userId)) ?? [])];
+    return [...(this.byUser.get(tenantId)?.get(userId) ?? [])];
   }
 
   /** Every connection of one tenant on this instance. */
@@ -111,12 +126,36 @@ export class ConnectionService {
     return this.byId.values();
   }
 
-  /** Sends one frame to one connection; false when it is not open on this instance. */
+  /** Sends one frame to one connection; false when it is not open on this instance (or was just closed as a slow consumer). */
   send(connectionId: string, frame: object): boolean {
     const connection = this.byId.get(connectionId);
-    if (!connection?.isOpen) return false;
-    connection.sendFrame(frame);
-    return true;
+    return connection !== undefined && connection.sendFrame(frame);
+  }
+
+  /**
+   * The one outbound bound, checked before every write to a connection, whatever its kind
+   * (replies, errors, acks, presence, broadcasts, replays): true when the frame may be
+   * written. A connection with more than `maxBufferedBytes` (default 1 MiB) queued and unsent
+   * is a slow consumer: it is closed with 1013 (resumable: what it misses from now on is
+   * buffered for its session), destroyed if it has not completed the close handshake 2 s
+   * later (it is not reading), and the frame is dropped. Without this, a client that stops
+   * reading while it keeps sending pings makes the server queue every pong (issue 12: +108 MiB).
+   *
+   * Bytes the {@link WriteBatch} holds until the end of the turn are in `bufferedAmount` but
+   * are not late: before deciding, they are written out and the socket is looked at again, so a
+   * burst within one turn is never taken for a slow consumer.
+   */
+  admitSend(connection: ClientConnection): boolean {
+    const socket = connection.socket;
+    const max = this.options.maxBufferedBytes;
+    if (socket.bufferedAmount <= max) return true;
+    if (this.batch) {
+      this.batch.flush(socket);
+      if (socket.bufferedAmount <= max) return true;
+    }
+    this.slowConsumerCloses++;
+    this.close(connection, { code: CloseCode.TRY_AGAIN_LATER, reason: 'slow consumer', cause: 'slow_consumer', resumable: true, forceAfterMs: 2000 });
+    return false;
   }
 
   /**

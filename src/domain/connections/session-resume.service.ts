@@ -4,7 +4,7 @@ import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-m
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
 import { CloseCode, type ConnectionAckFrame, type ErrorFrame } from '../../protocol/protocol.types.js';
-import type { MissedMessages, SessionRecord } from '../ports/session-store.port.js';
+import type { MissedMessage, MissedMessages, SessionRecord } from '../ports/session-store.port.js';
 import type { LocalRoom } from '../rooms/local-room.js';
 import { roomKey } from '../rooms/room-key.js';
 import { RoomService, type JoinFailure, type JoinOutcome, type SeatReservation } from '../rooms/room.service.js';
@@ -14,6 +14,7 @@ import { connectionAck } from './connection-ack.js';
 import { ConnectionLifecycleService } from './connection-lifecycle.service.js';
 import { ConnectionService } from './connection.service.js';
 import { TokenExpiryService } from './token-expiry.service.js';
+import { errorMessage } from '../../kernel/error-message.js';
 
 /** The connection a resume replaces: one still open (half-open TCP, taken over) or one lingering in presence. */
 interface Predecessor {
@@ -33,6 +34,11 @@ interface ResumeBurst {
   missed: MissedMessages;
   /** Live room frames that arrived while the resume was being set up. */
   held: NonNullable<ClientConnection['held']>;
+}
+
+/** A replayable message that could not be sent because the connection is closing: it starts the session's next replay buffer. */
+function keepForNextResume(connection: ClientConnection, message: MissedMessage): void {
+  if (!connection.closed && connection.resumable) (connection.closingBuffer ??= []).push(message);
 }
 
 /**
@@ -62,9 +68,9 @@ export class SessionResumeService {
     if (predecessor) await this.handOverSeats(connection, predecessor, seats);
     const reconnectToken = await this.sessions.activate(connection);
     if (connection.closed) {
-      // Closed while its seats were being taken: attaching a closed connection gives each seat
-      // back instead (its cleanup already ran and saw no room to release).
-      this.attachRooms(connection, seats);
+      // Closed while its seats were being taken: nothing attached them, so its cleanup cannot
+      // see them; give them back here (else they stay in presence as ghosts).
+      for (const seat of seats) this.rooms.giveBack(connection, seat);
       return this.predecessorClosed(predecessor);
     }
 
@@ -174,7 +180,7 @@ export class SessionResumeService {
       missed = await this.sessions.takeMissed(connection.sessionId, restoredKeys);
       if (droppedKeys.length > 0) this.sessions.takeMissed(connection.sessionId, droppedKeys).catch(() => undefined);
     } catch (err) {
-      this.logger.warn(`replay buffer unavailable: ${(err as Error).message}`);
+      this.logger.warn(`replay buffer unavailable: ${errorMessage(err)}`);
       missed = { messages: [], truncated: true };
     }
     if ((record.awayUntil === 0 || record.lostBuffer) && !predecessor) missed.truncated = true;
@@ -200,13 +206,16 @@ export class SessionResumeService {
       connection.sendFrame(frame);
     }
     for (const r of burst.restored) this.rooms.announce(r.event);
+    // Each frame passes the outbound bound: if the burst finds the client not reading, it is
+    // closed (1013, resumable) and the replayable rest is kept for its next resume, not lost.
     const replayed = new Set<string>();
     for (const m of missed.messages) {
       replayed.add(m.id);
-      connection.send(m.frame);
+      if (!connection.send(m.frame)) keepForNextResume(connection, m);
     }
     for (const h of burst.held) {
-      if (h.id === undefined || !replayed.has(h.id)) connection.send(h.bytes);
+      if (h.id !== undefined && replayed.has(h.id)) continue;
+      if (!connection.send(h.bytes) && h.id !== undefined) keepForNextResume(connection, { roomKey: h.roomKey, id: h.id, frame: h.bytes.toString() });
     }
     return missedState;
   }

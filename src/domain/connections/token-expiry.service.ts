@@ -7,6 +7,7 @@ import { CloseCode, type ReauthRequiredFrame } from '../../protocol/protocol.typ
 import type { ClientConnection } from './client-connection.js';
 import { ConnectionService } from './connection.service.js';
 import { DeadlineWheel } from './deadline-wheel.js';
+import { errorMessage } from '../../kernel/error-message.js';
 
 /**
  * Token expiry during a session. At `exp` + `clockToleranceS` the connection gets
@@ -22,7 +23,7 @@ export class TokenExpiryService implements OnModuleDestroy {
   private readonly logger = new Logger(TokenExpiryService.name);
   private readonly wheel = new DeadlineWheel<ClientConnection>(
     (connection) => this.onDue(connection),
-    (err) => this.logger.error(`token expiry handling failed: ${(err as Error).message}`),
+    (err) => this.logger.error(`token expiry handling failed: ${errorMessage(err)}`),
   );
 
   constructor(

@@ -9,7 +9,10 @@ export interface SessionRecord {
   expiresAt: number;
   /** The connection that holds (or last held) the session. */
   connectionId: string;
-  /** canvasIds to restore; set when the session went away. */
+  /**
+   * canvasIds to restore: the rooms the session is in (kept current while it is connected, with
+   * {@link SessionStore.addRoom} and {@link SessionStore.removeRoom}), or was in when it went away.
+   */
   rooms: string[];
   /** Epoch ms until which an away session can be resumed; 0 while it is connected. */
   awayUntil: number;
@@ -63,8 +66,14 @@ export interface SessionStore {
    * stops buffering for it.
    */
   takeMissed(sessionId: string, roomKeys: string[]): Promise<MissedMessages>;
-  /** Records the rooms a connected session is in (what a resume restores if its instance dies). */
-  updateRooms(sessionId: string, canvasIds: string[]): Promise<void>;
+  /**
+   * Records that a connected session joined a room (what a resume restores if its instance
+   * dies). O(1) whatever the number of rooms: a join must not rewrite the whole list (on Redis
+   * that made a session of n rooms cost O(n²) bytes). No effect on an unknown session.
+   */
+  addRoom(sessionId: string, canvasId: string): Promise<void>;
+  /** Records that a connected session left a room. O(1), like {@link addRoom}. */
+  removeRoom(sessionId: string, canvasId: string): Promise<void>;
   /** Forgets a session and its token for good. */
   remove(sessionId: string): Promise<void>;
   /**

@@ -12,6 +12,11 @@ import type { SocketLike } from './socket.port.js';
  */
 export interface WriteBatch {
   hold(socket: SocketLike): void;
+  /**
+   * Writes out what `socket` holds now (it stays held for the rest of the turn); a socket not
+   * held is left alone. Used before a slow-consumer decision: held bytes are not late bytes.
+   */
+  flush(socket: SocketLike): void;
 }
 
 /** Injection token of {@link WriteBatch} (same name as the interface). */

@@ -2,7 +2,6 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { RoomBus } from '../ports/room-bus.port.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
-import { CloseCode } from '../../protocol/protocol.types.js';
 import { ConnectionService } from '../connections/connection.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { TEXT_FRAME } from '../ports/socket.port.js';
@@ -15,8 +14,8 @@ export interface DeliveryStats {
   broadcasts: number;
   /** Frames written to sockets by broadcasts. */
   delivered: number;
-  /** Connections closed with 1013 for exceeding maxBufferedBytes. */
-  slowConsumerCloses: number;
+  /** Connections closed with 1013 for exceeding maxBufferedBytes, whatever frame found them over it. */
+  readonly slowConsumerCloses: number;
 }
 
 /**
@@ -28,12 +27,12 @@ export interface DeliveryStats {
  *
  * Backpressure: a recipient with more than `maxBufferedBytes` unsent is a slow consumer; it is
  * closed with 1013 (resumable: it gets what it missed after the close on resume) instead of
- * letting its buffer, and the instance's memory, grow without bound.
+ * letting its buffer, and the instance's memory, grow without bound. The check is the one
+ * every send to a connection goes through (ConnectionService.admitSend).
  */
 @Injectable()
 export class RoomDelivery {
-  readonly stats: DeliveryStats = { broadcasts: 0, delivered: 0, slowConsumerCloses: 0 };
-  private readonly maxBuffered: number;
+  readonly stats: DeliveryStats;
   private readonly maxClosingMessages: number;
 
   constructor(
@@ -43,7 +42,13 @@ export class RoomDelivery {
     @Optional() @Inject(RoomBus) bus?: RoomBus,
     @Optional() @Inject(WriteBatch) private readonly batch?: WriteBatch,
   ) {
-    this.maxBuffered = options.maxBufferedBytes;
+    this.stats = {
+      broadcasts: 0,
+      delivered: 0,
+      get slowConsumerCloses() {
+        return connections.slowConsumerCloses;
+      },
+    };
     this.maxClosingMessages = options.resumeBufferMessages;
     // Frames other instances published to rooms with members here.
     bus?.onRemoteFrame((key, frame, except, messageId) => this.deliver(key, frame, except, messageId));
@@ -61,27 +66,17 @@ export class RoomDelivery {
     let n = 0;
     for (const connection of room.connections) {
       if (connection.id === exceptConnectionId) continue;
-      if (!connection.isOpen) {
-        // Closing but not yet cleaned up: keep replayable messages for its session.
+      if (!connection.isOpen || !this.connections.admitSend(connection)) {
+        // Closing (or closed just now as a slow consumer) but not yet cleaned up: keep
+        // replayable messages for its session, so a resume gets them.
         if (messageId !== undefined && !connection.closed && connection.resumable) this.keepWhileClosing(connection, key, messageId, text);
         continue;
       }
       const socket = connection.socket;
-      if (socket.bufferedAmount > this.maxBuffered) {
-        this.stats.slowConsumerCloses++;
-        this.connections.close(connection, {
-          code: CloseCode.TRY_AGAIN_LATER,
-          reason: 'slow consumer',
-          cause: 'slow_consumer',
-          resumable: true,
-          forceAfterMs: 2000,
-        });
-        continue;
-      }
       if (connection.held === null) {
         this.batch?.hold(socket);
         socket.send(bytes, TEXT_FRAME);
-      } else connection.held.push({ id: messageId, bytes });
+      } else connection.held.push({ id: messageId, roomKey: key, bytes });
       n++;
     }
     this.stats.broadcasts++;

@@ -9,12 +9,14 @@ import type { PresenceMember } from '../../protocol/protocol.types.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { SessionService } from '../sessions/session.service.js';
 import { CanvasAccessPolicy } from '../ports/canvas-access-policy.port.js';
+import { InstanceRoomSet } from '../cluster/instance-room-set.js';
 import type { LocalRoom } from './local-room.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 import { RoomDelivery, type DeliveryStats } from './room-delivery.js';
 import { roomKey } from './room-key.js';
+import { errorMessage } from '../../kernel/error-message.js';
 
-export type JoinFailure = { ok: false; code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE'; message: string };
+export type JoinFailure = { ok: false; code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE' | 'TOO_MANY_ROOMS'; message: string };
 export type JoinOutcome = { ok: true; room: LocalRoom; event: RoomJoinedEvent } | JoinFailure;
 /** A seat taken in the membership store, not yet attached to the connection. */
 export type SeatReservation = { ok: true; canvasId: string; key: string; result: Extract<MembershipJoinResult, { ok: true }> };
@@ -44,16 +46,23 @@ export class RoomService {
     private readonly delivery: RoomDelivery,
     private readonly sessions: SessionService,
     private readonly events: DomainEventPublisher,
+    private readonly instanceRooms: InstanceRoomSet,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     @Optional() @Inject(RoomBus) private readonly bus?: RoomBus,
   ) {}
 
   /**
    * Puts a connection into the tenant's room of `canvasId`. Idempotent: joining a room already
-   * joined succeeds again without changing membership. Never throws: failures are outcomes.
+   * joined succeeds again without changing membership. A connection in `maxRoomsPerConnection`
+   * rooms gets TOO_MANY_ROOMS for any other one. Never throws: failures are outcomes.
    */
   async join(connection: ClientConnection, canvasId: string, opts: JoinOptions = {}): Promise<JoinOutcome> {
-    const seat = await this.reserve(connection, canvasId);
+    // Frames of a connection are handled one at a time, so no other join of it is in flight here.
+    const max = this.options.maxRoomsPerConnection;
+    const seat: SeatReservation | JoinFailure =
+      connection.rooms.size >= max && !connection.rooms.has(canvasId)
+        ? { ok: false, code: 'TOO_MANY_ROOMS', message: `a connection can be in at most ${max} rooms` }
+        : await this.reserve(connection, canvasId);
     if (!seat.ok) {
       this.events.publish(ConnectionManagerEvent.RoomJoinRefused, new RoomJoinRefusedEvent({ ...connection.ref(), canvasId, code: seat.code }));
       return seat;
@@ -72,17 +81,22 @@ export class RoomService {
     try {
       allowed = await this.policy.canJoin(identity, canvasId);
     } catch (err) {
-      this.logger.warn(`canvas access policy failed, treating as FORBIDDEN: ${(err as Error).message}`);
+      this.logger.warn(`canvas access policy failed, treating as FORBIDDEN: ${errorMessage(err)}`);
       allowed = false;
     }
     if (!allowed) return { ok: false, code: 'FORBIDDEN', message: 'access to this canvas is not allowed' };
     const key = roomKey(identity.tenantId, canvasId);
     try {
+      // Cluster mode: the room is in this instance's set before its seat exists (InstanceRoomSet).
+      await this.instanceRooms.acquire(key);
       const result = await this.store.join(key, { userId: identity.userId, connectionId: connection.id, name: identity.name }, this.options.roomCapacity);
+      // A refused or repeated join took no new seat.
+      if (!result.ok || result.alreadyJoined) this.instanceRooms.release(key);
       if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `the room already holds ${this.options.roomCapacity} users` };
       return { ok: true, canvasId, key, result };
     } catch (err) {
-      this.logger.warn(`membership store unavailable on join: ${(err as Error).message}`);
+      this.instanceRooms.release(key);
+      this.logger.warn(`membership store unavailable on join: ${errorMessage(err)}`);
       return { ok: false, code: 'UNAVAILABLE', message: 'rooms are temporarily unavailable, retry later' };
     }
   }
@@ -93,7 +107,7 @@ export class RoomService {
    */
   attach(connection: ClientConnection, seat: SeatReservation, resumed: boolean): JoinOutcome {
     if (connection.closed) {
-      this.store.leave(seat.key, connection.userId, connection.id).catch(() => undefined);
+      this.giveBack(connection, seat);
       return { ok: false, code: 'UNAVAILABLE', message: 'connection closed' };
     }
     const room = this.local.add(seat.key, connection.tenantId, seat.canvasId, connection);
@@ -111,6 +125,15 @@ export class RoomService {
       resumed,
     });
     return { ok: true, room, event };
+  }
+
+  /** Gives back a seat that was reserved but never attached (the connection closed meanwhile). No event: nobody was told of it. */
+  giveBack(connection: ClientConnection, seat: SeatReservation): void {
+    if (seat.result.alreadyJoined) return;
+    this.store.leave(seat.key, connection.userId, connection.id).then(
+      () => this.instanceRooms.release(seat.key),
+      () => this.instanceRooms.release(seat.key, { seatMayRemain: true }),
+    );
   }
 
   /** Step 3: publishes `room.joined` (Presence answers it with presence_state/presence_join). */
@@ -142,10 +165,12 @@ export class RoomService {
     let last: boolean;
     try {
       last = (await this.store.leave(room.key, connection.userId, connection.id)).lastConnectionOfUser;
+      this.instanceRooms.release(room.key);
     } catch (err) {
       // A shared store re-registers live memberships when it comes back; the seat of a gone
       // connection is reclaimed by its instance lease.
-      this.logger.warn(`membership store unavailable on leave: ${(err as Error).message}`);
+      this.instanceRooms.release(room.key, { seatMayRemain: true });
+      this.logger.warn(`membership store unavailable on leave: ${errorMessage(err)}`);
       last = ![...room.connections].some((c) => c.userId === connection.userId);
     }
     this.events.publish(

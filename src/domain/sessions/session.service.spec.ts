@@ -169,21 +169,21 @@ describe('SessionService: the stored room list of a connected session', () => {
   it('stops following after application shutdown (its listeners are detached)', async () => {
     const f = fixture();
     const { connection: c, token } = await f.open();
-    const updateRooms = vi.spyOn(f.sessionStore, 'updateRooms');
+    const addRoom = vi.spyOn(f.sessionStore, 'addRoom');
     f.sessions.onApplicationShutdown();
     await f.join(c, 'c1');
-    expect(updateRooms).not.toHaveBeenCalled();
+    expect(addRoom).not.toHaveBeenCalled();
     expect((await f.sessions.find(token))?.rooms).toEqual([]);
   });
 
   it('ignores events of a connection that is gone', async () => {
     const f = fixture();
-    const updateRooms = vi.spyOn(f.sessionStore, 'updateRooms');
-    f.sessions.onMembershipChange({ connectionId: 'unknown', sessionId: 's' });
+    const addRoom = vi.spyOn(f.sessionStore, 'addRoom');
+    f.sessions.onMembershipChange({ connectionId: 'unknown', sessionId: 's', canvasId: 'c1' }, 'joined');
     const { connection: c } = await f.open();
     c.closed = true;
-    f.sessions.onMembershipChange({ connectionId: c.id, sessionId: c.sessionId });
-    expect(updateRooms).not.toHaveBeenCalled();
+    f.sessions.onMembershipChange({ connectionId: c.id, sessionId: c.sessionId, canvasId: 'c1' }, 'joined');
+    expect(addRoom).not.toHaveBeenCalled();
   });
 });
 

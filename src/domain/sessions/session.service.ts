@@ -6,11 +6,12 @@ import { ConnectionService } from '../connections/connection.service.js';
 import { randomUUID } from 'node:crypto';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
-import { ConnectionManagerEvent, SessionExpiredEvent } from '../../kernel/connection-manager.events.js';
+import { ConnectionManagerEvent, SessionExpiredEvent, type RoomJoinedEvent, type RoomLeftEvent } from '../../kernel/connection-manager.events.js';
 import { SessionStore, type MissedMessages, type SessionRecord } from '../ports/session-store.port.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import type { Identity } from '../connections/identity.js';
 import { hashReconnectToken, newReconnectToken } from './reconnect-token.js';
+import { errorMessage } from '../../kernel/error-message.js';
 
 /**
  * Sessions outlive connections. Every connection_ack carries a fresh, single-use reconnect
@@ -35,8 +36,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
 
   onModuleInit(): void {
     // Plain listeners (no promise per event, unlike `@OnEvent`'s async wrapper).
-    const onChange = (event: { connectionId: string; sessionId: string }) => this.onMembershipChange(event);
-    this.subscriptions.on(ConnectionManagerEvent.RoomJoined, onChange).on(ConnectionManagerEvent.RoomLeft, onChange);
+    this.subscriptions
+      .on(ConnectionManagerEvent.RoomJoined, (event: RoomJoinedEvent) => this.onMembershipChange(event, 'joined'))
+      .on(ConnectionManagerEvent.RoomLeft, (event: RoomLeftEvent) => this.onMembershipChange(event, 'left'));
     this.store.onExpired((record) =>
       this.events.publish(
         ConnectionManagerEvent.SessionExpired,
@@ -70,7 +72,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     } catch (err) {
       // A shared store that is down must not keep the connection from opening; the session is
       // re-registered (same token) when the store is back, so the token works from then on.
-      this.logger.warn(`session store unavailable, session not yet resumable: ${(err as Error).message}`);
+      this.logger.warn(`session store unavailable, session not yet resumable: ${errorMessage(err)}`);
     }
     return token;
   }
@@ -80,11 +82,19 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     if (connection.tokenHash) await this.store.activate(toRecord(connection, [...connection.rooms.keys()]), connection.tokenHash);
   }
 
-  /** Keeps the stored room list of a connected session current (what a crash-resume restores). */
-  onMembershipChange(event: { connectionId: string; sessionId: string }): void {
+  /**
+   * Keeps the stored room list of a connected session current (what a crash-resume restores):
+   * one O(1) store write per join or leave. Leaves of a closing connection change nothing: its
+   * rooms are what the session must get back, and `suspend` records them.
+   */
+  onMembershipChange(event: { connectionId: string; sessionId: string; canvasId: string }, change: 'joined' | 'left'): void {
     const connection = this.connections.get(event.connectionId);
     if (!connection || connection.closed) return;
-    this.store.updateRooms(event.sessionId, [...connection.rooms.keys()]).catch(() => undefined);
+    const write = change === 'joined' ? this.store.addRoom(event.sessionId, event.canvasId) : this.store.removeRoom(event.sessionId, event.canvasId);
+    write.catch((err: unknown) => {
+      // Redis down: the list is rewritten whole when the store is back (reactivate).
+      this.logger.warn(`session store unavailable, room list not updated: ${errorMessage(err)}`);
+    });
   }
 
   /** The session a reconnect token belongs to, without using the token up. */
@@ -104,7 +114,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     try {
       await this.store.suspend(toRecord(connection, canvasIds), roomKeys, Date.now() + this.options.reconnectTokenTtlMs, initial);
     } catch (err) {
-      this.logger.warn(`session store unavailable, session not kept for resume: ${(err as Error).message}`);
+      this.logger.warn(`session store unavailable, session not kept for resume: ${errorMessage(err)}`);
     }
   }
 
@@ -123,7 +133,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     try {
       await this.store.remove(sessionId);
     } catch (err) {
-      this.logger.warn(`session store unavailable on session end: ${(err as Error).message}`);
+      this.logger.warn(`session store unavailable on session end: ${errorMessage(err)}`);
     }
   }
 }

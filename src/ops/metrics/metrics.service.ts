@@ -34,7 +34,7 @@ const CLOSE_CAUSES = Object.keys({
   slow_consumer: true,
   error: true,
 } satisfies Record<CloseCause, true>) as CloseCause[];
-const JOIN_OUTCOMES = ['ok', 'restored', 'ROOM_FULL', 'FORBIDDEN', 'UNAVAILABLE'] as const;
+const JOIN_OUTCOMES = ['ok', 'restored', 'ROOM_FULL', 'FORBIDDEN', 'UNAVAILABLE', 'TOO_MANY_ROOMS'] as const;
 const LEAVE_REASONS = ['leave', 'disconnect', 'kicked'] as const;
 const MISSED = ['none', 'replayed', 'truncated'] as const;
 
@@ -105,12 +105,15 @@ export class MetricsService implements OnApplicationShutdown {
     if (tenantLabelLimit > 0) {
       new Gauge({
         name: name('tenant_connections'),
-        help: `Open connections per tenant: the ${tenantLabelLimit} tenants with the most connections, the rest summed as tenant="__other__".`,
-        labelNames: ['tenant'],
+        help: `Open connections per tenant: the ${tenantLabelLimit} tenants with the most connections (label tenant), the rest summed in one series with label other_tenants="true" and no tenant label.`,
+        labelNames: ['tenant', 'other_tenants'],
         registers,
         collect() {
           this.reset();
-          for (const [tenant, n] of topTenants(connections.countsByTenant(), tenantLabelLimit)) this.set({ tenant }, n);
+          const { top, others } = topTenants(connections.countsByTenant(), tenantLabelLimit);
+          for (const [tenant, n] of top) this.set({ tenant }, n);
+          // A label of its own, not a reserved tenant name: any tenant id can be a real tenant.
+          if (others !== undefined) this.set({ other_tenants: 'true' }, others);
         },
       });
     }
