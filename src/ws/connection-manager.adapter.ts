@@ -11,7 +11,7 @@ import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { managedConnectionOf } from './managed-socket.js';
 import { refusalResponse } from './upgrade-refusal.js';
-import { upgradeAttemptOf } from './upgrade-request.js';
+import { selectSubprotocol, upgradeAttemptOf } from './upgrade-request.js';
 
 /** Marks the gateway this adapter authenticates (other gateways pass through untouched). */
 export const CONNECTION_MANAGER_GATEWAY_FLAG = 'connectionManager';
@@ -72,7 +72,7 @@ type VerifyDone = (ok: boolean, status?: number, message?: string, headers?: Rec
  *
  *     app.useWebSocketAdapter(new ConnectionManagerWsAdapter(app));
  *
- * It also sets the path from the module options (a decorator cannot read config), caps the
+ * It also selects the `canvas.v1` subprotocol (never a credential entry offered next to it), sets the path from the module options (a decorator cannot read config), caps the
  * frame size (`maxPayloadBytes`; ws's own default is 100 MiB), turns off permessage-deflate
  * (CPU and memory per connection for cursor-sized frames) and skips Nest's per-client rxjs
  * message pipeline for the gateway, which parses frames itself.
@@ -109,6 +109,9 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
       ...rest,
       path: moduleOptions.path,
       verifyClient,
+      // Selects exactly canvas.v1; ws's default would select the first name offered, which may
+      // be a credential entry (canvas.auth.<jwt>) and would then be echoed in the response.
+      handleProtocols: selectSubprotocol,
       maxPayload: moduleOptions.maxPayloadBytes,
       perMessageDeflate: false,
       clientTracking: true,

@@ -15,6 +15,11 @@ export interface UpgradeAttempt {
   token: string | undefined;
   /** The reconnect token presented, when resuming. */
   reconnectToken: string | undefined;
+  /**
+   * Set when the credentials were presented in a form that cannot be used (two JWTs in
+   * `Sec-WebSocket-Protocol`, …): refused with 401 and this message at the credential check.
+   */
+  refusedCredentials?: string | undefined;
 }
 
 /** What an admitted upgrade carries from the admission to the connection handler. */

@@ -97,6 +97,7 @@ export class ConnectionAdmissionService {
   /** JWT, reconnect token, or both (then the JWT must name the session's user and governs expiry). */
   private async authenticate(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
     const { token, reconnectToken, ip } = attempt;
+    if (attempt.refusedCredentials !== undefined) return refuse({ status: 401, code: 'UNAUTHORIZED', message: attempt.refusedCredentials });
     let identity: Identity | undefined;
     if (token !== undefined || reconnectToken === undefined) {
       try {
