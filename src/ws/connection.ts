@@ -9,6 +9,7 @@ import { ConnectionLifecycleService } from '../domain/connections/connection-lif
 import { SessionResumeService } from '../domain/connections/session-resume.service.js';
 import { sameUser, type Identity } from '../domain/connections/identity.js';
 import { TokenExpiryService } from '../domain/connections/token-expiry.service.js';
+import { credentialDeadline } from '../domain/connections/credential-deadline.js';
 import { AuthError } from '../domain/connections/auth-error.js';
 import { JwtAuthenticator } from './auth.js';
 import { ClientConnection } from '../domain/connections/client-connection.js';
@@ -104,6 +105,7 @@ export class ConnectionHandler {
     }
     const sessionId = accepted.resume?.sessionId ?? this.sessions.newSessionId();
     const connection = new ClientConnection(randomUUID(), sessionId, accepted.identity, accepted.ip, socket, Date.now());
+    connection.credentialDeadline = accepted.credentialDeadline;
     this.connections.register(connection);
     (socket as ManagedSocket)[MANAGED_CONNECTION] = connection;
     const l = this.listeners;
@@ -221,7 +223,8 @@ export class ConnectionHandler {
   /**
    * Reauth (any time, also before expiry): a token that fails verification gets UNAUTHORIZED and
    * the grace keeps running; a valid token of another user or tenant gets UNAUTHORIZED, then
-   * close 4003; a valid one replaces the identity and moves the expiry.
+   * close 4003; a valid one replaces the identity and moves the expiry and the session's
+   * credential deadline (persisted with the session, so a later resume starts from it).
    */
   private onReauth(connection: ClientConnection, token: string, id: RequestId | undefined): void {
     let identity: Identity;
@@ -237,7 +240,9 @@ export class ConnectionHandler {
       return;
     }
     connection.identity = identity;
+    connection.credentialDeadline = credentialDeadline(identity.expiresAt, this.options);
     this.expiry.schedule(connection);
+    this.sessions.updateCredentials(connection);
     connection.sendFrame(withId({ type: 'reauth_ok', expiresAt: identity.expiresAt }, id));
     this.events.publish(ConnectionManagerEvent.AuthReauthenticated, new AuthReauthenticatedEvent({ ...connection.ref(), expiresAt: identity.expiresAt }));
   }

@@ -1,4 +1,4 @@
-import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
+import type { MissedMessage, MissedMessages, SessionCredentials, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
 
 interface AwaySession {
   record: SessionRecord;
@@ -92,6 +92,18 @@ export class InMemorySessionStore implements SessionStore {
     this.stopBuffering(sessionId);
     const keys = new Set(roomKeys);
     return { messages: entry.messages.filter((m) => keys.has(m.roomKey)), truncated: entry.truncated };
+  }
+
+  async updateCredentials(sessionId: string, credentials: SessionCredentials): Promise<void> {
+    const record = this.records.get(sessionId);
+    if (!record) return;
+    // In place: an away session's buffer entry holds the same record object.
+    record.expiresAt = credentials.expiresAt;
+    record.credentialDeadline = credentials.credentialDeadline;
+    if (credentials.name === undefined) delete record.name;
+    else record.name = credentials.name;
+    if (credentials.canvases === undefined) delete record.canvases;
+    else record.canvases = credentials.canvases;
   }
 
   async updateRooms(sessionId: string, canvasIds: string[]): Promise<void> {

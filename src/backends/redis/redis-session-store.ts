@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
-import { APPEND_LUA, TAKE_LUA } from './session.lua.js';
+import type { MissedMessage, MissedMessages, SessionCredentials, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
+import { APPEND_LUA, SET_IF_UNCHANGED_LUA, TAKE_LUA } from './session.lua.js';
 import type { RedisClient } from './redis-connections.js';
 
 /** The record as stored: the room keys it buffers for while away, so `remove` can drop those buffers. */
@@ -11,7 +11,11 @@ interface StoredSession extends SessionRecord {
 type Scripted = RedisClient & {
   cmAppend(k1: string, k2: string, ...args: (string | number)[]): Promise<number>;
   cmTake(k1: string, k2: string, ...args: string[]): Promise<[string[], number]>;
+  cmSetIfUnchanged(key: string, expected: string, next: string): Promise<number>;
 };
+
+/** Tries of the compare-and-set of a credential update before it gives up (each lost try means another writer just wrote the record). */
+const CREDENTIAL_UPDATE_TRIES = 3;
 
 /**
  * Sessions on Redis, so a client resumes on any instance. Keys (prefix `cm`):
@@ -38,6 +42,7 @@ export class RedisSessionStore implements SessionStore {
   ) {
     redis.defineCommand('cmAppend', { numberOfKeys: 2, lua: APPEND_LUA });
     redis.defineCommand('cmTake', { numberOfKeys: 2, lua: TAKE_LUA });
+    redis.defineCommand('cmSetIfUnchanged', { numberOfKeys: 1, lua: SET_IF_UNCHANGED_LUA });
     this.redis = redis as Scripted;
   }
 
@@ -132,6 +137,23 @@ export class RedisSessionStore implements SessionStore {
     // Server time in µs, fixed width per era: string order is time order. Stable within a room.
     entries.sort((x, y) => x.ts.length - y.ts.length || (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
     return { messages: entries.map((e) => e.message), truncated };
+  }
+
+  /**
+   * Read, change the credential fields, compare-and-set (TTL kept): a record written by someone
+   * else in between (a suspend, a resume elsewhere) makes the write miss, and the update is redone
+   * on the new record, so nothing that writer stored is lost.
+   */
+  async updateCredentials(sessionId: string, credentials: SessionCredentials): Promise<void> {
+    const key = this.sessionKey(sessionId);
+    for (let i = 0; i < CREDENTIAL_UPDATE_TRIES; i++) {
+      const raw = await this.redis.get(key);
+      if (raw === null) return;
+      const { name: _name, canvases: _canvases, ...rest } = JSON.parse(raw) as StoredSession;
+      const next: StoredSession = { ...rest, ...credentials };
+      if ((await this.redis.cmSetIfUnchanged(key, raw, JSON.stringify(next))) === 1) return;
+    }
+    throw new Error(`session ${sessionId} kept changing during a credential update`);
   }
 
   async updateRooms(sessionId: string, canvasIds: string[]): Promise<void> {

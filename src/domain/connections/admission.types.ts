@@ -25,6 +25,11 @@ export interface UpgradeAttempt {
 /** What an admitted upgrade carries from the admission to the connection handler. */
 export interface AdmittedUpgrade {
   identity: Identity;
+  /**
+   * The session's credential deadline, epoch ms: from the JWT presented, or, on a resume with
+   * the reconnect token alone, the session's stored one (never a new one).
+   */
+  credentialDeadline: number;
   ip: string;
   /** Set when resuming: the session to resume (its token is already used up). */
   resume?: SessionRecord;
