@@ -39,6 +39,12 @@ interface SocketListeners {
   close: (this: ManagedSocket, code: number, reason: Buffer) => void;
 }
 
+/**
+ * Longest token a `reauth` may carry: 8 KiB (a JWT is a few hundred bytes, a few KiB with many
+ * claims). Longer ones are refused with UNAUTHORIZED before any verification.
+ */
+export const MAX_REAUTH_TOKEN_BYTES = 8192;
+
 function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id?: RequestId } {
   return id === undefined ? frame : { ...frame, id };
 }
@@ -221,17 +227,23 @@ export class ConnectionHandler {
   }
 
   /**
-   * Reauth (any time, also before expiry): a token that fails verification gets UNAUTHORIZED and
+   * Reauth (any time, also before expiry): a token that fails verification (or is longer than
+   * {@link MAX_REAUTH_TOKEN_BYTES}) gets UNAUTHORIZED, counts toward the 1008 bad-frame close, and
    * the grace keeps running; a valid token of another user or tenant gets UNAUTHORIZED, then
    * close 4003; a valid one replaces the identity and moves the expiry and the session's
    * credential deadline (persisted with the session, so a later resume starts from it).
    */
   private onReauth(connection: ClientConnection, token: string, id: RequestId | undefined): void {
+    // A JWT is a few hundred bytes; a huge one is refused before the verifier spends time on it.
+    if (Buffer.byteLength(token) > MAX_REAUTH_TOKEN_BYTES) {
+      this.failedReauth(connection, 'token too long', id);
+      return;
+    }
     let identity: Identity;
     try {
       identity = this.authenticator.verify(token);
     } catch (err) {
-      this.sendError(connection, ErrorCode.UNAUTHORIZED, err instanceof AuthError ? err.message : 'invalid token', id);
+      this.failedReauth(connection, err instanceof AuthError ? err.message : 'invalid token', id);
       return;
     }
     if (!sameUser(identity, connection.identity)) {
@@ -260,6 +272,21 @@ export class ConnectionHandler {
   /** Answers BAD_REQUEST; past `badFrameLimit` invalid frames in the window, closes with 1008. */
   private badFrame(connection: ClientConnection, message: string, id: RequestId | undefined): void {
     this.sendError(connection, ErrorCode.BAD_REQUEST, message, id);
+    this.countBadFrame(connection);
+  }
+
+  /**
+   * A reauth whose token does not verify (or is too long) is answered UNAUTHORIZED and counts as
+   * an invalid frame: guessing tokens on an open connection costs a verification each, so it is
+   * bounded like any other garbage (the 1008 close), not free.
+   */
+  private failedReauth(connection: ClientConnection, message: string, id: RequestId | undefined): void {
+    this.sendError(connection, ErrorCode.UNAUTHORIZED, message, id);
+    this.countBadFrame(connection);
+  }
+
+  /** One more invalid frame in the window; past `badFrameLimit` the connection is closed with 1008. */
+  private countBadFrame(connection: ClientConnection): void {
     const now = Date.now();
     if (now - connection.badWindowStart >= this.options.badFrameWindowMs) {
       connection.badWindowStart = now;
