@@ -56,8 +56,15 @@ describe('cluster: session credential deadline on Redis', () => {
         expect(s.requestedAt).toBeLessThan(deadline);
         if (s.graceMs !== undefined) expect(s.graceMs).toBeLessThanOrEqual(deadline - s.requestedAt);
       }
-      expect(chain.steps.filter((s) => s.requestedAt >= deadline)).toEqual([refused]);
-      expect(chain.received.filter((r) => r.at > deadline + 150).map((r) => r.frame.type)).toEqual([]);
+      // At most one resume asked for after the deadline: the refused one (one asked for just
+      // before it may be refused too, the instance saw it after the deadline).
+      expect(chain.steps.filter((s) => s.requestedAt >= deadline).every((s) => s === refused)).toBe(true);
+      // Nothing sent after the deadline was delivered, nothing arrived later (slack: timer and
+      // event-loop lag of loaded processes; without the rule the chain runs for seconds).
+      const messages = chain.received.filter((r) => r.frame.type === 'message').map((r) => r.frame.data.sentAt as number);
+      expect(messages.length).toBeGreaterThan(0);
+      expect(Math.max(...messages), 'a message sent after the deadline was delivered').toBeLessThan(deadline + 300);
+      expect(chain.received.filter((r) => r.at > deadline + 600).map((r) => r.frame.type)).toEqual([]);
       // The session is gone from Redis, whichever way it ended (401 "token expired" or 4001).
       await until(async () => (await storedSession(alice.ack.sessionId)) === null, 5000, 'the session removed from Redis');
     } finally {

@@ -42,8 +42,9 @@ describe('SDK: a signed-out client ends by the credential deadline, however ofte
     const states = alice.states.map((s) => s.state);
     // It was dropped and resumed during the grace, more than once…
     expect(states.filter((s) => s === 'resumed').length, `states: ${states.join(',')}`).toBeGreaterThanOrEqual(3);
-    // …and still ended by the deadline (the SDK reacts to 4001 / 401 at once: 500 ms of slack).
-    expect(closedAt, 'closed after the credential deadline').toBeLessThan(deadline + 500);
+    // …and still ended by the deadline (the SDK reacts to 4001 / 401 at once: 1 s of slack for a
+    // loaded machine; without the rule it never ends while the drops go on).
+    expect(closedAt, 'closed after the credential deadline').toBeLessThan(deadline + 1000);
     const lastDrop = alice.states.findLast((s) => s.state === 'reconnecting');
     const refused401 = alice.errors.some((e) => e.status === 401);
     expect(lastDrop?.closeCode === 4001 || refused401, 'ended by a 4001 close or a 401 refusal').toBe(true);

@@ -12,6 +12,9 @@ import { expectRefusal } from './support/upgrade-refusal.js';
  * reconnect moves it. Before this rule a client whose JWT had expired lived for ever: close on
  * `reauth_required`, resume with the reconnect token alone, get a fresh grace, repeat.
  */
+/** Timer and event-loop lag tolerated past the deadline (ms). */
+const SLACK_MS = 300;
+
 describe('session credential deadline', () => {
   let t: TestApp;
   afterEach(async () => {
@@ -46,15 +49,17 @@ describe('session credential deadline', () => {
         expect(s.requestedAt).toBeLessThan(deadline);
         if (s.graceMs !== undefined) expect(s.graceMs).toBeLessThanOrEqual(deadline - s.requestedAt);
       }
-      // The first resume asked for after the deadline is the refused one (nothing after it).
-      expect(chain.steps.filter((s) => s.requestedAt >= deadline)).toEqual([refused]);
-      // No frame after the deadline (the wheel's timer may fire a few ms late: 150 ms of slack),
-      // so no room message sent after it reached the chained client.
-      const late = chain.received.filter((r) => r.at > deadline + 150).map((r) => r.frame.type);
-      expect(late, 'frames received after the deadline').toEqual([]);
+      // A resume asked for after the deadline is refused: at most one is (the chain stops there).
+      // (One asked for just before it may be refused too: the server saw it after the deadline.)
+      expect(chain.steps.filter((s) => s.requestedAt >= deadline).every((s) => s === refused)).toBe(true);
+      // No room message sent after the deadline reached the chained client, and no frame came
+      // later. Slack for timer and event-loop lag on a loaded 2-core machine (a few ms when idle:
+      // docs/reliability.md); without the rule the chain goes on for seconds past the deadline.
       const messages = chain.received.filter((r) => r.frame.type === 'message').map((r) => r.frame.data.sentAt as number);
       expect(messages.length).toBeGreaterThan(0);
-      expect(Math.max(...messages)).toBeLessThan(deadline + 150);
+      expect(Math.max(...messages), 'a message sent after the deadline was delivered').toBeLessThan(deadline + SLACK_MS);
+      const late = chain.received.filter((r) => r.at > deadline + 2 * SLACK_MS).map((r) => r.frame.type);
+      expect(late, 'frames received after the deadline').toEqual([]);
 
       if (refused.message === 'token expired') {
         // Away at the deadline: refused as expired, and the session is gone (session.expired once).
@@ -103,21 +108,22 @@ describe('session credential deadline', () => {
     const alice = await t.connect({ sub: 'alice', exp });
     await alice.next('reauth_required', 5000);
     await alice.close(1000);
-    await sleep(exp * 1000 + 800 - Date.now());
+    // 1000 ms past exp: a fresh grace (the old bug) would end 1000 ms after the deadline.
+    await sleep(exp * 1000 + 1000 - Date.now());
 
     const askedAt = Date.now();
     const back = await t.resume(alice.ack.reconnectToken);
     const log = stamp(back);
     const reauth = await back.next('reauth_required');
     expect(reauth.graceMs).toBeLessThanOrEqual(deadline - askedAt);
-    expect(reauth.graceMs).toBeLessThan(GRACE - 700);
+    expect(reauth.graceMs).toBeLessThan(GRACE - 900);
     // Joins are still served during the grace (documented choice).
     expect(await back.join('c2')).toMatchObject({ type: 'room_joined', canvasId: 'c2' });
     expect(await back.closed).toEqual({ code: 4001, reason: 'token expired' });
     const closedAt = Date.now();
     expect(closedAt).toBeGreaterThanOrEqual(deadline - 30);
-    expect(closedAt).toBeLessThan(deadline + 400);
-    expect(log.filter((s) => s.at > deadline + 150)).toEqual([]);
+    expect(closedAt).toBeLessThan(deadline + 700);
+    expect(log.filter((s) => s.at > deadline + 2 * SLACK_MS)).toEqual([]);
     expect((await t.refusal(`?reconnectToken=${back.ack.reconnectToken}`)).status).toBe(401);
   });
 
