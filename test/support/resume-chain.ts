@@ -10,7 +10,10 @@ export interface ChainStep {
   message?: string;
   /** `graceMs` of the `reauth_required` the resumed connection got. */
   graceMs?: number;
-  /** Set when the server closed the resumed connection (4001 at the deadline) before the client did. */
+  /**
+   * The close code the client received: 1000 echoed after its own close, or 4001 when the server
+   * closed at the deadline (also when that crossed the client's own close on the wire).
+   */
   closeCode?: number;
 }
 
@@ -63,8 +66,7 @@ export async function chainResumes(opts: { urlFor: (i: number) => string; reconn
     // Read until reauth_required (then close and go on) or until the server closes (4001).
     const ended = await Promise.race([reauth, closed.then(() => 'closed' as const)]);
     if (ended === 'reauth') ws.close(1000);
-    const code = await closed;
-    if (ended === 'closed') step.closeCode = code;
+    step.closeCode = await closed;
   }
   return { steps, received };
 }
