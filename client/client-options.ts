@@ -1,5 +1,5 @@
 import { resolveBackoff, type ResolvedBackoff } from './backoff.js';
-import { ConnectionManagerError, type ConnectOptions, type WebSocketConstructorLike } from './types.js';
+import { ConnectionManagerError, type ConnectOptions, type CredentialTransport, type WebSocketConstructorLike } from './types.js';
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_HEARTBEAT = { intervalMs: 20_000, timeoutMs: 10_000 };
@@ -23,6 +23,7 @@ export interface ResolvedOptions {
   backoff: ResolvedBackoff;
   maxBlindResumeAttempts: number;
   maxQueuedMessages: number;
+  credentialsIn: CredentialTransport;
 }
 
 /**
@@ -34,6 +35,8 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
   if (typeof options.getToken !== 'function') throw new TypeError('connect: getToken is required');
   const ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
   if (!ctor) throw new TypeError('connect: no WebSocket constructor (on Node 20 pass `WebSocket` from the ws package)');
+  const credentialsIn = options.credentialsIn ?? 'subprotocol';
+  if (credentialsIn !== 'subprotocol' && credentialsIn !== 'query') throw new TypeError("connect: credentialsIn must be 'subprotocol' or 'query'");
   return {
     url: options.url,
     token: tokenFrom(options.getToken),
@@ -44,6 +47,7 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     backoff: resolveBackoff(options.backoff),
     maxBlindResumeAttempts: options.maxBlindResumeAttempts ?? 5,
     maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    credentialsIn,
   };
 }
 

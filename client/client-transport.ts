@@ -4,7 +4,7 @@ import { backoffDelay } from './backoff.js';
 import type { ResolvedOptions } from './client-options.js';
 import { startAttempt, type Attempt, type AttemptMode } from './connect-attempt.js';
 import { Heartbeat } from './heartbeat.js';
-import { detach, killSocket, OPEN, withQuery } from './socket-helpers.js';
+import { detach, killSocket, OPEN, upgradeTarget, type UpgradeTarget } from './socket-helpers.js';
 import { ConnectionManagerError, type ClientErrorEvent, type ConnectionState, type SessionInfo, type StateEvent, type WebSocketLike } from './types.js';
 import { refusalErrorCode } from './upgrade-refusal.js';
 
@@ -113,9 +113,10 @@ export class ClientTransport {
 
   private async open(mode: AttemptMode): Promise<void> {
     if (this.isClosed) return;
-    let url: string;
+    const { url: base, credentialsIn } = this.options;
+    let target: UpgradeTarget;
     if (mode === 'resume' && this.reconnectToken !== undefined) {
-      url = withQuery(this.options.url, 'reconnectToken', this.reconnectToken);
+      target = upgradeTarget(base, { reconnectToken: this.reconnectToken }, credentialsIn);
     } else {
       mode = 'fresh';
       let token: string | null;
@@ -132,11 +133,11 @@ export class ClientTransport {
         this.shutdown({ code: 'TOKEN_UNAVAILABLE', message: 'getToken() gave no token: signed out' });
         return;
       }
-      url = withQuery(this.options.url, 'token', token);
+      target = upgradeTarget(base, { token }, credentialsIn);
     }
     let socket: WebSocketLike;
     try {
-      socket = new this.options.WebSocket(url);
+      socket = target.protocols ? new this.options.WebSocket(target.url, target.protocols) : new this.options.WebSocket(target.url);
     } catch (err) {
       this.host.onError({ code: 'CONNECT_FAILED', message: `could not open a WebSocket: ${(err as Error).message}` });
       this.schedule(mode, this.nextBackoff());

@@ -1,4 +1,5 @@
-import type { WebSocketLike } from './types.js';
+import { credentialSubprotocols, type SubprotocolCredential } from '../src/protocol/subprotocol.js';
+import type { CredentialTransport, WebSocketLike } from './types.js';
 
 /** WebSocket readyState OPEN, the same in browsers and `ws`. */
 export const OPEN = 1;
@@ -21,17 +22,28 @@ export function killSocket(socket: WebSocketLike): void {
   }
 }
 
+/** What a socket is opened with: the URL and, when the credential travels as a subprotocol, the protocols to offer. */
+export interface UpgradeTarget {
+  url: string;
+  protocols?: string[];
+}
+
 /**
- * The upgrade URL with one credential: a JWT (`token`) for a fresh login or a `reconnectToken`
- * for a resume, never both: one left in the app's URL or from an earlier attempt must not ride
- * along. http(s) becomes ws(s).
+ * The upgrade with one credential: a JWT for a fresh login or a reconnect token for a resume,
+ * never both: a `token` or `reconnectToken` left in the app's URL or from an earlier attempt
+ * must not ride along, so both are always removed from the URL. With `'subprotocol'` the
+ * credential is offered in `Sec-WebSocket-Protocol` (`canvas.v1` + `canvas.auth.<jwt>` or
+ * `canvas.resume.<token>`) and the URL carries none; with `'query'` it goes in the URL.
+ * http(s) becomes ws(s).
  */
-export function withQuery(base: string, key: 'token' | 'reconnectToken', value: string): string {
+export function upgradeTarget(base: string, credential: SubprotocolCredential, where: CredentialTransport): UpgradeTarget {
   const url = new URL(base);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   url.searchParams.delete('token');
   url.searchParams.delete('reconnectToken');
-  url.searchParams.set(key, value);
-  return url.toString();
+  if (where === 'subprotocol') return { url: url.toString(), protocols: credentialSubprotocols(credential) };
+  if ('token' in credential) url.searchParams.set('token', credential.token);
+  else url.searchParams.set('reconnectToken', credential.reconnectToken);
+  return { url: url.toString() };
 }

@@ -34,7 +34,18 @@ export interface WebSocketLike {
   on?(event: string, listener: (...args: never[]) => void): unknown;
 }
 
-export type WebSocketConstructorLike = new (url: string) => WebSocketLike;
+/** A WebSocket constructor: browsers' `WebSocket` and Node's `ws` both take `(url, protocols)`. */
+export type WebSocketConstructorLike = new (url: string, protocols?: string[]) => WebSocketLike;
+
+/**
+ * Where the SDK puts the credential of an upgrade:
+ * - `'subprotocol'` (default): in `Sec-WebSocket-Protocol`, next to `canvas.v1`
+ *   (`canvas.auth.<jwt>` or `canvas.resume.<reconnectToken>`); the URL carries no credential;
+ * - `'query'`: `?token=` / `?reconnectToken=`. Reverse proxies and load balancers log URLs,
+ *   and a logged reconnect token is a live credential for minutes: use it only where something
+ *   between the client and the server strips or rejects `Sec-WebSocket-Protocol`.
+ */
+export type CredentialTransport = 'subprotocol' | 'query';
 
 /** Returns a JWT for the upgrade and for `reauth`; null or undefined means "signed out: stop". */
 export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
@@ -72,6 +83,8 @@ export interface ConnectOptions {
   maxBlindResumeAttempts?: number;
   /** `send()` calls made while disconnected are queued (oldest dropped beyond this) and sent after the reconnect. Default 1000. */
   maxQueuedMessages?: number;
+  /** Where the JWT and the reconnect token go on the upgrade (see {@link CredentialTransport}). Default `'subprotocol'`. */
+  credentialsIn?: CredentialTransport;
 }
 
 /** A room message, with `data` typed as the app's message type. */

@@ -101,6 +101,15 @@ describe('demo app (node dist/main.js)', { timeout: 90_000 }, () => {
     return client;
   }
 
+  /** stdout's JSON log lines at warn level or above (pino: label "warn"/"error"/"fatal", or a number ≥ 40) that mention DEMO_MODE. */
+  function demoModeWarnings(p: DemoProcess): Array<Record<string, unknown>> {
+    return p.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => (['warn', 'error', 'fatal'].includes(String(l.level)) || Number(l.level) >= 40) && String(l.msg).includes('DEMO_MODE'));
+  }
+
   async function demoToken(port: number, query: string): Promise<string> {
     const res = await fetch(`http://127.0.0.1:${port}/demo/token?${query}`);
     expect(res.status).toBe(200);
@@ -113,6 +122,8 @@ describe('demo app (node dist/main.js)', { timeout: 90_000 }, () => {
     const { p, port } = await startListening({ DEMO_MODE: 'true' });
     expect(p.stdout).toContain(`127.0.0.1:${port}`);
     expect(p.stdout).toMatch(/\/ws\b/);
+    // It says so at start-up, at warn level (issue 12 §7): the token endpoint trusts anyone.
+    expect(demoModeWarnings(p)).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringContaining('/demo/token') })]);
 
     const alice = await open(port, await demoToken(port, 'user=alice&name=Alice'));
     expect(await alice.next()).toMatchObject({ type: 'connection_ack', userId: 'alice', tenantId: 'demo', resumed: false, rooms: [] });
@@ -135,9 +146,10 @@ describe('demo app (node dist/main.js)', { timeout: 90_000 }, () => {
   });
 
   it('without DEMO_MODE /demo/token is 404, and the WebSocket takes tokens signed with JWT_SECRET', async () => {
-    const { port } = await startListening({});
+    const { p, port } = await startListening({});
     const res = await fetch(`http://127.0.0.1:${port}/demo/token?user=alice`);
     expect(res.status).toBe(404);
+    expect(demoModeWarnings(p)).toEqual([]);
     const client = await open(port, jwt.sign({ sub: 'u1', tenantId: 't1' }, SECRET, { algorithm: 'HS256', expiresIn: 60 }));
     expect(await client.next()).toMatchObject({ type: 'connection_ack', userId: 'u1', tenantId: 't1' });
   });
@@ -149,6 +161,16 @@ describe('demo app (node dist/main.js)', { timeout: 90_000 }, () => {
     const lines = p.stderr.split('\n').filter((l) => l.trim().length > 0);
     expect(lines, p.stderr).toHaveLength(1);
     expect(lines[0]).toContain('JWT_SECRET');
+    expect(p.stdout).not.toMatch(/listening on/);
+  });
+
+  it('DEMO_MODE=true with NODE_ENV=production: exits with code 1 and one stderr line naming DEMO_MODE, before listening', async () => {
+    const p = start({ HOST: '127.0.0.1', PORT: String(await freePort()), JWT_SECRET: SECRET, DEMO_MODE: 'true', NODE_ENV: 'production' });
+    const { code } = await p.exited;
+    expect(code).toBe(1);
+    const lines = p.stderr.split('\n').filter((l) => l.trim().length > 0);
+    expect(lines, p.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/DEMO_MODE .*NODE_ENV=production/);
     expect(p.stdout).not.toMatch(/listening on/);
   });
 

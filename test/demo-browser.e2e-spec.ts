@@ -5,6 +5,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_KEYS } from '../src/demo/env.schema.js';
 import { freePort } from './support/free-port.js';
+import { recordingProxy } from './support/recording-proxy.js';
 
 /**
  * The demo page in a real browser: Debian's Chromium (/usr/bin/chromium, installed by .ci/run
@@ -96,6 +97,7 @@ describe('demo page in Chromium (playwright-core)', { timeout: 240_000 }, () => 
   let stdout = '';
   let browser: Browser | undefined;
   let base = '';
+  let serverPort = 0;
   const contexts: BrowserContext[] = [];
   /** Uncaught errors in the pages (none expected). */
   const pageErrors: string[] = [];
@@ -105,6 +107,7 @@ describe('demo page in Chromium (playwright-core)', { timeout: 240_000 }, () => 
     expect(existsSync(PAGE_JS), `${PAGE_JS} is missing: run \`npm run build\` first`).toBe(true);
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(true);
     const port = await freePort();
+    serverPort = port;
     base = `http://127.0.0.1:${port}`;
     server = spawn(process.execPath, [MAIN], {
       cwd: ROOT,
@@ -147,15 +150,47 @@ describe('demo page in Chromium (playwright-core)', { timeout: 240_000 }, () => 
     }
   }, 60_000);
 
-  async function openPage(query: string): Promise<Page> {
+  /** Opens the demo page at `origin` (default: the server itself); `prepare` runs before it loads. */
+  async function openPage(query: string, origin = base, prepare?: (page: Page) => void): Promise<Page> {
     const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
     page.on('pageerror', (err) => pageErrors.push(`${query}: ${String(err)}`));
-    await page.goto(`${base}/demo?${query}`);
+    prepare?.(page);
+    await page.goto(`${origin}/demo?${query}`);
     return page;
   }
+
+  it('the page connects and resumes with no credential in any URL: the JWT and the reconnect token travel in Sec-WebSocket-Protocol', async () => {
+    // Through a proxy that records every byte, as a logging reverse proxy would see the requests.
+    const proxy = await recordingProxy(serverPort);
+    try {
+      const socketUrls: string[] = [];
+      const carol = await openPage('name=Carol&canvas=quiet&retryMs=200', `http://127.0.0.1:${proxy.port}`, (page) =>
+        page.on('websocket', (ws) => socketUrls.push(ws.url())),
+      );
+      await badge(carol, 'connected');
+      const res = await fetch(`${base}/demo/drop?user=carol`, { method: 'POST' });
+      expect(await res.json()).toEqual({ dropped: 1 });
+      await badge(carol, 'resumed');
+
+      // The page's WebSocket URLs: the bare endpoint, twice (login, then resume).
+      expect(socketUrls).toEqual([`ws://127.0.0.1:${proxy.port}/ws`, `ws://127.0.0.1:${proxy.port}/ws`]);
+      // What the server was sent: no credential in any request target, the credentials in the header.
+      const requests = proxy.requests();
+      const upgrades = requests.filter((r) => r.headers.upgrade?.toLowerCase() === 'websocket');
+      expect(upgrades.map((u) => u.target)).toEqual(['/ws', '/ws']);
+      expect(upgrades[0]?.headers['sec-websocket-protocol']).toMatch(/^canvas\.v1, canvas\.auth\.eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(upgrades[1]?.headers['sec-websocket-protocol']).toMatch(/^canvas\.v1, canvas\.resume\.[\w-]{32}$/);
+      for (const r of requests) expect(r.target, 'a request target carries a credential').not.toMatch(/token=|eyJ/i);
+      // The server selected exactly canvas.v1 each time: never an entry carrying a credential.
+      expect(proxy.upgrades().map((u) => u.headers['sec-websocket-protocol'])).toEqual(['canvas.v1', 'canvas.v1']);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it("two users see each other's cursor and presence; a dropped socket shows reconnecting → resumed with the strokes drawn meanwhile", async () => {
     // Alice's first reconnect waits 15 s (retryMs), so that Bob can draw while she is away.

@@ -99,21 +99,29 @@ describe('resume: the reconnect token', () => {
     expect(back.ack).toMatchObject({ resumed: true, sessionId: alice.ack.sessionId });
   });
 
-  it('the resumed session keeps the original JWT’s expiry: if it has passed, reauth_required follows the ack at once', async () => {
-    const GRACE = 1000;
+  it('the resumed session keeps the original JWT’s deadline: past exp, reauth_required follows the ack at once with what is LEFT of the grace, and 4001 comes at exp + grace', async () => {
+    const GRACE = 1500;
     t = await TestApp.create({ options: { reauthGraceMs: GRACE } });
     const exp = expAfter(1200);
+    const deadline = exp * 1000 + GRACE;
     const alice = await awayAlice(t, ['c1'], { exp });
-    await sleep(exp * 1000 + 100 - Date.now());
+    // 1000 ms past exp: a fresh grace (the old bug) would end 1000 ms after the deadline.
+    await sleep(exp * 1000 + 1000 - Date.now());
 
+    const sentAt = Date.now();
     const back = await t.resume(alice.ack.reconnectToken);
-    const ackAt = Date.now();
     expect(back.ack).toMatchObject({ resumed: true, rooms: ['c1'] });
-    expect(await back.next()).toStrictEqual({ type: 'reauth_required', reason: 'token_expired', graceMs: GRACE });
-    expect(Date.now() - ackAt).toBeLessThan(1000);
+    const reauth = await back.next();
+    expect(reauth).toStrictEqual({ type: 'reauth_required', reason: 'token_expired', graceMs: expect.any(Number) });
+    // Never a fresh grace: at most what was left when the resume was asked for.
+    expect(reauth.graceMs).toBeLessThanOrEqual(deadline - sentAt);
+    expect(reauth.graceMs).toBeGreaterThan(0);
     expect(await back.next()).toMatchObject({ type: 'presence_state', canvasId: 'c1' });
-    // …and it is a real grace: no reauth → 4001.
+    // …and it ends at the session's deadline, not `graceMs` after some later moment.
     expect(await back.closed).toEqual({ code: 4001, reason: 'token expired' });
+    const closedAt = Date.now();
+    expect(closedAt).toBeGreaterThanOrEqual(deadline - 30);
+    expect(closedAt, 'the 4001 came well after the session deadline').toBeLessThan(deadline + 700);
   });
 
   it('the resumed session keeps the original JWT’s expiry: resumed before it, reauth_required comes at the original exp', async () => {

@@ -36,9 +36,10 @@ describe('SDK: resume refused → fresh login and rejoin', { timeout: 60_000 }, 
     expect(alice.errors).toContainEqual(expect.objectContaining({ code: 'UNAUTHORIZED', status: 401 }));
     expect(alice.tokenCalls).toBe(2);
     expect(tracked.sockets).toHaveLength(3); // first, refused resume, fresh login
-    expect(tracked.sockets[1].url).toContain('reconnectToken=');
-    expect(tracked.sockets[2].url).toContain('token=');
-    expect(tracked.sockets[2].url).not.toContain('reconnectToken=');
+    // The credentials went in Sec-WebSocket-Protocol (the SDK's default), never in the URL.
+    expect(tracked.offered[1]).toEqual(['canvas.v1', expect.stringMatching(/^canvas\.resume\./)]);
+    expect(tracked.offered[2]).toEqual(['canvas.v1', expect.stringMatching(/^canvas\.auth\./)]);
+    for (const socket of tracked.sockets) expect(socket.url).toBe(app().url);
     expect(alice.client.session!.sessionId).not.toBe(firstSession);
 
     // rooms rejoined: presence is whole again on both sides, and messages flow

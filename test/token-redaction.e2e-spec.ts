@@ -112,7 +112,18 @@ describe('tokens never appear in logs', () => {
       keep(token);
       expect((await t.refusal(`?token=${encodeURIComponent(token)}`)).status).toBe(401);
       expect((await t.refusal('', { Authorization: `Bearer ${token}` })).status).toBe(401);
+      if (/^[\w.-]+$/.test(token)) expect((await t.refusal('', { 'Sec-WebSocket-Protocol': `canvas.v1, canvas.auth.${token}` })).status).toBe(401);
     }
+
+    // In Sec-WebSocket-Protocol: accepted, ambiguous (two entries) and without canvas.v1.
+    const carol = await t.connect(null, { protocols: ['canvas.v1', `canvas.auth.${keep(t.token({ sub: 'carol' }))}`] });
+    keep(carol.ack.reconnectToken);
+    const two = `canvas.v1, canvas.auth.${keep(t.token({ sub: 'x' }))}, canvas.auth.${keep(t.token({ sub: 'y' }))}`;
+    expect((await t.refusal('', { 'Sec-WebSocket-Protocol': two })).status).toBe(401);
+    expect((await t.refusal('', { 'Sec-WebSocket-Protocol': `canvas.auth.${keep(t.token({ sub: 'z' }))}` })).status).toBe(401);
+    await carol.close(1001);
+    keep((await t.connect(null, { protocols: ['canvas.v1', `canvas.resume.${carol.ack.reconnectToken}`] })).ack.reconnectToken);
+    expect((await t.refusal('', { 'Sec-WebSocket-Protocol': `canvas.v1, canvas.resume.${carol.ack.reconnectToken}` })).status).toBe(401);
 
     // Reauth frames carrying tokens, valid and not.
     expect(await alice.request({ type: 'reauth', token: keep(t.token({ sub: 'alice', name: 'Alice' })) })).toMatchObject({ type: 'reauth_ok' });
@@ -186,9 +197,9 @@ describe('tokens never appear in logs', () => {
           await new Promise((r) => setTimeout(r, 100));
         }
         const url = `ws://127.0.0.1:${port}/ws`;
-        const open = (query: string, headers?: Record<string, string>) =>
+        const open = (query: string, headers?: Record<string, string>, protocols: string[] = []) =>
           new Promise<{ ws: WebSocket; ack: any } | number>((resolve) => {
-            const ws = new WebSocket(`${url}${query}`, { headers });
+            const ws = new WebSocket(`${url}${query}`, protocols, { headers });
             ws.once('message', (raw) => resolve({ ws, ack: JSON.parse(raw.toString()) }));
             ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
           });
@@ -214,8 +225,16 @@ describe('tokens never appear in logs', () => {
         expect(back.ack.resumed).toBe(true);
         secrets.push(back.ack.reconnectToken);
         expect(await open(`?reconnectToken=${a.ack.reconnectToken}`)).toBe(401);
+        // Credentials in Sec-WebSocket-Protocol: a login, a resume, a refused one; and plain HTTP requests carrying the header.
+        const c = (await open('', {}, ['canvas.v1', `canvas.auth.${secrets[1]}`])) as { ws: WebSocket; ack: any };
+        expect(c.ack.type).toBe('connection_ack');
+        secrets.push(c.ack.reconnectToken);
+        expect(await open('', {}, ['canvas.v1', `canvas.auth.${secrets[2]}`])).toBe(401);
+        expect(await open('', {}, ['canvas.v1', `canvas.resume.${a.ack.reconnectToken}`])).toBe(401);
         for (const path of [`/ws-nope?token=${secrets[0]}`, `/health?token=${secrets[1]}`, `/?reconnectToken=${b.ack.reconnectToken}`]) {
-          await fetch(`http://127.0.0.1:${port}${path}`, { headers: { Authorization: `Bearer ${secrets[1]}` } }).catch(() => undefined);
+          await fetch(`http://127.0.0.1:${port}${path}`, {
+            headers: { Authorization: `Bearer ${secrets[1]}`, 'Sec-WebSocket-Protocol': `canvas.v1, canvas.resume.${b.ack.reconnectToken}` },
+          }).catch(() => undefined);
         }
         await new Promise((r) => setTimeout(r, 300));
         child.kill('SIGTERM');

@@ -59,6 +59,17 @@ describe('validateEnv', () => {
     expect(o.jwt).toMatchObject({ secret: 'env-secret', algorithms: ['HS256'], tenantClaim: 'tenantId', clockToleranceS: 0 });
   });
 
+  it('DEMO_MODE=true with NODE_ENV=production → one single-line error naming DEMO_MODE; fine in any other NODE_ENV', () => {
+    for (const nodeEnv of ['production', 'Production', ' production ']) {
+      const message = errorOf({ ...base, DEMO_MODE: 'true', NODE_ENV: nodeEnv });
+      expect(message).toMatch(/^Invalid configuration: DEMO_MODE /);
+      expect(message).toContain('NODE_ENV=production');
+    }
+    expect(validateEnv({ ...base, DEMO_MODE: 'true', NODE_ENV: 'development' }).DEMO_MODE).toBe(true);
+    expect(validateEnv({ ...base, DEMO_MODE: 'true' }).DEMO_MODE).toBe(true);
+    expect(validateEnv({ ...base, DEMO_MODE: 'false', NODE_ENV: 'production' }).DEMO_MODE).toBe(false);
+  });
+
   it('reads numbers from strings', () => {
     const env = validateEnv({ ...base, PORT: '8080', WS_MAX_CONNECTIONS: '2', WS_RATE_LIMIT_POINTS: '5', JWT_CLOCK_TOLERANCE_S: '30' });
     expect(env).toMatchObject({ PORT: 8080, WS_MAX_CONNECTIONS: 2, WS_RATE_LIMIT_POINTS: 5, JWT_CLOCK_TOLERANCE_S: 30 });

@@ -27,6 +27,8 @@ const envShape = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  /** Read only to refuse DEMO_MODE in production (below); the app behaves the same otherwise. */
+  NODE_ENV: optionalString,
   WS_PATH: z.string().startsWith('/', 'must start with /').default('/ws'),
   JWT_SECRET: optionalString,
   JWT_PUBLIC_KEY: optionalString,
@@ -100,6 +102,14 @@ export const envSchema = envShape.superRefine((env, ctx) => {
   if (env.REDIS_URL && env.REDIS_CLUSTER_NODES.length > 0)
     ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'cannot be combined with REDIS_URL (set one of them)' });
   if (asym && !env.JWT_PUBLIC_KEY) ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'is required for RS*/PS*/ES* algorithms' });
+  // DEMO_MODE mints tokens for any tenant and user with the real JWT_SECRET, and its
+  // POST /demo/drop is unauthenticated: never with NODE_ENV=production (whatever its case).
+  if (env.DEMO_MODE && env.NODE_ENV?.trim().toLowerCase() === 'production')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DEMO_MODE'],
+      message: 'must not be true when NODE_ENV=production (it mints tokens for any user with JWT_SECRET and exposes an unauthenticated POST /demo/drop)',
+    });
 });
 
 export type AppEnv = z.output<typeof envSchema>;

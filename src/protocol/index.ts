@@ -1,2 +1,3 @@
 export * from './protocol.types.js';
 export * from './frame-parser.js';
+export * from './subprotocol.js';

@@ -1,10 +1,9 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import jwt from 'jsonwebtoken';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveConnectionManagerOptions, type ConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { AuthError } from '../domain/connections/auth-error.js';
-import { JwtAuthenticator, createConnectionManagerJwtService, extractToken } from './auth.js';
+import { JwtAuthenticator, createConnectionManagerJwtService } from './auth.js';
 
 const SECRET = 'unit-secret-that-is-long-enough-for-hs256';
 const now = () => Math.floor(Date.now() / 1000);
@@ -157,28 +156,5 @@ describe('JwtAuthenticator (asymmetric keys)', () => {
     expect(both.verify(sign({ sub: 'hs' })).userId).toBe('hs');
     expect(both.verify(sign({ sub: 'rs' }, rsa.privateKey, { algorithm: 'RS256' })).userId).toBe('rs');
     refusal(both, hmacToken({}, rsa.publicKey));
-  });
-});
-
-describe('extractToken', () => {
-  const req = (authorization?: string) => ({ headers: authorization === undefined ? {} : { authorization } }) as IncomingMessage;
-  const query = (s: string) => new URLSearchParams(s);
-
-  it('reads Authorization: Bearer (scheme case-insensitive)', () => {
-    expect(extractToken(req('Bearer abc.def.ghi'), query(''))).toBe('abc.def.ghi');
-    expect(extractToken(req('bearer abc.def.ghi'), query(''))).toBe('abc.def.ghi');
-  });
-
-  it('reads the token query parameter when there is no header', () => {
-    expect(extractToken(req(), query('token=q.q.q'))).toBe('q.q.q');
-    expect(extractToken(req(), query('token='))).toBeUndefined();
-    expect(extractToken(req(), query(''))).toBeUndefined();
-  });
-
-  it('the header wins over the query parameter, even when the header is unusable', () => {
-    expect(extractToken(req('Bearer h.h.h'), query('token=q.q.q'))).toBe('h.h.h');
-    const fromBadHeader = extractToken(req('Basic dTE6cHc='), query('token=q.q.q'));
-    expect(fromBadHeader).not.toBe('q.q.q');
-    expect(() => authenticator().verify(fromBadHeader)).toThrow(AuthError);
   });
 });

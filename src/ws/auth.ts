@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { AuthError } from '../domain/connections/auth-error.js';
@@ -49,20 +48,6 @@ export function createConnectionManagerJwtService(options: ResolvedConnectionMan
     });
   }
   return new JwtService({ verifyOptions, secret: (secret ?? publicKey) as unknown as string });
-}
-
-/**
- * The credential of an upgrade request: the `Authorization: Bearer` header, else the `token`
- * query parameter (browsers cannot set headers). The header wins when both are given.
- */
-export function extractToken(req: IncomingMessage, query: URLSearchParams): string | undefined {
-  const header = req.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    return match ? match[1] : '';
-  }
-  const token = query.get('token');
-  return token === null || token === '' ? undefined : token;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { ResolvedConnectionManagerOptions } from '../kernel/connection-mana
 import { managedConnectionOf } from './managed-socket.js';
 import { boundSlowUpgrades } from './slow-upgrade-bound.js';
 import { refusalResponse } from './upgrade-refusal.js';
-import { upgradeAttemptOf } from './upgrade-request.js';
+import { selectSubprotocol, upgradeAttemptOf } from './upgrade-request.js';
 
 /** Marks the gateway this adapter authenticates (other gateways pass through untouched). */
 export const CONNECTION_MANAGER_GATEWAY_FLAG = 'connectionManager';
@@ -73,7 +73,8 @@ type VerifyDone = (ok: boolean, status?: number, message?: string, headers?: Rec
  *
  *     app.useWebSocketAdapter(new ConnectionManagerWsAdapter(app));
  *
- * It also sets the path from the module options (a decorator cannot read config), bounds slow
+ * It also selects the `canvas.v1` subprotocol (never a credential entry offered next to it),
+ * sets the path from the module options (a decorator cannot read config), bounds slow
  * upgrades on the app's HTTP server (`upgradeHeadersTimeoutMs`, see {@link boundSlowUpgrades}),
  * caps the frame size (`maxPayloadBytes`; ws's own default is 100 MiB), turns off permessage-deflate
  * (CPU and memory per connection for cursor-sized frames) and skips Nest's per-client rxjs
@@ -113,6 +114,9 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
       ...rest,
       path: moduleOptions.path,
       verifyClient,
+      // Selects exactly canvas.v1; ws's default would select the first name offered, which may
+      // be a credential entry (canvas.auth.<jwt>) and would then be echoed in the response.
+      handleProtocols: selectSubprotocol,
       maxPayload: moduleOptions.maxPayloadBytes,
       perMessageDeflate: false,
       clientTracking: true,

@@ -9,6 +9,7 @@ import { ConnectionLifecycleService } from '../domain/connections/connection-lif
 import { SessionResumeService } from '../domain/connections/session-resume.service.js';
 import { sameUser, type Identity } from '../domain/connections/identity.js';
 import { TokenExpiryService } from '../domain/connections/token-expiry.service.js';
+import { credentialDeadline } from '../domain/connections/credential-deadline.js';
 import { AuthError } from '../domain/connections/auth-error.js';
 import { JwtAuthenticator } from './auth.js';
 import { ClientConnection } from '../domain/connections/client-connection.js';
@@ -46,6 +47,12 @@ interface SocketListeners {
  * 1008: 600 in 10 s with the defaults.
  */
 const RATE_ABUSE_FACTOR = 10;
+
+/**
+ * Longest token a `reauth` may carry: 8 KiB (a JWT is a few hundred bytes, a few KiB with many
+ * claims). Longer ones are refused with UNAUTHORIZED before any verification.
+ */
+export const MAX_REAUTH_TOKEN_BYTES = 8192;
 
 function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id?: RequestId } {
   return id === undefined ? frame : { ...frame, id };
@@ -113,6 +120,7 @@ export class ConnectionHandler {
     }
     const sessionId = accepted.resume?.sessionId ?? this.sessions.newSessionId();
     const connection = new ClientConnection(randomUUID(), sessionId, accepted.identity, accepted.ip, socket, Date.now());
+    connection.credentialDeadline = accepted.credentialDeadline;
     this.connections.register(connection);
     (socket as ManagedSocket)[MANAGED_CONNECTION] = connection;
     const l = this.listeners;
@@ -231,16 +239,23 @@ export class ConnectionHandler {
   }
 
   /**
-   * Reauth (any time, also before expiry): a token that fails verification gets UNAUTHORIZED and
+   * Reauth (any time, also before expiry): a token that fails verification (or is longer than
+   * {@link MAX_REAUTH_TOKEN_BYTES}) gets UNAUTHORIZED, counts toward the 1008 bad-frame close, and
    * the grace keeps running; a valid token of another user or tenant gets UNAUTHORIZED, then
-   * close 4003; a valid one replaces the identity and moves the expiry.
+   * close 4003; a valid one replaces the identity and moves the expiry and the session's
+   * credential deadline (persisted with the session, so a later resume starts from it).
    */
   private onReauth(connection: ClientConnection, token: string, id: RequestId | undefined): void {
+    // A JWT is a few hundred bytes; a huge one is refused before the verifier spends time on it.
+    if (Buffer.byteLength(token) > MAX_REAUTH_TOKEN_BYTES) {
+      this.failedReauth(connection, 'token too long', id);
+      return;
+    }
     let identity: Identity;
     try {
       identity = this.authenticator.verify(token);
     } catch (err) {
-      this.sendError(connection, ErrorCode.UNAUTHORIZED, err instanceof AuthError ? err.message : 'invalid token', id);
+      this.failedReauth(connection, err instanceof AuthError ? err.message : 'invalid token', id);
       return;
     }
     if (!sameUser(identity, connection.identity)) {
@@ -249,7 +264,9 @@ export class ConnectionHandler {
       return;
     }
     connection.identity = identity;
+    connection.credentialDeadline = credentialDeadline(identity.expiresAt, this.options);
     this.expiry.schedule(connection);
+    this.sessions.updateCredentials(connection);
     connection.sendFrame(withId({ type: 'reauth_ok', expiresAt: identity.expiresAt }, id));
     this.events.publish(ConnectionManagerEvent.AuthReauthenticated, new AuthReauthenticatedEvent({ ...connection.ref(), expiresAt: identity.expiresAt }));
   }
@@ -296,6 +313,21 @@ export class ConnectionHandler {
   /** Answers BAD_REQUEST; past `badFrameLimit` invalid frames in the window, closes with 1008. */
   private badFrame(connection: ClientConnection, message: string, id: RequestId | undefined): void {
     this.sendError(connection, ErrorCode.BAD_REQUEST, message, id);
+    this.countBadFrame(connection);
+  }
+
+  /**
+   * A reauth whose token does not verify (or is too long) is answered UNAUTHORIZED and counts as
+   * an invalid frame: guessing tokens on an open connection costs a verification each, so it is
+   * bounded like any other garbage (the 1008 close), not free.
+   */
+  private failedReauth(connection: ClientConnection, message: string, id: RequestId | undefined): void {
+    this.sendError(connection, ErrorCode.UNAUTHORIZED, message, id);
+    this.countBadFrame(connection);
+  }
+
+  /** One more invalid frame in the window; past `badFrameLimit` the connection is closed with 1008. */
+  private countBadFrame(connection: ClientConnection): void {
     const now = Date.now();
     if (now - connection.badWindowStart >= this.options.badFrameWindowMs) {
       connection.badWindowStart = now;

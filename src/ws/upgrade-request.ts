@@ -1,20 +1,85 @@
 import type { IncomingMessage } from 'node:http';
 import type { UpgradeAttempt } from '../domain/connections/admission.types.js';
-import { extractToken } from './auth.js';
+import { AUTH_SUBPROTOCOL_PREFIX, RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../protocol/subprotocol.js';
 import { clientIp } from './client-ip.js';
 
 /**
  * Reads what the admission needs off an upgrade request: the client IP (`trustProxyHops`
- * trusted proxies), the Origin, the JWT (Authorization header, else `?token=`) and the
- * `?reconnectToken=`. Nothing of the request is kept.
+ * trusted proxies), the Origin and the credentials. Nothing of the request is kept.
+ *
+ * Credentials, per kind, the first place that has one wins:
+ * - JWT: `Authorization: Bearer` header, else a `canvas.auth.<jwt>` entry of
+ *   `Sec-WebSocket-Protocol`, else `?token=`;
+ * - reconnect token: a `canvas.resume.<token>` entry, else `?reconnectToken=`.
+ * An entry is treated exactly like its query parameter (an empty JWT counts as absent, as
+ * `?token=` does; an empty reconnect token is refused, as `?reconnectToken=` is). The header wins even when it is unusable (not `Bearer …`): it is then
+ * refused as invalid, never skipped for a weaker credential.
  */
 export function upgradeAttemptOf(req: IncomingMessage, trustProxyHops: number): UpgradeAttempt {
   const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-  const reconnectToken = query.get('reconnectToken');
+  const offered = subprotocolCredentials(req.headers['sec-websocket-protocol']);
+  const header = req.headers.authorization;
   return {
     ip: clientIp(req, trustProxyHops),
     origin: req.headers.origin,
-    token: extractToken(req, query),
-    reconnectToken: reconnectToken === null ? undefined : reconnectToken,
+    token: header !== undefined ? bearerToken(header) : (offered.token ?? nonEmpty(query.get('token'))),
+    reconnectToken: offered.reconnectToken ?? query.get('reconnectToken') ?? undefined,
+    refusedCredentials: offered.refused,
   };
+}
+
+/** The credentials a `Sec-WebSocket-Protocol` header carries, or why they cannot be used. */
+export interface SubprotocolCredentials {
+  token?: string;
+  reconnectToken?: string;
+  /** Set when the entries are unusable as given: the upgrade is refused (401) with this message. */
+  refused?: string;
+}
+
+/**
+ * Parses the credential entries of `Sec-WebSocket-Protocol` (`ws` has already answered 400 to a
+ * header that is not a comma-separated list of tokens, or repeats one). Refused:
+ * - two entries of one kind (`canvas.auth.A, canvas.auth.B`): "ambiguous credentials"; which one
+ *   the client meant is a guess the server does not make;
+ * - credential entries without `canvas.v1`: the server could only select a credential entry
+ *   (echoing it) or none (every browser and `ws` client then fails the handshake anyway), so the
+ *   upgrade is refused before a session is made for a client that cannot use it.
+ * Names that are none of ours are ignored (a client may offer other subprotocols too).
+ */
+export function subprotocolCredentials(header: string | undefined): SubprotocolCredentials {
+  if (header === undefined) return {};
+  let v1 = false;
+  const tokens: string[] = [];
+  const reconnectTokens: string[] = [];
+  for (const raw of header.split(',')) {
+    const name = raw.trim();
+    if (name === SUBPROTOCOL) v1 = true;
+    else if (name.startsWith(AUTH_SUBPROTOCOL_PREFIX)) tokens.push(name.slice(AUTH_SUBPROTOCOL_PREFIX.length));
+    else if (name.startsWith(RESUME_SUBPROTOCOL_PREFIX)) reconnectTokens.push(name.slice(RESUME_SUBPROTOCOL_PREFIX.length));
+  }
+  if (tokens.length > 1 || reconnectTokens.length > 1) return { refused: 'ambiguous credentials' };
+  if (tokens.length + reconnectTokens.length > 0 && !v1) return { refused: `credentials in Sec-WebSocket-Protocol need ${SUBPROTOCOL} offered too` };
+  const out: SubprotocolCredentials = {};
+  const token = nonEmpty(tokens[0]);
+  if (token !== undefined) out.token = token;
+  if (reconnectTokens[0] !== undefined) out.reconnectToken = reconnectTokens[0];
+  return out;
+}
+
+/**
+ * The subprotocol the server selects (ws's `handleProtocols`): exactly `canvas.v1` when offered,
+ * else none. Never the first offered name (ws's default), which could be a credential entry.
+ */
+export function selectSubprotocol(protocols: Set<string>): string | false {
+  return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
+}
+
+/** The token of an `Authorization: Bearer <token>` header; `''` (refused as invalid) for any other form. */
+export function bearerToken(header: string): string {
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? '';
+}
+
+function nonEmpty(value: string | null | undefined): string | undefined {
+  return value === null || value === undefined || value === '' ? undefined : value;
 }

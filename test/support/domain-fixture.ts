@@ -5,6 +5,7 @@ import { ClientConnection } from '../../src/domain/connections/client-connection
 import { ConnectionLifecycleService } from '../../src/domain/connections/connection-lifecycle.service.js';
 import { ConnectionService } from '../../src/domain/connections/connection.service.js';
 import type { Identity } from '../../src/domain/connections/identity.js';
+import { credentialDeadline } from '../../src/domain/connections/credential-deadline.js';
 import { SessionResumeService } from '../../src/domain/connections/session-resume.service.js';
 import { TokenExpiryService } from '../../src/domain/connections/token-expiry.service.js';
 import type { CanvasAccessPolicy } from '../../src/domain/ports/canvas-access-policy.port.js';
@@ -164,6 +165,8 @@ export class DomainFixture {
     const n = ++connectionSeq;
     const full: Identity = { userId: 'ann', tenantId: 't1', expiresAt: Date.now() + 3_600_000, ...identity };
     const connection = new ClientConnection(`conn-${n}`, sessionId ?? `session-${n}`, full, '10.0.0.1', new FakeSocket(), Date.now());
+    // As the admission gives it for a fresh login: the JWT's exp + tolerance + grace.
+    connection.credentialDeadline = credentialDeadline(full.expiresAt, this.options);
     if (!this.connections.tryReserve()) throw new Error('fixture: maxConnections reached');
     this.connections.register(connection);
     return connection as TestConnection;

@@ -18,18 +18,24 @@ import {
  * over `ws` (Node 20 has no global WebSocket).
  */
 
-/** A `ws` WebSocket class that remembers every socket it made (to drop or pause one). */
-export function trackedWebSocket(): { WebSocket: WebSocketConstructorLike; sockets: WebSocket[]; last(): WebSocket } {
+/**
+ * A `ws` WebSocket class that remembers every socket it made (to drop or pause one) and the
+ * subprotocols each offered (where the SDK puts the credential by default).
+ */
+export function trackedWebSocket(): { WebSocket: WebSocketConstructorLike; sockets: WebSocket[]; offered: Array<string[] | undefined>; last(): WebSocket } {
   const sockets: WebSocket[] = [];
+  const offered: Array<string[] | undefined> = [];
   class Tracked extends WebSocket {
-    constructor(url: string) {
-      super(url);
+    constructor(url: string, protocols?: string[]) {
+      super(url, protocols);
       sockets.push(this);
+      offered.push(protocols);
     }
   }
   return {
     WebSocket: Tracked,
     sockets,
+    offered,
     last: () => {
       const ws = sockets.at(-1);
       if (!ws) throw new Error('no socket was opened yet');
@@ -50,9 +56,9 @@ export class BrowserLikeWebSocket implements WebSocketLike {
   onerror: ((event: any) => void) | null = null;
   private readonly ws: WebSocket;
 
-  constructor(url: string) {
+  constructor(url: string, protocols?: string[]) {
     BrowserLikeWebSocket.opened++;
-    this.ws = new WebSocket(url);
+    this.ws = new WebSocket(url, protocols);
     this.ws.on('open', () => this.onopen?.({ type: 'open' }));
     this.ws.on('message', (data, isBinary) => this.onmessage?.({ data: isBinary ? data : data.toString() }));
     this.ws.on('error', () => this.onerror?.({ type: 'error' }));

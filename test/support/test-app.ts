@@ -101,15 +101,16 @@ export class TestApp {
 
   /**
    * Opens a client with `?token=` (none when `claims` is null), waits for connection_ack and
-   * returns it with the ack. `extra.query` is appended (e.g. `&reconnectToken=…`).
+   * returns it with the ack. `extra.query` is appended (e.g. `&reconnectToken=…`);
+   * `extra.protocols` are offered in `Sec-WebSocket-Protocol`.
    */
   async connect(
     claims: TokenClaims | string | null = {},
-    extra: { headers?: Record<string, string>; query?: string } = {},
+    extra: { headers?: Record<string, string>; query?: string; protocols?: string[] } = {},
   ): Promise<TestClient & { ack: any }> {
     const token = claims === null ? undefined : typeof claims === 'string' ? claims : this.token(claims);
     const params = [token === undefined ? '' : `token=${encodeURIComponent(token)}`, (extra.query ?? '').replace(/^[&?]/, '')].filter((p) => p.length > 0);
-    const ws = new WebSocket(`${this.url}${params.length > 0 ? `?${params.join('&')}` : ''}`, { headers: extra.headers });
+    const ws = new WebSocket(`${this.url}${params.length > 0 ? `?${params.join('&')}` : ''}`, extra.protocols ?? [], { headers: extra.headers });
     const client = new TestClient(ws) as TestClient & { ack: any };
     this.clients.add(client);
     await new Promise<void>((resolve, reject) => {

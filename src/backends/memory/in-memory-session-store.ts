@@ -1,4 +1,4 @@
-import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
+import type { MissedMessage, MissedMessages, SessionCredentials, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
 
 interface AwaySession {
   record: SessionRecord;
@@ -122,6 +122,18 @@ export class InMemorySessionStore implements SessionStore {
     if (!rooms) return;
     rooms.delete(canvasId);
     if (rooms.size === 0) this.connectedRooms.delete(sessionId);
+  }
+
+  async updateCredentials(sessionId: string, credentials: SessionCredentials): Promise<void> {
+    const record = this.records.get(sessionId);
+    if (!record) return;
+    // In place: an away session's buffer entry holds the same record object.
+    record.expiresAt = credentials.expiresAt;
+    record.credentialDeadline = credentials.credentialDeadline;
+    if (credentials.name === undefined) delete record.name;
+    else record.name = credentials.name;
+    if (credentials.canvases === undefined) delete record.canvases;
+    else record.canvases = credentials.canvases;
   }
 
   async remove(sessionId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { MissedMessage, MissedMessages, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
-import { ADD_ROOM_LUA, APPEND_LUA, TAKE_LUA, WRITE_SESSION_LUA } from './session.lua.js';
+import type { MissedMessage, MissedMessages, SessionCredentials, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
+import { ADD_ROOM_LUA, APPEND_LUA, SET_IF_UNCHANGED_LUA, TAKE_LUA, WRITE_SESSION_LUA } from './session.lua.js';
 import type { RedisClient } from './redis-connections.js';
 
 /**
@@ -18,6 +18,7 @@ type Scripted = RedisClient & {
   cmTake(k1: string, k2: string, ...args: string[]): Promise<[string[], number]>;
   cmWriteSession(k1: string, k2: string, json: string, ttlMs: number, replaceRooms: '0' | '1', ...rooms: string[]): Promise<number>;
   cmAddRoom(k1: string, k2: string, canvasId: string): Promise<number>;
+  cmSetIfUnchanged(key: string, expected: string, next: string): Promise<number>;
 };
 
 /** The record without its room list (stored as a set). */
@@ -25,6 +26,9 @@ function withoutRooms(record: SessionRecord): StoredSession {
   const { rooms: _rooms, ...rest } = record;
   return rest;
 }
+
+/** Tries of the compare-and-set of a credential update before it gives up (each lost try means another writer just wrote the record). */
+const CREDENTIAL_UPDATE_TRIES = 3;
 
 /**
  * Sessions on Redis, so a client resumes on any instance. Keys (prefix `cm`):
@@ -55,6 +59,7 @@ export class RedisSessionStore implements SessionStore {
     redis.defineCommand('cmTake', { numberOfKeys: 2, lua: TAKE_LUA });
     redis.defineCommand('cmWriteSession', { numberOfKeys: 2, lua: WRITE_SESSION_LUA });
     redis.defineCommand('cmAddRoom', { numberOfKeys: 2, lua: ADD_ROOM_LUA });
+    redis.defineCommand('cmSetIfUnchanged', { numberOfKeys: 1, lua: SET_IF_UNCHANGED_LUA });
     this.redis = redis as Scripted;
   }
 
@@ -160,6 +165,23 @@ export class RedisSessionStore implements SessionStore {
 
   async removeRoom(sessionId: string, canvasId: string): Promise<void> {
     await this.redis.srem(this.roomsKey(sessionId), canvasId);
+  }
+
+  /**
+   * Read, change the credential fields, compare-and-set (TTL kept): a record written by someone
+   * else in between (a suspend, a resume elsewhere) makes the write miss, and the update is redone
+   * on the new record, so nothing that writer stored is lost.
+   */
+  async updateCredentials(sessionId: string, credentials: SessionCredentials): Promise<void> {
+    const key = this.sessionKey(sessionId);
+    for (let i = 0; i < CREDENTIAL_UPDATE_TRIES; i++) {
+      const raw = await this.redis.get(key);
+      if (raw === null) return;
+      const { name: _name, canvases: _canvases, ...rest } = JSON.parse(raw) as StoredSession;
+      const next: StoredSession = { ...rest, ...credentials };
+      if ((await this.redis.cmSetIfUnchanged(key, raw, JSON.stringify(next))) === 1) return;
+    }
+    throw new Error(`session ${sessionId} kept changing during a credential update`);
   }
 
   async remove(sessionId: string): Promise<void> {

@@ -82,3 +82,14 @@ export const ADD_ROOM_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('SADD', KEYS[2], ARGV[1])
 `;
+
+/**
+ * Compare-and-set of one string key, keeping its TTL: writes ARGV[2] only if the key still holds
+ * ARGV[1] (the value the caller read). A record rewritten meanwhile (a suspend, a resume on
+ * another instance) is never overwritten with a stale copy. → 1 written, 0 changed meanwhile or gone
+ */
+export const SET_IF_UNCHANGED_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+`;

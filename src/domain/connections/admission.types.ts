@@ -15,11 +15,21 @@ export interface UpgradeAttempt {
   token: string | undefined;
   /** The reconnect token presented, when resuming. */
   reconnectToken: string | undefined;
+  /**
+   * Set when the credentials were presented in a form that cannot be used (two JWTs in
+   * `Sec-WebSocket-Protocol`, …): refused with 401 and this message at the credential check.
+   */
+  refusedCredentials?: string | undefined;
 }
 
 /** What an admitted upgrade carries from the admission to the connection handler. */
 export interface AdmittedUpgrade {
   identity: Identity;
+  /**
+   * The session's credential deadline, epoch ms: from the JWT presented, or, on a resume with
+   * the reconnect token alone, the session's stored one (never a new one).
+   */
+  credentialDeadline: number;
   ip: string;
   /** Set when resuming: the session to resume (its token is already used up). */
   resume?: SessionRecord;

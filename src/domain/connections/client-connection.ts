@@ -75,6 +75,13 @@ export class ClientConnection {
    */
   expirySlot = 0;
   inReauthGrace = false;
+  /**
+   * The session's credential deadline (epoch ms; see credential-deadline.ts): the 4001 close comes
+   * at it, whatever `reauth_required` said. Set from the admitted upgrade before the connection
+   * is started and by a successful reauth. 0 until then: already past, so a connection that
+   * somehow missed it is closed rather than kept without a deadline (fails closed).
+   */
+  credentialDeadline = 0;
 
   constructor(
     readonly id: string,

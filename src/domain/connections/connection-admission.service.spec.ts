@@ -71,7 +71,11 @@ describe('ConnectionAdmissionService: admitted upgrades', () => {
     const decision = await a.admit({ token: sign({ name: 'Ann' }) });
     expect(decision).toEqual({
       ok: true,
-      upgrade: { identity: { userId: 'ann', tenantId: 't1', name: 'Ann', canvases: undefined, expiresAt: expect.any(Number) }, ip: '10.0.0.1' },
+      upgrade: {
+        identity: { userId: 'ann', tenantId: 't1', name: 'Ann', canvases: undefined, expiresAt: expect.any(Number) },
+        credentialDeadline: (decision.ok ? decision.upgrade.identity.expiresAt : 0) + a.f.options.reauthGraceMs,
+        ip: '10.0.0.1',
+      },
     });
     expect(a.f.connections.tryReserve()).toBe(false);
     expect(a.f.connections.tryReserveIp('10.0.0.1')).toBe(false);
@@ -304,5 +308,45 @@ describe('ConnectionAdmissionService: a refusal gives back every slot it took', 
     expect(refusal(await a.admit())?.message).toBe('too many connection attempts');
     // The second slot is still free: neither refusal kept one.
     expect((await a.admit({ ip: '10.0.0.2' })).ok).toBe(true);
+  });
+});
+
+describe('ConnectionAdmissionService: the session credential deadline (issue 12 §1)', () => {
+  /** An away session of ann whose JWT expires at `exp` (ms); the clock is then set to `at`. */
+  async function awayUntilDeadline(a: Admission, exp: number): Promise<{ token: string; sessionId: string }> {
+    const { connection, token } = await a.f.open({ userId: 'ann', tenantId: 't1', expiresAt: exp });
+    await a.f.socketClosed(connection);
+    return { token, sessionId: connection.sessionId };
+  }
+
+  it('a reconnect token alone carries the session deadline (not a new one); after exp but before it, still admitted', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const a = setup({ options: { reauthGraceMs: 30_000 } });
+    const { token } = await awayUntilDeadline(a, 1_010_000);
+    vi.setSystemTime(1_020_000); // past exp, inside the grace
+    const decision = await a.admit({ token: undefined, reconnectToken: token });
+    expect(decision).toMatchObject({ ok: true, upgrade: { credentialDeadline: 1_040_000, identity: { expiresAt: 1_010_000 } } });
+  });
+
+  it('a reconnect token alone at the deadline: 401 "token expired", the token used up, the session removed, session.expired once', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const a = setup({ options: { reauthGraceMs: 30_000 } });
+    const { token, sessionId } = await awayUntilDeadline(a, 1_010_000);
+    vi.setSystemTime(1_040_000);
+    expect(refusal(await a.admit({ token: undefined, reconnectToken: token }))).toEqual({ status: 401, code: 'UNAUTHORIZED', message: 'token expired' });
+    expect(a.f.eventsNamed(ConnectionManagerEvent.SessionExpired)).toEqual([expect.objectContaining({ sessionId, userId: 'ann', tenantId: 't1' })]);
+    expect(a.f.sessionStore.size).toBe(0);
+    expect(refusal(await a.admit({ token: undefined, reconnectToken: token }))?.message).toBe('invalid or expired reconnect token');
+    expect(a.f.eventsNamed(ConnectionManagerEvent.SessionExpired)).toHaveLength(1);
+  });
+
+  it('with a fresh JWT of the same user past the deadline: admitted, and the new JWT gives the deadline', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const a = setup({ options: { reauthGraceMs: 30_000 } });
+    const { token } = await awayUntilDeadline(a, 1_010_000);
+    vi.setSystemTime(1_100_000);
+    const exp = 1_100 + 3600;
+    const decision = await a.admit({ token: sign({ exp }), reconnectToken: token });
+    expect(decision).toMatchObject({ ok: true, upgrade: { credentialDeadline: exp * 1000 + 30_000, identity: { expiresAt: exp * 1000 } } });
   });
 });

@@ -9,6 +9,7 @@ import { UpgradeRateLimiter } from '../ports/upgrade-rate-limiter.port.js';
 import { SessionService, identityOf } from '../sessions/session.service.js';
 import { refuse, type AdmissionDecision, type UpgradeAttempt } from './admission.types.js';
 import { AuthError } from './auth-error.js';
+import { credentialDeadline } from './credential-deadline.js';
 import { ConnectionService } from './connection.service.js';
 import { sameUser, type Identity } from './identity.js';
 import { LifecycleState } from './lifecycle-state.js';
@@ -17,7 +18,8 @@ import { LifecycleState } from './lifecycle-state.js';
  * Decides whether an upgrade may open a connection, in the protocol's refusal order:
  * draining (503) → IP attempt rate (429) → IP open connections (429, when capped) → Origin
  * (403) → instance capacity (503) → JWT or reconnect token (401; 503 when a shared session store
- * is unreachable). Every attempt that reaches here counts toward the IP rate, refused ones
+ * is unreachable). An admitted upgrade carries the session's credential deadline: the JWT's, or
+ * on a resume with the reconnect token alone the session's own (a resume never extends it). Every attempt that reaches here counts toward the IP rate, refused ones
  * included. An admitted upgrade holds a connection slot (and its IP slot) until its socket
  * registers or goes away; a refused one gives back whatever it took.
  */
@@ -97,6 +99,7 @@ export class ConnectionAdmissionService {
   /** JWT, reconnect token, or both (then the JWT must name the session's user and governs expiry). */
   private async authenticate(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
     const { token, reconnectToken, ip } = attempt;
+    if (attempt.refusedCredentials !== undefined) return refuse({ status: 401, code: 'UNAUTHORIZED', message: attempt.refusedCredentials });
     let identity: Identity | undefined;
     if (token !== undefined || reconnectToken === undefined) {
       try {
@@ -105,7 +108,8 @@ export class ConnectionAdmissionService {
         return refuse({ status: 401, code: 'UNAUTHORIZED', message: err instanceof AuthError ? err.message : 'invalid token' });
       }
     }
-    if (reconnectToken === undefined) return { ok: true, upgrade: { identity: identity!, ip } };
+    if (reconnectToken === undefined)
+      return { ok: true, upgrade: { identity: identity!, credentialDeadline: credentialDeadline(identity!.expiresAt, this.options), ip } };
     let record: SessionRecord | undefined;
     try {
       record = await this.claimSession(reconnectToken, identity);
@@ -114,19 +118,41 @@ export class ConnectionAdmissionService {
       return refuse({ status: 503, code: 'UNAVAILABLE', message: 'sessions are temporarily unavailable, retry later', retryAfterS: this.options.retryAfterS });
     }
     if (!record) return refuse({ status: 401, code: 'UNAUTHORIZED', message: 'invalid or expired reconnect token' });
-    return { ok: true, upgrade: { identity: identity ?? identityOf(record), ip, resume: record } };
+    // A fresh JWT governs from now on; the reconnect token alone keeps the session's deadline.
+    const upgrade = identity
+      ? { identity, credentialDeadline: credentialDeadline(identity.expiresAt, this.options), ip, resume: record }
+      : { identity: identityOf(record), credentialDeadline: this.storedDeadline(record), ip, resume: record };
+    return { ok: true, upgrade };
   }
 
   /**
    * The session a reconnect token resumes, used up only once every check passed (a refused
    * attempt keeps the token valid). Throws AuthError when a JWT came along that names another
-   * user; rejects when the session store is unreachable.
+   * user, and when the token comes alone after the session's credential deadline: that session
+   * is over (its token used up, the session removed, `session.expired` published by the one
+   * attempt that claimed it). Rejects when the session store is unreachable.
    */
   private async claimSession(reconnectToken: string, identity: Identity | undefined): Promise<SessionRecord | undefined> {
     const record = await this.sessions.find(reconnectToken);
     if (!record) return undefined;
     if (identity && !sameUser(identity, record)) throw new AuthError('token does not match the session');
-    if (record.awayUntil !== 0 && record.awayUntil <= Date.now()) return undefined;
+    const now = Date.now();
+    if (record.awayUntil !== 0 && record.awayUntil <= now) return undefined;
+    if (!identity && this.storedDeadline(record) <= now) {
+      const claimed = await this.sessions.claim(reconnectToken);
+      if (claimed) await this.sessions.expire(claimed);
+      throw new AuthError('token expired');
+    }
     return this.sessions.claim(reconnectToken);
+  }
+
+  /**
+   * The credential deadline stored with a session. A record written before the deadline was
+   * stored (a rolling upgrade over a shared Redis) has none: it is derived from the record's
+   * JWT expiry, which a resume alone never moved either.
+   */
+  private storedDeadline(record: SessionRecord): number {
+    const stored: unknown = record.credentialDeadline;
+    return typeof stored === 'number' && Number.isFinite(stored) ? stored : credentialDeadline(record.expiresAt, this.options);
   }
 }

@@ -279,6 +279,7 @@ describe('SessionResumeService steps 2–6: seats, replay and the burst', () => 
       userId: 'ann',
       tenantId: 't1',
       expiresAt: Date.now() + 3_600_000,
+      credentialDeadline: Date.now() + 3_630_000,
       connectionId: 'conn-on-dead-instance',
       rooms: ['c1'],
       awayUntil: 0,

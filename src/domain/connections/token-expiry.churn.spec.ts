@@ -43,6 +43,7 @@ describe('token-expiry timers under churn', () => {
     const churn = (from: number, n: number) => {
       for (let i = from; i < from + n; i++) {
         const c = new ClientConnection(`c${i}`, `s${i}`, { userId: 'u', tenantId: 't', expiresAt: now + 3_600_000 + i }, '127.0.0.1', socket, now);
+        c.credentialDeadline = c.identity.expiresAt + options.reauthGraceMs;
         service.schedule(c);
         service.clear(c);
       }

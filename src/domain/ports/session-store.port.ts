@@ -7,6 +7,12 @@ export interface SessionRecord {
   canvases?: string[];
   /** The session's JWT expiry, epoch ms; a resume without a new JWT keeps it. */
   expiresAt: number;
+  /**
+   * The session's credential deadline, epoch ms: `exp` + clock tolerance + reauth grace of the
+   * last JWT it proved (see domain/connections/credential-deadline.ts). Set on every activate,
+   * moved only by a successful reauth or a resume with a fresh JWT, never by a resume alone.
+   */
+  credentialDeadline: number;
   /** The connection that holds (or last held) the session. */
   connectionId: string;
   /**
@@ -23,6 +29,9 @@ export interface SessionRecord {
   /** Cluster mode: the instance that holds the connected session. */
   instanceId?: string;
 }
+
+/** What the session's last JWT proved: its claims (as the record keeps them) and the deadline they give. */
+export type SessionCredentials = Pick<SessionRecord, 'expiresAt' | 'credentialDeadline' | 'name' | 'canvases'>;
 
 /** One buffered room message: its room, a cluster-unique id (to drop duplicates on resume) and the frame. */
 export interface MissedMessage {
@@ -74,6 +83,12 @@ export interface SessionStore {
   addRoom(sessionId: string, canvasId: string): Promise<void>;
   /** Records that a connected session left a room. O(1), like {@link addRoom}. */
   removeRoom(sessionId: string, canvasId: string): Promise<void>;
+  /**
+   * Replaces the credentials of a known session (after a successful reauth), whether connected or
+   * away, without touching anything else of the record; an unknown session is ignored. One record
+   * read and written, no per-room work. Rejects when a shared store is unreachable.
+   */
+  updateCredentials(sessionId: string, credentials: SessionCredentials): Promise<void>;
   /** Forgets a session and its token for good. */
   remove(sessionId: string): Promise<void>;
   /**

@@ -47,6 +47,7 @@ describe('SessionService: reconnect tokens', () => {
       name: 'Ann',
       canvases: ['c1', 'c2'],
       expiresAt: c.identity.expiresAt,
+      credentialDeadline: c.identity.expiresAt + f.options.reauthGraceMs,
       connectionId: c.id,
       rooms: ['c1'],
       awayUntil: 0,
@@ -190,14 +191,23 @@ describe('SessionService: the stored room list of a connected session', () => {
 describe('identityOf', () => {
   it('gives a resumed session without a new JWT the identity it had (same fields, same shape)', () => {
     expect(
-      identityOf({ sessionId: 's', userId: 'ann', tenantId: 't1', name: 'Ann', canvases: ['c1'], expiresAt: 42, connectionId: 'c', rooms: [], awayUntil: 1 }),
+      identityOf({
+        sessionId: 's',
+        userId: 'ann',
+        tenantId: 't1',
+        name: 'Ann',
+        canvases: ['c1'],
+        expiresAt: 42,
+        credentialDeadline: 30_042,
+        connectionId: 'c',
+        rooms: [],
+        awayUntil: 1,
+      }),
     ).toEqual({ userId: 'ann', tenantId: 't1', name: 'Ann', canvases: ['c1'], expiresAt: 42 });
-    expect(Object.keys(identityOf({ sessionId: 's', userId: 'u', tenantId: 't', expiresAt: 1, connectionId: 'c', rooms: [], awayUntil: 0 }))).toEqual([
-      'userId',
-      'tenantId',
-      'name',
-      'canvases',
-      'expiresAt',
-    ]);
+    expect(
+      Object.keys(
+        identityOf({ sessionId: 's', userId: 'u', tenantId: 't', expiresAt: 1, credentialDeadline: 30_001, connectionId: 'c', rooms: [], awayUntil: 0 }),
+      ),
+    ).toEqual(['userId', 'tenantId', 'name', 'canvases', 'expiresAt']);
   });
 });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { ConnectionManagerEvent, SessionExpiredEvent, type RoomJoinedEvent, type RoomLeftEvent } from '../../kernel/connection-manager.events.js';
-import { SessionStore, type MissedMessages, type SessionRecord } from '../ports/session-store.port.js';
+import { SessionStore, type MissedMessages, type SessionCredentials, type SessionRecord } from '../ports/session-store.port.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import type { Identity } from '../connections/identity.js';
 import { hashReconnectToken, newReconnectToken } from './reconnect-token.js';
@@ -39,12 +39,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     this.subscriptions
       .on(ConnectionManagerEvent.RoomJoined, (event: RoomJoinedEvent) => this.onMembershipChange(event, 'joined'))
       .on(ConnectionManagerEvent.RoomLeft, (event: RoomLeftEvent) => this.onMembershipChange(event, 'left'));
-    this.store.onExpired((record) =>
-      this.events.publish(
-        ConnectionManagerEvent.SessionExpired,
-        new SessionExpiredEvent({ sessionId: record.sessionId, userId: record.userId, tenantId: record.tenantId, rooms: record.rooms }),
-      ),
-    );
+    this.store.onExpired((record) => this.publishExpired(record));
   }
 
   onApplicationShutdown(): void {
@@ -128,6 +123,34 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     return this.store.takeMissed(sessionId, roomKeys);
   }
 
+  /**
+   * Persists a connection's credentials after a successful reauth (its new JWT's claims and
+   * credential deadline), so a resume, on any instance and after a crash too, starts from them.
+   * Fire and forget: a store outage is logged; the next activate or suspend writes them anyway.
+   */
+  updateCredentials(connection: ClientConnection): void {
+    this.store.updateCredentials(connection.sessionId, credentialsOf(connection)).catch((err: unknown) => {
+      this.logger.warn(`session store unavailable, reauth not yet recorded for resume: ${(err as Error).message}`);
+    });
+  }
+
+  /**
+   * Ends a session whose credential deadline passed while it was away (a resume with the
+   * reconnect token alone came too late): removed from the store, `session.expired` published.
+   * The caller has used the token up, so this runs once per session.
+   */
+  async expire(record: SessionRecord): Promise<void> {
+    await this.end(record.sessionId);
+    this.publishExpired(record);
+  }
+
+  private publishExpired(record: SessionRecord): void {
+    this.events.publish(
+      ConnectionManagerEvent.SessionExpired,
+      new SessionExpiredEvent({ sessionId: record.sessionId, userId: record.userId, tenantId: record.tenantId, rooms: record.rooms }),
+    );
+  }
+
   /** Ends a session for good (logout, ban, a non-resumable close). */
   async end(sessionId: string): Promise<void> {
     try {
@@ -140,18 +163,24 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
 
 function toRecord(connection: ClientConnection, rooms: string[]): SessionRecord {
   const identity: Identity = connection.identity;
-  const record: SessionRecord = {
+  return {
     sessionId: connection.sessionId,
     userId: identity.userId,
     tenantId: identity.tenantId,
-    expiresAt: identity.expiresAt,
     connectionId: connection.id,
     rooms,
     awayUntil: 0,
+    ...credentialsOf(connection),
   };
-  if (identity.name !== undefined) record.name = identity.name;
-  if (identity.canvases !== undefined) record.canvases = [...identity.canvases];
-  return record;
+}
+
+/** The part of the record the connection's last JWT gives (undefined claims left out). */
+function credentialsOf(connection: ClientConnection): SessionCredentials {
+  const identity: Identity = connection.identity;
+  const credentials: SessionCredentials = { expiresAt: identity.expiresAt, credentialDeadline: connection.credentialDeadline };
+  if (identity.name !== undefined) credentials.name = identity.name;
+  if (identity.canvases !== undefined) credentials.canvases = [...identity.canvases];
+  return credentials;
 }
 
 /** The identity a resumed session carries when no new JWT came with the reconnect token. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redactUrl, scrubText } from './log-redaction.js';
+import { pino } from 'pino';
+import { REDACTED, REDACT_PATHS, redactUrl, scrubText } from './log-redaction.js';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
 
@@ -34,8 +35,36 @@ describe('scrubText', () => {
     expect(scrubText(`token was ${JWT}.`)).toBe(`token was ${REDACTED}.`);
   });
 
+  it('scrubs credential entries of Sec-WebSocket-Protocol, keeping canvas.v1 and the prefix', () => {
+    expect(scrubText(`protocols: canvas.v1, canvas.auth.${JWT}`)).toBe(`protocols: canvas.v1, canvas.auth.${REDACTED}`);
+    expect(scrubText('"canvas.resume.AbC_123-xyz", other')).toBe(`"canvas.resume.${REDACTED}", other`);
+  });
+
   it('leaves ordinary text alone', () => {
     const text = 'connection closed: heartbeat_timeout (tokens are fine to mention)';
     expect(scrubText(text)).toBe(text);
+  });
+});
+
+describe('REDACT_PATHS', () => {
+  it('censors every credential-bearing header of a logged request, Sec-WebSocket-Protocol (canvas.auth.<jwt>) included', () => {
+    const lines: string[] = [];
+    const log = pino({ redact: { paths: [...REDACT_PATHS], censor: REDACTED } }, { write: (s: string) => void lines.push(s) });
+    const headers = {
+      authorization: `Bearer ${JWT}`,
+      'sec-websocket-protocol': `canvas.v1, canvas.auth.${JWT}`,
+      'proxy-authorization': `Bearer ${JWT}`,
+      cookie: `s=${JWT}`,
+      host: 'h',
+    };
+    log.info({ req: { headers } }, 'upgrade');
+    const line = JSON.parse(lines.join('')) as { req: { headers: Record<string, string> } };
+    expect(line.req.headers).toEqual({
+      authorization: REDACTED,
+      'sec-websocket-protocol': REDACTED,
+      'proxy-authorization': REDACTED,
+      cookie: REDACTED,
+      host: 'h',
+    });
   });
 });

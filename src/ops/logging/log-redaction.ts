@@ -1,7 +1,8 @@
 /**
- * Keeping credentials out of log lines. Tokens reach a server in three places: the
- * `Authorization` header, the `token` / `reconnectToken` query parameters (browsers cannot set
- * headers on a WebSocket), and fields named `token` in frames and objects. All three are
+ * Keeping credentials out of log lines. Tokens reach a server in four places: the
+ * `Authorization` header, the `Sec-WebSocket-Protocol` header (`canvas.auth.<jwt>`,
+ * `canvas.resume.<token>`: how browsers send them without a URL), the `token` /
+ * `reconnectToken` query parameters, and fields named `token` in frames and objects. All four are
  * covered here, plus a last line of defence for free text (messages, error messages and
  * stacks) that might quote a URL, a `Bearer …` header or a bare JWT.
  */
@@ -64,8 +65,19 @@ const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 /** Three base64url parts, the first one a JSON object (`eyJ` = `{"`): what a JWT looks like. */
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 
-/** Scrubs credentials out of free text: `token=…` in quoted URLs, `Bearer …`, bare JWTs. */
+/**
+ * A credential entry of `Sec-WebSocket-Protocol` (`canvas.auth.<jwt>`, `canvas.resume.<token>`)
+ * quoted in text, e.g. the header's value in an error message. The value runs to the next
+ * character that cannot be in a subprotocol token (a comma, a space, a quote).
+ */
+const SUBPROTOCOL_CREDENTIAL = /\b(canvas\.(?:auth|resume)\.)[A-Za-z0-9!#$%&'*+.^_`|~-]+/g;
+
+/** Scrubs credentials out of free text: `token=…` in quoted URLs, `Bearer …`, subprotocol credential entries, bare JWTs. */
 export function scrubText(text: string): string {
   if (text.length === 0) return text;
-  return text.replace(QUERY_SECRET_IN_TEXT, `$1$2${REDACTED}`).replace(BEARER, `$1 ${REDACTED}`).replace(JWT, REDACTED);
+  return text
+    .replace(QUERY_SECRET_IN_TEXT, `$1$2${REDACTED}`)
+    .replace(BEARER, `$1 ${REDACTED}`)
+    .replace(SUBPROTOCOL_CREDENTIAL, `$1${REDACTED}`)
+    .replace(JWT, REDACTED);
 }
