@@ -8,6 +8,7 @@ import type { PresenceLeaveFrame } from '../../protocol/protocol.types.js';
 import { wireRoomId } from '../../protocol/protocol.types.js';
 import { ConnectionLifecycleService } from '../connections/connection-lifecycle.service.js';
 import { ConnectionService } from '../connections/connection.service.js';
+import { ConnectionQuotaStore } from '../ports/connection-quota-store.port.js';
 import { InstanceRegistry } from '../ports/instance-registry.port.js';
 import { MembershipStore } from '../ports/membership-store.port.js';
 import { SessionStore } from '../ports/session-store.port.js';
@@ -30,6 +31,9 @@ import { SessionService } from '../sessions/session.service.js';
  *   own lease was purged after a long stall), the instance makes the stores hold exactly its
  *   live memberships (adding missing ones, dropping stale ones) and re-registers its connected
  *   sessions, so presence and capacity are right within seconds.
+ * - connection quotas: each tick also renews this instance's lease in the tenants it holds
+ *   quota slots in (a dead instance's slots are dropped by the next acquire in the tenant once
+ *   its lease is past) and re-registers slots an outage lost; a clean shutdown gives them back.
  */
 @Injectable()
 export class ClusterCoordinator implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -44,6 +48,7 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     @Inject(MembershipStore) private readonly membership: MembershipStore,
     @Inject(SessionStore) private readonly sessionStore: SessionStore,
+    @Inject(ConnectionQuotaStore) private readonly quotaStore: ConnectionQuotaStore,
     private readonly local: LocalRoomRegistry,
     private readonly rooms: RoomService,
     private readonly connections: ConnectionService,
@@ -79,6 +84,7 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
     if (!this.registry) return;
     // Sockets the adapter terminated last are still being cleaned up: let their writes land.
     await this.lifecycle.idle(2000);
+    await this.quotaStore.releaseAll();
     await this.registry.close();
   }
 
@@ -95,6 +101,10 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
         void this.recover();
       }
       this.registered = true;
+      // Its own failure must not hold back the purge of dead instances below.
+      await this.quotaStore.renew(now + this.options.instanceLeaseMs).catch((err: unknown) => {
+        this.logger.warn(`quota lease renewal failed: ${(err as Error).message}`);
+      });
       for (const id of await registry.expiredInstances(now)) if (id !== this.instanceId) await this.purge(id);
     } catch (err) {
       this.logger.warn(`lease tick failed: ${(err as Error).message}`);

@@ -9,6 +9,7 @@ import type { PresenceMember } from '../../protocol/protocol.types.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { SessionService } from '../sessions/session.service.js';
 import { CanvasAccessPolicy } from '../ports/canvas-access-policy.port.js';
+import { TenantQuotas } from '../quotas/tenant-quotas.js';
 import type { LocalRoom } from './local-room.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 import { RoomDelivery, type DeliveryStats } from './room-delivery.js';
@@ -45,6 +46,7 @@ export class RoomService {
     private readonly sessions: SessionService,
     private readonly events: DomainEventPublisher,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
+    private readonly tenantQuotas: TenantQuotas,
     @Optional() @Inject(RoomBus) private readonly bus?: RoomBus,
   ) {}
 
@@ -65,7 +67,10 @@ export class RoomService {
     return attached;
   }
 
-  /** Step 1 of a join: the access policy, then an atomic seat in the membership store. */
+  /**
+   * Step 1 of a join: the access policy, then an atomic seat in the membership store, within
+   * the tenant's room capacity (a TenantQuotaPolicy's, else `roomCapacity`).
+   */
   async reserve(connection: ClientConnection, canvasId: string): Promise<SeatReservation | JoinFailure> {
     const { identity } = connection;
     let allowed: boolean;
@@ -77,9 +82,11 @@ export class RoomService {
     }
     if (!allowed) return { ok: false, code: 'FORBIDDEN', message: 'access to this canvas is not allowed' };
     const key = roomKey(identity.tenantId, canvasId);
+    // Without a host policy every tenant has the module's capacity: no lookup, no extra await.
+    const roomCapacity = this.tenantQuotas.hasPolicy ? (await this.tenantQuotas.quotaOf(identity.tenantId)).roomCapacity : this.options.roomCapacity;
     try {
-      const result = await this.store.join(key, { userId: identity.userId, connectionId: connection.id, name: identity.name }, this.options.roomCapacity);
-      if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `the room already holds ${this.options.roomCapacity} users` };
+      const result = await this.store.join(key, { userId: identity.userId, connectionId: connection.id, name: identity.name }, roomCapacity);
+      if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `the room already holds ${roomCapacity} users` };
       return { ok: true, canvasId, key, result };
     } catch (err) {
       this.logger.warn(`membership store unavailable on join: ${(err as Error).message}`);
