@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingMessage, Server } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionService } from '../src/domain/connections/connection.service.js';
@@ -110,27 +110,41 @@ describe('connection quotas (in memory)', () => {
     await t.connect({ sub: 'ann' });
   });
 
-  it('an upgrade whose socket dies before the handler takes it gives its quota slot (and its instance slot) back', async () => {
-    Gate.reset();
-    t = await TestApp.create({ options: { maxConnectionsPerUser: 1, maxConnections: 1 }, tenantQuotaPolicy: GatedPolicy });
-    // Observes (does not handle) the upgrade's socket on the server side.
-    let serverSocket: Socket | undefined;
-    (t.app.getHttpServer() as Server).once('upgrade', (req: IncomingMessage) => (serverSocket = req.socket));
-    // The admission waits in the policy; the client gives up meanwhile.
-    const ws = new WebSocket(`${t.url}?token=${t.token({ sub: 'ann', tenantId: 'gated' })}`);
-    ws.on('error', () => undefined);
-    await t.until(() => Gate.waiting > 0, 1500, 'the admission to ask the policy');
-    ws.terminate();
-    // The server has read the client's FIN before the admission ends: ws then drops the socket
-    // instead of opening a WebSocket, and the handler never sees it.
-    await t.until(() => serverSocket?.readableEnded === true, 1500, "the server to read the client's FIN");
-    Gate.open();
-    await t.until(() => serverSocket?.destroyed === true, 1500, 'ws to drop the socket');
-    // Had the slots leaked, ann would get 429 QUOTA_EXCEEDED (and anyone 503 SERVER_FULL).
-    const ann = await t.connect({ sub: 'ann', tenantId: 'gated' });
-    expect(ann.ack.userId).toBe('ann');
-    expect(t.eventsNamed('connection.established')).toHaveLength(1);
-  });
+  it.each(['FIN', 'RST'] as const)(
+    'an upgrade whose client goes away (%s) while the admission runs gives its quota slot (and its instance slot) back',
+    async (how) => {
+      Gate.reset();
+      t = await TestApp.create({ options: { maxConnectionsPerUser: 1, maxConnections: 1 }, tenantQuotaPolicy: GatedPolicy });
+      // Observes (does not handle) the upgrade's socket on the server side.
+      let serverSocket: Socket | undefined;
+      (t.app.getHttpServer() as Server).once('upgrade', (req: IncomingMessage) => (serverSocket = req.socket));
+      // A hand-written upgrade request; the admission waits in the policy, the client gives up meanwhile.
+      const client = netConnect(t.port, '127.0.0.1');
+      client.on('error', () => undefined);
+      client.write(
+        `GET /ws?token=${t.token({ sub: 'ann', tenantId: 'gated' })} HTTP/1.1\r\nHost: 127.0.0.1:${t.port}\r\nUpgrade: websocket\r\n` +
+          'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      await t.until(() => Gate.waiting > 0, 1500, 'the admission to ask the policy');
+      if (how === 'FIN') {
+        // The server reads the FIN before the admission ends; ws then drops the half-closed
+        // socket instead of opening a WebSocket (a close event follows).
+        client.end();
+        await t.until(() => serverSocket?.readableEnded === true, 1500, "the server to read the client's FIN");
+      } else {
+        // The reset destroys the server's socket before the admission ends: its close event is
+        // already past when the upgrade is accepted.
+        client.resetAndDestroy();
+        await t.until(() => serverSocket?.destroyed === true, 1500, 'the server socket to be reset');
+      }
+      Gate.open();
+      await t.until(() => serverSocket?.destroyed === true, 1500, 'ws to drop the socket');
+      // Had the slots leaked, ann would get 429 QUOTA_EXCEEDED (and anyone 503 SERVER_FULL).
+      const ann = await t.connect({ sub: 'ann', tenantId: 'gated' });
+      expect(ann.ack.userId).toBe('ann');
+      expect(t.eventsNamed('connection.established')).toHaveLength(1);
+    },
+  );
 });
 
 /** One upgrade attempt: 'open' once acked (then closed by the test's teardown), or the refusal. */
