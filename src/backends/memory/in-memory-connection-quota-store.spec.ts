@@ -21,7 +21,8 @@ describe('InMemoryConnectionQuotaStore', () => {
   it('names the user quota when both are used up; 0 means no cap', async () => {
     await store.tryAcquire({ tenantId: 't', userId: 'ann', connectionId: 'k1', userCap: 1, tenantCap: 1 });
     expect(await store.tryAcquire({ tenantId: 't', userId: 'ann', connectionId: 'k2', userCap: 1, tenantCap: 1 })).toEqual({ ok: false, exceeded: 'user' });
-    for (let i = 0; i < 50; i++) expect((await store.tryAcquire({ tenantId: 'u', userId: 'ann', connectionId: `n${i}`, userCap: 0, tenantCap: 0 })).ok).toBe(true);
+    for (let i = 0; i < 50; i++)
+      expect((await store.tryAcquire({ tenantId: 'u', userId: 'ann', connectionId: `n${i}`, userCap: 0, tenantCap: 0 })).ok).toBe(true);
   });
 
   it('is idempotent per connection id, and a release frees exactly one slot (twice is harmless)', async () => {
@@ -39,6 +40,9 @@ describe('InMemoryConnectionQuotaStore', () => {
     expect(await store.tryAcquire({ tenantId: 't', userId: 'ann', connectionId: 'new', ...caps, userCap: 1 })).toEqual({ ok: false, exceeded: 'user' });
     expect(await store.tryAcquire({ tenantId: 't', userId: 'ann', connectionId: 'new', ...caps, userCap: 1, replaces: 'old' })).toEqual({ ok: true });
     // Unknown or already released: nothing to discount.
-    expect(await store.tryAcquire({ tenantId: 't', userId: 'ann', connectionId: 'x', ...caps, userCap: 1, replaces: 'gone' })).toEqual({ ok: false, exceeded: 'user' });
+    expect(await store.tryAcquire({ tenantId: 't', userId: 'ann', connectionId: 'x', ...caps, userCap: 1, replaces: 'gone' })).toEqual({
+      ok: false,
+      exceeded: 'user',
+    });
   });
 });
