@@ -1,8 +1,9 @@
 /**
  * Client SDK of the Canvas Connection Manager: browsers and Node, no NestJS.
  *
- *   import { connect } from './client/index.js';          // source (TypeScript)
- *   import { connect } from '/demo/sdk/client/index.js';  // compiled ES modules (npm run build → dist/sdk)
+ *   import { connect } from 'canvas-connection-manager/client';  // the package (dist/sdk/client)
+ *   import { connect } from './client/index.js';                 // source, in this repository
+ *   import { connect } from '/demo/sdk/client/index.js';         // compiled ES modules the demo serves
  *
  * The wire types come from the server's own src/protocol/protocol.types.ts, so the two cannot drift.
  */
@@ -20,13 +21,27 @@ export function connect<TData = unknown>(options: ConnectOptions): CanvasClient<
 export { CanvasClient } from './client.js';
 export { backoffDelay, parseRetryAfter, resolveBackoff, DEFAULT_BACKOFF, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
 export * from './types.js';
+// Wire protocol v1: every frame type, so apps can type what they log or forward.
 export type {
-  ConnectionAckFrame,
-  ErrorCode,
-  PresenceMember,
-  RoomMessageFrame,
-  ServerFrame,
+  RequestId,
   ClientFrame,
-  UpgradeRefusalCode,
+  JoinFrame,
+  LeaveFrame,
+  MessageFrame,
+  PingFrame,
+  ReauthFrame,
+  ServerFrame,
+  ConnectionAckFrame,
+  RoomJoinedFrame,
+  RoomLeftFrame,
+  PresenceStateFrame,
+  PresenceJoinFrame,
+  PresenceLeaveFrame,
+  RoomMessageFrame,
+  PongFrame,
+  ReauthRequiredFrame,
+  ReauthOkFrame,
+  ErrorFrame,
+  PresenceMember,
 } from '../src/protocol/protocol.types.js';
-export { CloseCode } from '../src/protocol/protocol.types.js';
+export { CloseCode, ErrorCode, UpgradeRefusalCode } from '../src/protocol/protocol.types.js';

@@ -2,13 +2,16 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
-import { Logger as PinoLogger } from 'nestjs-pino';
 
 /**
  * Demo server: `PORT` (3000) and `HOST` (0.0.0.0), WebSocket at `WS_PATH` (/ws).
  * A configuration error prints one line naming the variable and exits with status 1.
- * Logs are JSON lines on stdout (pino via OpsModule, level from `LOG_LEVEL`); start-up lines
- * are buffered until that logger is in place, so they come out as JSON too.
+ * Logs are JSON lines on stdout (OpsLogger, level from `LOG_LEVEL`); start-up lines are
+ * buffered until that logger is in place, so they come out as JSON too.
+ *
+ * Everything a production host needs is in the modules and the adapter; this file only does
+ * what any host's main.ts does (README "Use it in your Nest app"): the adapter, the logger,
+ * shutdown hooks, listen.
  */
 async function bootstrap(): Promise<void> {
   // The env is validated here first: @nestjs/config 12's forRoot is async, so its validation
@@ -18,36 +21,19 @@ async function bootstrap(): Promise<void> {
   const env = validateEnv(process.env);
   const { AppModule } = await import('./demo/app.module.js');
   const { ConnectionManagerWsAdapter } = await import('./ws/connection-manager.adapter.js');
+  const { OpsLogger } = await import('./ops/logging/ops-logger.service.js');
   const app = await NestFactory.create(AppModule, { bufferLogs: true });
-  app.useLogger(app.get(PinoLogger));
+  app.useLogger(app.get(OpsLogger));
   app.useWebSocketAdapter(new ConnectionManagerWsAdapter(app));
-  // Our own signal handling instead of enableShutdownHooks(): Nest re-raises the signal after
-  // closing, which ends the process with 143; a drained shutdown should exit 0.
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      Logger.log(`${signal}: draining`, 'ConnectionManager');
-      app.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          console.error(`shutdown failed: ${(err as Error).message}`);
-          process.exit(1);
-        },
-      );
-    });
-  }
-  // Slow upgrades (slowloris): Node's defaults let a client dribble headers for 60 s.
-  const server = app.getHttpServer() as Server;
-  server.headersTimeout = env.HTTP_HEADERS_TIMEOUT_MS;
-  server.requestTimeout = Math.max(env.HTTP_HEADERS_TIMEOUT_MS, 30_000);
-  const port = Number(process.env.PORT ?? 3000);
-  const host = process.env.HOST || '0.0.0.0';
-  await app.listen(port, host);
-  const address = server.address();
-  const shown = typeof address === 'object' && address ? `${address.address}:${address.port}` : `${host}:${port}`;
-  Logger.log(`listening on http://${shown}, WebSocket path ${process.env.WS_PATH || '/ws'}`, 'ConnectionManager');
+  // SIGTERM/SIGINT run app.close(): DrainService closes every socket with 1012 and waits for
+  // the close handshakes (WS_DRAIN_TIMEOUT_MS). useProcessExit: exit 0 afterwards; Nest's
+  // default re-raises the signal, which ends the process with 143 (killed by SIGTERM), and a
+  // drained shutdown is a clean one. A failing shutdown exits 1.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  await app.listen(env.PORT, env.HOST);
+  const address = (app.getHttpServer() as Server).address();
+  const shown = typeof address === 'object' && address ? `${address.address}:${address.port}` : `${env.HOST}:${env.PORT}`;
+  Logger.log(`listening on http://${shown}, WebSocket path ${env.WS_PATH}`, 'ConnectionManager');
 }
 
 bootstrap().catch((err: unknown) => {

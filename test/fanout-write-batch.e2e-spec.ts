@@ -27,7 +27,7 @@ describe('broadcast write batching', () => {
     await sender.join('c1');
     await receiver.join('c1');
     await receiver.next('presence_state');
-    await receiver.drain(100);
+    await receiver.settle();
     const connection = app.get(ConnectionService).get(receiver.ack.connectionId)!;
     const tcp = (connection.socket as unknown as { _socket: Record<string, (...a: unknown[]) => unknown> })._socket;
     const counter = { handOffs: 0 };
@@ -60,7 +60,7 @@ describe('broadcast write batching', () => {
     for (let i = 0; i < 50; i++) got.push(((await receiver.next('message')).data as { i: number }).i);
     expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
     // The sender (excepted) got none of them.
-    expect((await sender.drain(100)).filter((f) => f.type === 'message')).toEqual([]);
+    expect((await sender.settle()).filter((f) => f.type === 'message')).toEqual([]);
   });
 
   it('a burst bigger than the slow-consumer bound in one turn is written out in parts, not taken for a slow consumer', async () => {

@@ -54,7 +54,7 @@ describe('message fan-out', () => {
     b.send({ type: 'message', canvasId: 'c1', data: 'second' });
     expect(await nextMessage(a2)).toMatchObject({ data: 'second', from: { userId: 'u2', connectionId: b.ack.connectionId } });
     expect(await nextMessage(a1)).toMatchObject({ data: 'second', from: { userId: 'u2', connectionId: b.ack.connectionId } });
-    expect(await b.drain(150)).toEqual([]);
+    expect(await b.settle()).toEqual([]);
   });
 
   it('does not deliver to connections in other rooms (same tenant, same user included)', async () => {
@@ -74,8 +74,8 @@ describe('message fan-out', () => {
     // the message was handled; a frame sent now reaches c2 after anything the c1 message caused
     sameUserInC2.send({ type: 'message', canvasId: 'c2', data: 'for c2' });
     expect(await nextMessage(inC2)).toMatchObject({ roomId: 'canvas:c2', canvasId: 'c2', data: 'for c2' });
-    expect(await sameUserInC2.drain(150)).toEqual([]);
-    expect(await noRoom.drain(50)).toEqual([]);
+    expect(await sameUserInC2.settle()).toEqual([]);
+    expect(await noRoom.settle()).toEqual([]);
   });
 
   it('answers NOT_IN_ROOM (echoing the id) to a message for a room not joined, and after a leave', async () => {
@@ -164,6 +164,6 @@ describe('message fan-out', () => {
       from: { userId: 'u1', connectionId: a.ack.connectionId },
       data: 'right away',
     });
-    expect(await a.drain(150)).toEqual([]);
+    expect(await a.settle()).toEqual([]);
   });
 });

@@ -1,14 +1,14 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { Logger } from 'nestjs-pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { OpsLogger } from '../src/ops/logging/ops-logger.service.js';
 import { OpsModule } from '../src/ops/ops.module.js';
 import { TestApp } from './support/test-app.js';
 
 /**
  * The per-connection log lines cost nothing when the level drops them: at `warn` the listener
  * is not even attached (no object built, no logger call per connection: issue 5, CPU per
- * connection); at `info` both lines are written. Its own file: nestjs-pino keeps one root
- * logger per process, so a second app in a file would log through the first one's stream.
+ * connection); at `info` both lines are written. Its own file: Nest's static logger
+ * (`useLogger`) is per process, so apps in other tests of the same file would write here too.
  */
 describe('connection log lines and the log level', () => {
   let t: TestApp | undefined;
@@ -23,7 +23,7 @@ describe('connection log lines and the log level', () => {
       const destination = { write: (s: string) => void chunks.push(s) };
       const app = await TestApp.create({ imports: [OpsModule.forRoot({ logging: { level, destination }, metrics: { enabled: false } })] });
       t = app;
-      app.app.useLogger(app.app.get(Logger));
+      app.app.useLogger(app.app.get(OpsLogger));
       const emitter = app.get(EventEmitter2);
       // The recorder of TestApp listens with onAny; the log listener would be a named one.
       const named = emitter.listenerCount('connection.established');
@@ -38,7 +38,6 @@ describe('connection log lines and the log level', () => {
         .filter((l) => l.includes('"connection established"') || l.includes('"connection closed"'));
       return { named, lines: lines.length };
     };
-    // info first: nestjs-pino keeps its root logger per process, the later app logs through it.
     const info = await lineCount('info');
     expect(info.named).toBe(1);
     expect(info.lines).toBe(2);

@@ -1,6 +1,6 @@
 import { Logger as NestLogger } from '@nestjs/common';
-import { Logger } from 'nestjs-pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { OpsLogger } from '../src/ops/logging/ops-logger.service.js';
 import { OpsModule } from '../src/ops/ops.module.js';
 import { httpGet } from './support/ops.js';
 import { TestApp } from './support/test-app.js';
@@ -22,7 +22,7 @@ describe('structured logs', () => {
     const chunks: string[] = [];
     const destination = { write: (s: string) => void chunks.push(s) };
     t = await TestApp.create({ imports: [OpsModule.forRoot({ logging: { level: 'debug', destination }, metrics: { defaultMetrics: false } })] });
-    t.app.useLogger(t.app.get(Logger));
+    t.app.useLogger(t.app.get(OpsLogger));
 
     const jwt = t.token({ sub: 'alice', name: 'Alice' });
     const client = await t.connect(jwt);

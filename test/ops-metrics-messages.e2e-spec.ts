@@ -33,9 +33,7 @@ describe('metrics: messages and fan-out', () => {
     const bob = await t.connect({ sub: 'bob' });
     const carol = await t.connect({ sub: 'carol' });
     for (const c of [alice, bob, carol]) await c.join('c1');
-    await alice.drain(50);
-    await bob.drain(50);
-    await carol.drain(50);
+    for (const c of [alice, bob, carol]) await c.settle();
     const before = await scrape(t);
     expect(value(before, 'cm_messages_in_total')).toBe(0);
     expect(value(before, 'cm_fanout_duration_seconds_count')).toBe(0);

@@ -18,7 +18,7 @@ describe('metrics: slow-consumer closes', () => {
     const stalled = await t.connect({ sub: 'stalled' });
     await sender.join('c1');
     await stalled.join('c1');
-    await stalled.drain(50);
+    await stalled.settle();
     // Stop reading: the kernel buffers fill, then the server's send buffer grows.
     (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
 

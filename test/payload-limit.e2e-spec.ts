@@ -49,8 +49,8 @@ describe('frame size limit: close 1009', () => {
     const b = await t.connect({ sub: 'b' });
     await a.join('c1');
     await b.join('c1');
-    await a.drain(50);
-    await b.drain(50);
+    await a.settle();
+    await b.settle();
     a.send({ type: 'message', canvasId: 'c1', data: 'x'.repeat(2000) });
     await expectClosedTooBig(a);
     expect(await b.next()).toStrictEqual({ type: 'presence_leave', roomId: 'canvas:c1', canvasId: 'c1', userId: 'a' });

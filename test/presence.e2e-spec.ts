@@ -77,7 +77,7 @@ describe('presence', () => {
     ]);
     // neither Ann nor Bob's first tab hears of the second tab
     await expectNothingBefore([ann, bob1], bob2);
-    expect(await ann.drain(200)).toEqual([]);
+    expect(await ann.settle()).toEqual([]);
   });
 
   it('closing one of two tabs causes no presence_leave; closing the last one does (exact frame)', async () => {
@@ -156,8 +156,8 @@ describe('presence', () => {
       { userId: 'u2', name: 'Bob', connections: 1 },
     ]);
     await expectNothingBefore(ann, bob);
-    expect(await ann.drain(200)).toEqual([]);
-    expect(await bob.drain(50)).toEqual([]);
+    expect(await ann.settle()).toEqual([]);
+    expect(await bob.settle()).toEqual([]);
 
     // still counted once: a newcomer sees Bob with one connection
     const carl = await t.connect({ sub: 'u3' });

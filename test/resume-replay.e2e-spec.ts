@@ -58,7 +58,7 @@ describe('resume: acks, rooms, presence and replay', () => {
     for (const c of ['c1', 'c2']) await alice.join(c);
     for (const c of ['c1', 'c2', 'c3']) await bob.join(c);
     await carol.join('c2');
-    await alice.drain(50);
+    await alice.settle();
     alice.send({ type: 'message', canvasId: 'c1', data: 'own, before leaving' });
     await t.until(() => t.eventsNamed('connection.message').length === 1);
 
@@ -121,7 +121,7 @@ describe('resume: acks, rooms, presence and replay', () => {
       from: { userId: 'bob', connectionId: bob.ack.connectionId },
       data: 0,
     });
-    expect(await back.drain(200)).toEqual([]);
+    expect(await back.settle()).toEqual([]);
     expect(t.eventsNamed('session.resumed')).toEqual([
       expect.objectContaining({
         sessionId: alice.ack.sessionId,
@@ -132,10 +132,10 @@ describe('resume: acks, rooms, presence and replay', () => {
     ]);
 
     // Live again: the next message arrives once, as usual.
-    await bob.drain(50);
+    await bob.settle();
     bob.send({ type: 'message', canvasId: 'c1', data: 'live' });
     expect(await back.next('message')).toMatchObject({ canvasId: 'c1', data: 'live' });
-    expect(await back.drain(150)).toEqual([]);
+    expect(await back.settle()).toEqual([]);
   });
 
   it('nothing missed: resumed ack says missed "none", presence_state follows and nothing else', async () => {
@@ -147,7 +147,7 @@ describe('resume: acks, rooms, presence and replay', () => {
     const back = await t.resume(alice.ack.reconnectToken);
     expect(back.ack).toMatchObject({ resumed: true, sessionId: alice.ack.sessionId, rooms: ['c1'], missed: 'none' });
     expect(await back.next()).toStrictEqual({ type: 'presence_state', roomId: 'canvas:c1', canvasId: 'c1', members: [{ userId: 'alice', connections: 1 }] });
-    expect(await back.drain(200)).toEqual([]);
+    expect(await back.settle()).toEqual([]);
   });
 
   it('a session without rooms resumes with rooms [] and missed "none"', async () => {
@@ -157,7 +157,7 @@ describe('resume: acks, rooms, presence and replay', () => {
     await t.until(() => t.eventsNamed('connection.closed').length === 1);
     const back = await t.resume(alice.ack.reconnectToken);
     expect(back.ack).toMatchObject({ resumed: true, sessionId: alice.ack.sessionId, rooms: [], missed: 'none' });
-    expect(await back.drain(150)).toEqual([]);
+    expect(await back.settle()).toEqual([]);
   });
 
   it.each([
@@ -181,7 +181,7 @@ describe('resume: acks, rooms, presence and replay', () => {
     const replay = [];
     for (let i = 0; i < expected.length; i++) replay.push(await back.next());
     expect(replay.map((f) => [f.type, f.data])).toEqual(expected.map((i) => ['message', i]));
-    expect(await back.drain(150)).toEqual([]);
+    expect(await back.settle()).toEqual([]);
   });
 
   it('the replay is also bounded by bytes: missed "truncated", the newest that fit are kept', async () => {
@@ -206,7 +206,7 @@ describe('resume: acks, rooms, presence and replay', () => {
     expect(await back.next()).toMatchObject({ type: 'presence_state' });
     const replay = [await back.next(), await back.next()];
     expect(replay.map((f) => f.data.i)).toEqual([3, 4]);
-    expect(await back.drain(150)).toEqual([]);
+    expect(await back.settle()).toEqual([]);
   });
 
   it('the resumed ack carries a new reconnect token that resumes again later; the used ones stay refused', async () => {

@@ -28,7 +28,7 @@ describe('resume: seats are not held while away', () => {
     // carol takes alice's seat in c1 (now full: bob, carol); c2 still has room.
     const carol = await t.connect({ sub: 'carol' });
     expect(await carol.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1' });
-    await bob.drain(50);
+    await bob.settle();
     bob.send({ type: 'message', canvasId: 'c1', data: 'to the full room' });
     bob.send({ type: 'message', canvasId: 'c2', data: 'to c2' });
     await t.until(() => t.eventsNamed('connection.message').length === 2);
@@ -37,7 +37,7 @@ describe('resume: seats are not held while away', () => {
     expect(back.ack).toMatchObject({ resumed: true, sessionId: alice.ack.sessionId, rooms: ['c2'] });
     expect(await back.next()).toStrictEqual({ type: 'error', code: 'ROOM_FULL', message: expect.any(String), canvasId: 'c1' });
     expect(await back.next()).toMatchObject({ type: 'presence_state', canvasId: 'c2' });
-    const rest = await back.drain(300);
+    const rest = await back.settle(); // the rest of the resume's burst
     // Only the restored room's messages are replayed.
     expect(rest.map((f) => [f.type, f.canvasId, f.data])).toEqual([['message', 'c2', 'to c2']]);
     expect(t.eventsNamed('session.resumed')[0]).toMatchObject({ rooms: ['c2'] });
@@ -66,6 +66,6 @@ describe('resume: seats are not held while away', () => {
       ['error', 'ROOM_FULL'],
     ]);
     expect(errors.map((f) => f.canvasId).sort()).toEqual(['c1', 'c2']);
-    expect(await back.drain(200)).toEqual([]);
+    expect(await back.settle()).toEqual([]);
   });
 });

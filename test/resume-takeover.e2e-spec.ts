@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RoomService } from '../src/domain/rooms/room.service.js';
 import { TestApp } from './support/test-app.js';
-import { frozenPeer, sleep, type FrozenPeer } from './support/continuity.js';
+import { frozenPeer, type FrozenPeer } from './support/continuity.js';
 
 /**
  * Takeover (issue 3): a reconnect token presented while its connection still looks open (a
@@ -27,8 +27,8 @@ describe('resume: takeover of a connection that still looks open', () => {
     await alice.join('c1');
     await alice.join('c2');
     await bob.join('c1');
-    await alice.drain(50);
-    await bob.drain(50);
+    await alice.settle();
+    await bob.settle();
 
     // bob streams numbered messages to c1 from before the takeover until after it.
     let n = 0;
@@ -48,7 +48,7 @@ describe('resume: takeover of a connection that still looks open', () => {
     expect(await alice.closed).toEqual({ code: 4000, reason: 'session resumed elsewhere' });
     expect(back.ack).toMatchObject({ resumed: true, sessionId: alice.ack.sessionId, userId: 'alice' });
     expect([...back.ack.rooms].sort()).toEqual(['c1', 'c2']);
-    const frames = await back.drain(300);
+    const frames = await back.settle();
     expect(frames.slice(0, 2).map((f) => f.type)).toEqual(['presence_state', 'presence_state']);
     // The presence the new connection is shown counts it once (the old connection is gone).
     expect(frames.find((f) => f.canvasId === 'c1')!.members).toEqual(
@@ -87,7 +87,7 @@ describe('resume: takeover of a connection that still looks open', () => {
     frozen = await frozenPeer(t.port, `/ws?token=${encodeURIComponent(t.token({ sub: 'alice' }))}`);
     frozen.sendText(JSON.stringify({ type: 'join', canvasId: 'c1', id: 'j' }));
     await t.until(() => t.eventsNamed('room.joined').some((e) => e.userId === 'alice'), 3000, 'alice joined');
-    await bob.drain(50);
+    await bob.settle();
 
     const back = await t.resume(frozen.ack.reconnectToken);
     expect(back.ack).toMatchObject({ resumed: true, sessionId: frozen.ack.sessionId, rooms: ['c1'] });
@@ -101,8 +101,9 @@ describe('resume: takeover of a connection that still looks open', () => {
     });
 
     for (let i = 0; i < 3; i++) bob.send({ type: 'message', canvasId: 'c1', data: i });
-    await sleep(300);
-    expect(messagesOf(back.frames.splice(0))).toEqual([0, 1, 2]);
+    // bob's pong: his three messages were routed; back's pong: all they sent it is in its inbox.
+    await bob.settle();
+    expect(messagesOf(await back.settle())).toEqual([0, 1, 2]);
     expect(await t.get(RoomService).members('t1', 'c1')).toEqual(
       expect.arrayContaining([
         { userId: 'alice', connections: 1 },

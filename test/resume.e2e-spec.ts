@@ -15,8 +15,8 @@ describe('resume with a reconnect token', () => {
     await alice.join('c2');
     await bob.join('c1');
     await bob.join('c2');
-    await alice.drain(50);
-    await bob.drain(50);
+    await alice.settle();
+    await bob.settle();
 
     await alice.close(1001);
     await bob.next('presence_leave');
@@ -32,7 +32,7 @@ describe('resume with a reconnect token', () => {
     const replay = [];
     for (let i = 0; i < 5; i++) replay.push(await back.next());
     expect(replay.map((f) => f.data.i)).toEqual([0, 1, 2, 3, 4]);
-    expect(await back.drain(100)).toEqual([]);
+    expect(await back.settle()).toEqual([]);
     expect(t.eventsNamed('session.resumed')).toHaveLength(1);
   });
 });

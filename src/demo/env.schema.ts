@@ -145,6 +145,7 @@ export function toConnectionManagerOptions(env: AppEnv): ConnectionManagerOption
     resumeBufferBytes: env.WS_RESUME_BUFFER_BYTES,
     presenceLingerMs: env.WS_PRESENCE_LINGER_MS,
     drainTimeoutMs: env.WS_DRAIN_TIMEOUT_MS,
+    upgradeHeadersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
     instanceLeaseMs: env.WS_INSTANCE_LEASE_MS,
     redis:
       env.REDIS_URL || env.REDIS_CLUSTER_NODES.length > 0

@@ -87,6 +87,15 @@ export const connectionManagerOptionsSchema = z
     /** Bounded wait for close handshakes on shutdown. Default 10000. */
     drainTimeoutMs: positiveInt.default(10_000),
     /**
+     * Slow upgrades (slowloris: headers dribbled a byte at a time): the adapter sets the HTTP
+     * server's `headersTimeout` to this when it attaches the WebSocket server, so an upgrade
+     * whose headers are not complete within it is dropped (Node checks every 30 s, so the drop
+     * comes up to 30 s later). It bounds the headers of every request of that server, not only
+     * upgrades. A tighter `headersTimeout` the host set itself is kept; 0 leaves the server's
+     * setting alone (Node's default is 60000). Default 10000.
+     */
+    upgradeHeadersTimeoutMs: z.number().int().min(0).default(10_000),
+    /**
      * Cluster mode: set `url` (one Redis) or `clusterNodes` (host:port seeds of a Redis Cluster).
      * Unset (default): everything stays in this process.
      */

@@ -5,10 +5,13 @@ import type { ConnectionManagerEventName } from './connection-manager.events.js'
 type Listener = (...args: unknown[]) => unknown;
 
 /**
- * Publishes the domain events. Every listener runs synchronously and in isolation: one that
- * throws (an `@OnEvent` listener is already wrapped by Nest, a raw `emitter.on` one is not) is
- * logged and skipped, and neither stops the listeners after it nor reaches the connection that
- * caused the event. An async listener's rejection is caught the same way.
+ * Publishes the domain events. It walks the emitter's listeners itself (those of the event,
+ * then the `onAny` ones) instead of calling `emit()`, which would stop at the first listener
+ * that throws and rethrow into the frame handling that caused the event. So every listener
+ * runs synchronously and in isolation: one that throws (an `@OnEvent` listener is already
+ * wrapped by Nest, a raw `emitter.on` one is not) is logged and skipped, and neither stops the
+ * listeners after it nor reaches the connection that caused the event. An async listener's
+ * rejection is caught the same way.
  */
 @Injectable()
 export class DomainEventPublisher {

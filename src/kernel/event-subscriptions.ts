@@ -2,10 +2,18 @@ import type { Logger } from '@nestjs/common';
 import type { EventEmitter2 } from '@nestjs/event-emitter';
 
 /**
- * A set of domain-event listeners attached straight to the EventEmitter2 (not via `@OnEvent`,
- * which attaches only at bootstrap and cannot be switched off by an option), each wrapped so
- * that whatever it throws is logged and never reaches the emitter: `emit()` runs listeners
- * inline, so a throw would otherwise land in the Connection Manager's frame handling.
+ * A set of domain-event listeners attached straight to the EventEmitter2, for the hot events
+ * (every message, join and leave). Why not `@OnEvent`:
+ * - cost: Nest wraps each `@OnEvent` handler in an `async` function, so every call of every
+ *   listener makes a promise; a plain listener makes none;
+ * - control: `@OnEvent` listeners are attached by Nest at bootstrap, always; these attach when
+ *   the owner decides (in `onModuleInit` or `onApplicationBootstrap`, or not at all: metrics
+ *   disabled, cluster listeners on a single instance) and detach as a set with {@link clear},
+ *   after the drain has run.
+ * Isolation does not depend on this class: DomainEventPublisher calls each listener itself and
+ * logs what one throws. The try/catch here covers an event emitted straight on the emitter
+ * (`emit()` would stop at a throwing listener and rethrow to its caller), so a listener's bug
+ * is logged under its owner's context either way.
  */
 export class EventSubscriptions {
   private readonly attached: Array<[string, (payload: unknown) => void]> = [];

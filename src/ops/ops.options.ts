@@ -56,8 +56,9 @@ export const opsOptionsSchema = z.object({
     })
     .prefault({}),
   /**
-   * Structured JSON logs through pino (nestjs-pino's LoggerModule). `false` leaves logging
-   * alone (bring your own LoggerModule; the redaction helpers are exported). Default enabled.
+   * Structured JSON logs through pino: `OpsLogger` for the app's logger, pino-http for
+   * request lines. `false` writes nothing and adds no request middleware (bring your own logger;
+   * `pinoOptions` and the redaction helpers are exported). Default enabled.
    */
   logging: z
     .union([

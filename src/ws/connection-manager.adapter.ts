@@ -2,13 +2,14 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { AdmittedUpgrade } from '../domain/connections/admission.types.js';
 import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { managedConnectionOf } from './managed-socket.js';
+import { boundSlowUpgrades } from './slow-upgrade-bound.js';
 import { refusalResponse } from './upgrade-refusal.js';
 import { upgradeAttemptOf } from './upgrade-request.js';
 
@@ -70,8 +71,9 @@ type VerifyDone = (ok: boolean, status?: number, message?: string, headers?: Rec
  *
  *     app.useWebSocketAdapter(new ConnectionManagerWsAdapter(app));
  *
- * It also sets the path from the module options (a decorator cannot read config), caps the
- * frame size (`maxPayloadBytes`; ws's own default is 100 MiB), turns off permessage-deflate
+ * It also sets the path from the module options (a decorator cannot read config), bounds slow
+ * upgrades on the app's HTTP server (`upgradeHeadersTimeoutMs`, see {@link boundSlowUpgrades}),
+ * caps the frame size (`maxPayloadBytes`; ws's own default is 100 MiB), turns off permessage-deflate
  * (CPU and memory per connection for cursor-sized frames) and skips Nest's per-client rxjs
  * message pipeline for the gateway, which parses frames itself.
  */
@@ -85,6 +87,8 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     const { [CONNECTION_MANAGER_GATEWAY_FLAG]: _flag, ...rest } = options;
     const moduleOptions = this.app.get<ResolvedConnectionManagerOptions>(CONNECTION_MANAGER_OPTIONS, { strict: false });
     const admission = this.app.get(ConnectionAdmissionService, { strict: false });
+    // Gateways on the app's own port (port 0, the module's) share its HTTP server.
+    if (port === 0) boundSlowUpgrades(this.httpServer as Server | undefined, moduleOptions.upgradeHeadersTimeoutMs);
     const verifyClient = (info: VerifyInfo, done: VerifyDone): void => {
       admission.admit(upgradeAttemptOf(info.req, moduleOptions.trustProxyHops)).then(
         (decision) => {

@@ -26,7 +26,7 @@ function toMembers(users: string[], names: string[]): PresenceMember[] {
  * Cluster-wide rooms on Redis. Capacity is enforced inside one Lua script (check and insert
  * are one step), so 150 simultaneous joins through any number of instances admit exactly
  * `capacity` distinct users. Each connection is recorded with its instance id, so the
- * connections of a crashed instance can be purged by the survivors (see InstanceLeaseService).
+ * connections of a crashed instance can be purged by the survivors (see ClusterCoordinator, through `resync`).
  * Failure mode: every method rejects while Redis is unreachable (no offline queue).
  */
 export class RedisMembershipStore implements MembershipStore {

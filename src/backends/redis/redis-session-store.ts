@@ -191,7 +191,7 @@ export class RedisSessionStore implements SessionStore {
     this.timers.delete(sessionId);
   }
 
-  /** session.expired is emitted by the instance where the session went away, if still away. */
+  /** session.expired is published by the instance where the session went away, if still away. */
   private async expire(sessionId: string, awayUntil: number): Promise<void> {
     this.timers.delete(sessionId);
     try {

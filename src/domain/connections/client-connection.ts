@@ -85,7 +85,9 @@ export class ClientConnection {
   }
 
   /**
-   * Records why the server is ending this connection. The first reason wins: a later one (the
+   * Records why the server is ending this connection: the one place that writes `closeCause`,
+   * `closeCode` and `resumable` (ConnectionService's close/terminate and the transport's socket
+   * errors call it; the lifecycle only reads them). The first reason wins: a later one (the
    * heartbeat terminating a socket already closing for a policy violation) does not replace it.
    * `code` is the close code the server sent, if it sent one.
    */

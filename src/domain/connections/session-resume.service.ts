@@ -61,7 +61,12 @@ export class SessionResumeService {
     const { seats, failures } = await this.reserveSeats(connection, canvasIds);
     if (predecessor) await this.handOverSeats(connection, predecessor, seats);
     const reconnectToken = await this.sessions.activate(connection);
-    if (connection.closed) return this.predecessorClosed(predecessor);
+    if (connection.closed) {
+      // Closed while its seats were being taken: attaching a closed connection gives each seat
+      // back instead (its cleanup already ran and saw no room to release).
+      this.attachRooms(connection, seats);
+      return this.predecessorClosed(predecessor);
+    }
 
     // Attach first and hold the live frames, then take the buffer: every message is either in
     // the buffer or held (or both, and then sent once, by id). Nothing is lost in between.

@@ -21,7 +21,7 @@ export type JoinOutcome = { ok: true; room: LocalRoom; event: RoomJoinedEvent } 
 export type SeatReservation = { ok: true; canvasId: string; key: string; result: Extract<MembershipJoinResult, { ok: true }> };
 
 export interface JoinOptions {
-  /** Runs after the membership is recorded and before `room.joined` is emitted (the reply goes here). */
+  /** Runs after the membership is recorded and before `room.joined` is published (the reply goes here). */
   beforeEvents?: (room: LocalRoom) => void;
 }
 

@@ -13,7 +13,7 @@ import { OPS_LOG_LEVELS, type ResolvedOpsOptions } from '../ops.options.js';
 
 /**
  * One structured line per connection lifecycle step, through the app's Nest logger (pino's
- * JSON when the app uses nestjs-pino's Logger; Nest's console logger prints the same fields
+ * JSON when the app uses OpsLogger; Nest's console logger prints the same fields
  * otherwise), context `ConnectionManager`, `event` naming the domain event:
  *
  * - `connection established` (info): connectionId, sessionId, userId, tenantId, ip, resumed

@@ -9,15 +9,16 @@ const MESSAGE = ConnectionManagerEvent.ConnectionMessage;
 
 /**
  * Feeds `fanout_duration_seconds`: how long one client message takes from the moment the
- * Connection Manager accepts it (it emits `connection.message`) to the end of its local
- * delivery. The Router delivers synchronously inside that emit, so the span is measured by two
- * listeners of the same event: one kept first (`prependListener`) that takes a timestamp, one
- * kept last that observes the elapsed time. Cost per message: two listener calls, a read of
+ * Connection Manager accepts it (it publishes `connection.message`) to the end of its local
+ * delivery. DomainEventPublisher calls the event's listeners in the emitter's order and the
+ * Router delivers synchronously inside its listener, so the span is measured by two listeners
+ * of the same event: one kept first (`prependListener`) that takes a timestamp, one kept last
+ * that observes the elapsed time. Cost per message: two listener calls, a read of
  * the listener list (to keep the marks first and last), one hrtime pair and one histogram
  * observation; nothing per recipient.
  *
  * Limits, by construction:
- * - parsing and rate limiting before the emit are not included (the event carries no receipt
+ * - parsing and rate limiting before the publish are not included (the event carries no receipt
  *   timestamp; adding one to ConnectionMessageEvent would extend the span to frame receipt);
  * - asynchronous listeners, and in cluster mode the delivery on other instances, are not
  *   included: only this instance's synchronous fan-out;
@@ -62,8 +63,9 @@ export class FanoutLatencyTimer implements OnModuleInit, OnApplicationBootstrap,
   }
 
   /**
-   * `@OnEvent` listeners (the Router's) attach during bootstrap, after ours: once every
-   * bootstrap hook has run, put the end mark back behind them, so the first message is measured.
+   * Listeners attached after ours (the Router's plain listener when its module initialises
+   * later, a host's `@OnEvent` ones, which Nest attaches during bootstrap): once every bootstrap
+   * hook has run, put the end mark back behind them, so the first message is measured.
    */
   onApplicationBootstrap(): void {
     if (!this.attached) return;

@@ -21,9 +21,9 @@ import { MetricsService } from './metrics.service.js';
 /**
  * Moves the event-driven counters: one counter increment per domain event, none per recipient.
  *
- * Listeners attach when the module initialises (so nothing emitted after that is missed) and
- * detach on shutdown; a metrics bug is logged and never reaches the emitter (see
- * EventSubscriptions). Nothing is attached when `metrics.enabled` is false.
+ * Listeners attach when the module initialises (so nothing published after that is missed) and
+ * detach on shutdown; a metrics bug is logged and never reaches the code that published the
+ * event (see DomainEventPublisher and EventSubscriptions). Nothing is attached when `metrics.enabled` is false.
  */
 @Injectable()
 export class MetricsEventListener implements OnModuleInit, OnApplicationShutdown {

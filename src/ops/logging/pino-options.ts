@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Params } from 'nestjs-pino';
 import { stdSerializers, stdTimeFunctions, type LoggerOptions } from 'pino';
-import type { Options } from 'pino-http';
+import { pinoHttp, type HttpLogger, type Options } from 'pino-http';
 import type { ResolvedOpsLoggingOptions } from '../ops.options.js';
 import { REDACTED, REDACT_PATHS, redactUrl, scrubText } from './log-redaction.js';
 
@@ -91,17 +90,13 @@ export function pinoOptions(level: LoggerOptions['level']): LoggerOptions {
 }
 
 /**
- * nestjs-pino `LoggerModule` params for the Connection Manager's app: JSON lines to
- * `destination` (default stdout), one line per HTTP request unless `requestLogging` is false
- * (probes and scrapes never), 5xx at error and 4xx at warn, request ids as above.
- * `false` (logging disabled) gives a silent logger, for apps that keep their own.
- *
- * Note: nestjs-pino builds ONE pino instance per process, from the first params it sees;
- * a second app in the same process (tests) shares the first one's destination.
+ * pino-http options for the Connection Manager's app: one line per HTTP request unless
+ * `requestLogging` is false (probes and scrapes never), 5xx at error and 4xx at warn, request
+ * ids as above. `false` (logging disabled) gives a silent logger and no request lines.
  */
-export function createLoggerParams(logging: ResolvedOpsLoggingOptions | false): Params {
+export function pinoHttpOptions(logging: ResolvedOpsLoggingOptions | false): Options<IncomingMessage, ServerResponse> {
   const level = logging === false ? 'silent' : logging.level;
-  const options: Options<IncomingMessage, ServerResponse> = {
+  return {
     ...pinoOptions(level),
     serializers: { req: serializeRequest, res: serializeResponse, err: serializeError },
     genReqId: requestId,
@@ -109,6 +104,15 @@ export function createLoggerParams(logging: ResolvedOpsLoggingOptions | false): 
     autoLogging: logging !== false && logging.requestLogging ? { ignore: (req) => QUIET_PATHS.test(req.url ?? '') } : false,
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
   };
+}
+
+/**
+ * The app's pino-http middleware and, as its `.logger`, the root pino logger every line goes
+ * through (JSON to `destination`, default stdout written synchronously). One per OpsModule
+ * instance, so two apps in one process (tests) each write to their own destination.
+ */
+export function createHttpLogger(logging: ResolvedOpsLoggingOptions | false): HttpLogger<IncomingMessage, ServerResponse> {
+  const options = pinoHttpOptions(logging);
   const destination = logging === false ? undefined : logging.destination;
-  return { pinoHttp: destination ? [options, destination] : options };
+  return destination ? pinoHttp(options, destination) : pinoHttp(options);
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { resolveOpsOptions, type ResolvedOpsLoggingOptions } from '../ops.options.js';
-import { createLoggerParams, pinoOptions, requestId } from './logger-params.js';
+import { createHttpLogger, pinoHttpOptions, pinoOptions, requestId } from './pino-options.js';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
 
@@ -55,17 +55,15 @@ describe('pinoOptions', () => {
   });
 });
 
-describe('createLoggerParams', () => {
-  it('passes the destination along with the options, and is silent when logging is off', () => {
-    const destination = { write: () => undefined };
-    const logging = resolveOpsOptions({ logging: { destination, level: 'debug' } }).logging as ResolvedOpsLoggingOptions;
-    const params = createLoggerParams(logging);
-    expect(Array.isArray(params.pinoHttp)).toBe(true);
-    const [options, dest] = params.pinoHttp as [Record<string, unknown>, unknown];
-    expect(dest).toBe(destination);
-    expect(options.level).toBe('debug');
-    expect((createLoggerParams(false).pinoHttp as Record<string, unknown>).level).toBe('silent');
-    expect((createLoggerParams(false).pinoHttp as Record<string, unknown>).autoLogging).toBe(false);
+describe('createHttpLogger', () => {
+  it('writes to the destination at the level given, and is silent with no request lines when logging is off', () => {
+    const out = capture();
+    const logging = resolveOpsOptions({ logging: { destination: { write: out.write }, level: 'debug' } }).logging as ResolvedOpsLoggingOptions;
+    const http = createHttpLogger(logging);
+    http.logger.debug({ token: JWT }, 'to the destination');
+    expect(out.lines()).toMatchObject([{ level: 'debug', msg: 'to the destination', token: '[REDACTED]' }]);
+    expect(createHttpLogger(false).logger.level).toBe('silent');
+    expect(pinoHttpOptions(false).autoLogging).toBe(false);
   });
 });
 

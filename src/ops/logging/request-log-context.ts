@@ -1,0 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from 'pino';
+
+/**
+ * The pino logger of the HTTP request being handled (a child carrying `reqId`), kept across
+ * every `await` of the request's handlers by AsyncLocalStorage. Outside a request (start-up,
+ * WebSocket frames, timers) there is none and {@link OpsLogger} writes through the root logger.
+ * One store per process is enough: each request's entry holds its own app's logger.
+ */
+export const requestLogContext = new AsyncLocalStorage<Logger>();

@@ -1,0 +1,66 @@
+import { Controller, Get, Logger, Module } from '@nestjs/common';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OpsLogger } from '../src/ops/logging/ops-logger.service.js';
+import { OpsModule } from '../src/ops/ops.module.js';
+import { httpGet } from './support/ops.js';
+import { TestApp } from './support/test-app.js';
+
+/** A host route that logs after an async hop, as handlers do (a query, a fetch). */
+@Controller('host')
+class HostController {
+  private readonly logger = new Logger('HostController');
+
+  @Get('work')
+  async work(): Promise<{ ok: true }> {
+    await new Promise((r) => setTimeout(r, 5));
+    this.logger.log({ msg: 'working', step: 1 });
+    return { ok: true };
+  }
+}
+
+@Module({ controllers: [HostController] })
+class HostModule {}
+
+/**
+ * Request ids on every line written while an HTTP request is handled: OpsLogger finds the
+ * request's pino child through AsyncLocalStorage (set by the request-logging middleware), so a
+ * host's own Nest Logger line carries `reqId` even after an `await`; a line written outside any
+ * request (the connection lines) carries none.
+ */
+describe('request ids on the lines of a request', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it("a host handler's line carries the request's id across an await, and lines outside requests carry none", async () => {
+    const chunks: string[] = [];
+    const destination = { write: (s: string) => void chunks.push(s) };
+    t = await TestApp.create({ imports: [HostModule, OpsModule.forRoot({ logging: { level: 'info', destination }, metrics: { enabled: false } })] });
+    t.app.useLogger(t.app.get(OpsLogger));
+
+    const first = await httpGet(t, '/host/work', { 'X-Request-Id': 'req-7' });
+    expect(first.status).toBe(200);
+    const second = await httpGet(t, '/host/work');
+    expect(second.status).toBe(200);
+    const generated = second.headers.get('x-request-id');
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    const client = await t.connect({ sub: 'alice' });
+    await t.until(() => chunks.join('').includes('"connection established"'), 3000, 'connection line');
+    await client.close();
+
+    const lines = chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as Record<string, any>);
+    const working = lines.filter((l) => l.msg === 'working');
+    expect(working).toMatchObject([
+      { context: 'HostController', step: 1, reqId: 'req-7' },
+      { context: 'HostController', step: 1, reqId: generated },
+    ]);
+    expect(lines.find((l) => l.req?.url === '/host/work' && l.req.id === 'req-7')).toMatchObject({ level: 'info', reqId: 'req-7', res: { statusCode: 200 } });
+    expect(lines.find((l) => l.msg === 'connection established')).not.toHaveProperty('reqId');
+  });
+});
