@@ -21,7 +21,6 @@ export { RoomService, type JoinOutcome } from './domain/rooms/room.service.js';
 export { CanvasAccessPolicy } from './domain/ports/canvas-access-policy.port.js';
 export { ClaimsCanvasAccessPolicy } from './domain/rooms/claims-canvas-access-policy.js';
 export { TenantQuotaPolicy, type TenantQuota } from './domain/ports/tenant-quota-policy.port.js';
-export { AdmissionStats } from './domain/connections/admission-stats.js';
 export { roomKey } from './domain/rooms/room-key.js';
 export { SessionService } from './domain/sessions/session.service.js';
 export { HeartbeatService } from './ws/heartbeat.service.js';
