@@ -45,6 +45,7 @@ const exportedServices = [
   'src/domain/rooms/room.service.ts',
   'src/domain/sessions/session.service.ts',
   'src/domain/cluster/cluster-coordinator.service.ts',
+  'src/domain/connections/admission-stats.ts',
 ];
 const pureValueCode = ['src/domain/connections/identity.ts'];
 

@@ -209,6 +209,7 @@ export class ClientTransport {
         message: `upgrade refused: HTTP ${refusal.status}${refusal.code ? ` ${refusal.code}` : ''}`,
         status: refusal.status,
         ...(refusal.retryAfterMs !== undefined ? { retryAfterMs: refusal.retryAfterMs } : {}),
+        ...(refusal.quota !== undefined ? { quota: refusal.quota } : {}),
       });
       if (refusal.status === 401 && attempt.mode === 'resume') {
         // The reconnect token was refused (used, unknown, or its TTL ran out): log in afresh.

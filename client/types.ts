@@ -145,6 +145,11 @@ export interface ClientErrorEvent {
   status?: number;
   /** The wait the server asked for (Retry-After), which the SDK honours. */
   retryAfterMs?: number;
+  /**
+   * `QUOTA_EXCEEDED` (429, Node only): the connection quota used up: `user` (this user has too
+   * many tabs or devices open) or `tenant`. The SDK retries after Retry-After like any 429.
+   */
+  quota?: 'user' | 'tenant';
   closeCode?: number;
 }
 

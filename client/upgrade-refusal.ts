@@ -6,6 +6,8 @@ export interface Refusal {
   status: number;
   /** The server's refusal code from the JSON body, once read (`SERVER_FULL`, …). */
   code?: string;
+  /** `QUOTA_EXCEEDED` only: which connection quota is used up (from the body). */
+  quota?: 'user' | 'tenant';
   retryAfterMs?: number;
 }
 
@@ -35,8 +37,9 @@ export function readRefusal(res: IncomingLike, done: () => void): Refusal {
     finished = true;
     clearTimeout(guard);
     try {
-      const code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code;
-      if (typeof code === 'string') refusal.code = code;
+      const error = (JSON.parse(body) as { error?: { code?: unknown; quota?: unknown } }).error;
+      if (typeof error?.code === 'string') refusal.code = error.code;
+      if (error?.quota === 'user' || error?.quota === 'tenant') refusal.quota = error.quota;
     } catch {
       // not JSON: the status is all we know
     }

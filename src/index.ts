@@ -29,6 +29,7 @@ export { RoomService, type JoinOutcome } from './domain/rooms/room.service.js';
 export { roomKey } from './domain/rooms/room-key.js';
 export { CanvasAccessPolicy } from './domain/ports/canvas-access-policy.port.js';
 export { ClaimsCanvasAccessPolicy } from './domain/rooms/claims-canvas-access-policy.js';
+export { TenantQuotaPolicy, type TenantQuota } from './domain/ports/tenant-quota-policy.port.js';
 
 // The reference Presence and message-router modules.
 export { CanvasPresenceModule } from './presence/canvas-presence.module.js';

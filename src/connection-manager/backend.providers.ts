@@ -1,13 +1,16 @@
 import type { Provider } from '@nestjs/common';
+import { InMemoryConnectionQuotaStore } from '../backends/memory/in-memory-connection-quota-store.js';
 import { InMemoryMembershipStore } from '../backends/memory/in-memory-membership-store.js';
 import { InMemorySessionStore } from '../backends/memory/in-memory-session-store.js';
 import { MemoryUpgradeRateLimiter } from '../backends/memory/memory-upgrade-rate-limiter.js';
+import { RedisConnectionQuotaStore } from '../backends/redis/redis-connection-quota-store.js';
 import { createRedisConnections, type RedisConnections } from '../backends/redis/redis-connections.js';
 import { RedisInstanceRegistry } from '../backends/redis/redis-instance-registry.js';
 import { RedisMembershipStore } from '../backends/redis/redis-membership-store.js';
 import { RedisRoomBus } from '../backends/redis/redis-room-bus.js';
 import { RedisSessionStore } from '../backends/redis/redis-session-store.js';
 import { RedisUpgradeRateLimiter } from '../backends/redis/redis-upgrade-rate-limiter.js';
+import { ConnectionQuotaStore } from '../domain/ports/connection-quota-store.port.js';
 import { InstanceRegistry } from '../domain/ports/instance-registry.port.js';
 import { MembershipStore } from '../domain/ports/membership-store.port.js';
 import { RoomBus } from '../domain/ports/room-bus.port.js';
@@ -52,6 +55,11 @@ export const backendProviders: Provider[] = [
         windowMs: o.rateLimitWindowMs,
         fallback: new MemoryUpgradeRateLimiter({ points: o.rateLimitPoints, windowMs: o.rateLimitWindowMs }),
       }),
+  }),
+  backend<ConnectionQuotaStore>(ConnectionQuotaStore, {
+    memory: () => new InMemoryConnectionQuotaStore(),
+    // Counts across instances; while Redis does not answer, each instance counts its own slots.
+    redis: (o, r, id) => new RedisConnectionQuotaStore({ redis: r.connections.command, keyPrefix: r.keyPrefix, instanceId: id, leaseMs: o.instanceLeaseMs }),
   }),
   backend<MembershipStore>(MembershipStore, {
     memory: () => new InMemoryMembershipStore(),

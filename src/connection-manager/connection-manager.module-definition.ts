@@ -1,5 +1,6 @@
 import { ConfigurableModuleBuilder, type ModuleMetadata, type Type } from '@nestjs/common';
 import { CanvasAccessPolicy } from '../domain/ports/canvas-access-policy.port.js';
+import { TenantQuotaPolicy } from '../domain/ports/tenant-quota-policy.port.js';
 import type { ConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 
 /** Module-level extras: passed beside the options to forRoot/forRootAsync, not validated with them. */
@@ -8,6 +9,10 @@ export interface ConnectionManagerExtras {
   canvasAccessPolicy?: Type<CanvasAccessPolicy>;
   /** Modules whose exported providers the access policy injects (e.g. the host's canvas repository). */
   canvasAccessPolicyImports?: ModuleMetadata['imports'];
+  /** Per-tenant connection cap and room capacity (plans); resolved inside the module, with DI. Default: none (module options for every tenant). */
+  tenantQuotaPolicy?: Type<TenantQuotaPolicy>;
+  /** Modules whose exported providers the tenant quota policy injects (e.g. the host's plan repository). */
+  tenantQuotaPolicyImports?: ModuleMetadata['imports'];
 }
 
 export const {
@@ -19,12 +24,14 @@ export const {
   .setClassMethodName('forRoot')
   .setExtras<ConnectionManagerExtras>({}, (definition, extras) => ({
     ...definition,
-    imports: [...(definition.imports ?? []), ...(extras.canvasAccessPolicyImports ?? [])],
+    imports: [...(definition.imports ?? []), ...(extras.canvasAccessPolicyImports ?? []), ...(extras.tenantQuotaPolicyImports ?? [])],
     // Global, so the Presence and Router modules (and the host) can inject its services
     // without importing it a second time.
     global: true,
-    providers: extras.canvasAccessPolicy
-      ? [...(definition.providers ?? []), { provide: CanvasAccessPolicy, useClass: extras.canvasAccessPolicy }]
-      : definition.providers,
+    providers: [
+      ...(definition.providers ?? []),
+      ...(extras.canvasAccessPolicy ? [{ provide: CanvasAccessPolicy, useClass: extras.canvasAccessPolicy }] : []),
+      ...(extras.tenantQuotaPolicy ? [{ provide: TenantQuotaPolicy, useClass: extras.tenantQuotaPolicy }] : []),
+    ],
   }))
   .build();

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ClusterCoordinator } from '../domain/cluster/cluster-coordinator.service.js';
 import { InstanceRoomSet } from '../domain/cluster/instance-room-set.js';
+import { AdmissionStats } from '../domain/connections/admission-stats.js';
 import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
 import { ConnectionLifecycleService } from '../domain/connections/connection-lifecycle.service.js';
 import { ConnectionService } from '../domain/connections/connection.service.js';
@@ -12,6 +13,8 @@ import { TokenExpiryService } from '../domain/connections/token-expiry.service.j
 import { CanvasAccessPolicy } from '../domain/ports/canvas-access-policy.port.js';
 import { TokenVerifier } from '../domain/ports/token-verifier.port.js';
 import { WriteBatch } from '../domain/ports/write-batch.port.js';
+import { ConnectionQuotaService } from '../domain/quotas/connection-quota.service.js';
+import { TenantQuotas } from '../domain/quotas/tenant-quotas.js';
 import { ClaimsCanvasAccessPolicy } from '../domain/rooms/claims-canvas-access-policy.js';
 import { LocalRoomRegistry } from '../domain/rooms/local-room.registry.js';
 import { RoomDelivery } from '../domain/rooms/room-delivery.js';
@@ -72,7 +75,10 @@ import { ConfigurableConnectionManagerModule, RAW_CONNECTION_MANAGER_OPTIONS } f
     TokenExpiryService,
     ConnectionLifecycleService,
     SessionResumeService,
+    TenantQuotas,
+    ConnectionQuotaService,
     ConnectionAdmissionService,
+    AdmissionStats,
     DrainService,
     ClusterCoordinator,
     // Transport.
@@ -90,6 +96,7 @@ import { ConfigurableConnectionManagerModule, RAW_CONNECTION_MANAGER_OPTIONS } f
     HeartbeatService,
     DrainService,
     ClusterCoordinator,
+    AdmissionStats,
   ],
 })
 export class ConnectionManagerModule extends ConfigurableConnectionManagerModule {}

@@ -96,11 +96,14 @@ export class ConnectionRefusedEvent {
   readonly status: number;
   readonly code: string;
   readonly ip: string;
+  /** `QUOTA_EXCEEDED` only: which connection quota was used up. */
+  readonly quota?: 'user' | 'tenant';
 
   constructor(init: ConnectionRefusedEvent) {
     this.status = init.status;
     this.code = init.code;
     this.ip = init.ip;
+    if (init.quota !== undefined) this.quota = init.quota;
   }
 }
 

@@ -59,6 +59,18 @@ export const connectionManagerOptionsSchema = z
      */
     maxConnectionsPerIp: z.number().int().min(0).default(0),
     /**
+     * Open connections one user (a tenant's `sub`) may hold across the whole cluster: tabs and
+     * devices. More get 429 QUOTA_EXCEEDED (`quota: "user"`). 0 means no cap. Default 20.
+     */
+    maxConnectionsPerUser: z.number().int().min(0).default(20),
+    /**
+     * Open connections one tenant may hold across the whole cluster, unless a TenantQuotaPolicy
+     * says otherwise for it. More get 429 QUOTA_EXCEEDED (`quota: "tenant"`). 0 (default) means no cap.
+     */
+    maxConnectionsPerTenant: z.number().int().min(0).default(0),
+    /** How long a TenantQuotaPolicy's answer for a tenant is reused (at most 10000 tenants cached). Default 60000. */
+    tenantQuotaCacheMs: z.number().int().min(0).default(60_000),
+    /**
      * Bytes a connection may have queued and unsent before it counts as a slow consumer and is
      * closed with 1013 (resumable). Default 1048576 (1 MiB).
      */

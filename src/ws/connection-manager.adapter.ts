@@ -6,7 +6,6 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Observable } from 'rxjs';
 import type { AdmittedUpgrade } from '../domain/connections/admission.types.js';
 import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
-import { ConnectionService } from '../domain/connections/connection.service.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { managedConnectionOf } from './managed-socket.js';
@@ -21,7 +20,7 @@ export const CONNECTION_MANAGER_GATEWAY_FLAG = 'connectionManager';
 const ACCEPTED = Symbol('connectionManager.accepted');
 interface PendingUpgrade extends AdmittedUpgrade {
   settled: boolean;
-  /** Gives the reserved slot back if the socket dies before the handler takes it over. */
+  /** Gives the reserved slots back if the socket dies before the handler takes it over. */
   onEarlyClose: () => void;
 }
 type RequestWithUpgrade = IncomingMessage & { [ACCEPTED]?: PendingUpgrade | undefined };
@@ -44,15 +43,14 @@ export function takeAdmittedUpgrade(req: IncomingMessage): AdmittedUpgrade | und
  * Built outside `verifyClient`'s callbacks on purpose: a closure made there would keep ws's
  * handshake context (request, head buffer, callbacks) alive for as long as it is registered.
  */
-function pendingUpgrade(upgrade: AdmittedUpgrade, connections: ConnectionService): PendingUpgrade {
+function pendingUpgrade(upgrade: AdmittedUpgrade, admission: ConnectionAdmissionService): PendingUpgrade {
   const pending: PendingUpgrade = {
     ...upgrade,
     settled: false,
     onEarlyClose: () => {
       if (pending.settled) return;
       pending.settled = true;
-      connections.releaseReservation();
-      connections.releaseIp(pending.ip);
+      admission.abandon(pending);
     },
   };
   return pending;
@@ -90,18 +88,19 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     const { [CONNECTION_MANAGER_GATEWAY_FLAG]: _flag, ...rest } = options;
     const moduleOptions = this.app.get<ResolvedConnectionManagerOptions>(CONNECTION_MANAGER_OPTIONS, { strict: false });
     const admission = this.app.get(ConnectionAdmissionService, { strict: false });
-    const connections = this.app.get(ConnectionService, { strict: false });
     // Gateways on the app's own port (port 0, the module's) share its HTTP server.
     if (port === 0) boundSlowUpgrades(this.httpServer as Server | undefined, moduleOptions.upgradeHeadersTimeoutMs);
     const verifyClient = (info: VerifyInfo, done: VerifyDone): void => {
       admission.admit(upgradeAttemptOf(info.req, moduleOptions.trustProxyHops)).then(
         (decision) => {
           if (decision.ok) {
-            const pending = pendingUpgrade(decision.upgrade, connections);
+            const pending = pendingUpgrade(decision.upgrade, admission);
             (info.req as RequestWithUpgrade)[ACCEPTED] = pending;
-            // ws drops the socket silently if it died during the check: give the slot back.
+            // ws drops the socket silently if it died during the check: give the slots back, on
+            // its close, or at once if it closed before the check ended (no close event follows).
             info.req.socket.once('close', pending.onEarlyClose);
             done(true);
+            if (info.req.socket.destroyed) pending.onEarlyClose();
             return;
           }
           const { body, headers } = refusalResponse(decision.refusal);

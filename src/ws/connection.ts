@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainEventPublisher } from '../kernel/domain-events.publisher.js';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
@@ -119,7 +118,7 @@ export class ConnectionHandler {
       return;
     }
     const sessionId = accepted.resume?.sessionId ?? this.sessions.newSessionId();
-    const connection = new ClientConnection(randomUUID(), sessionId, accepted.identity, accepted.ip, socket, Date.now());
+    const connection = new ClientConnection(accepted.connectionId, sessionId, accepted.identity, accepted.ip, socket, Date.now());
     connection.credentialDeadline = accepted.credentialDeadline;
     this.connections.register(connection);
     (socket as ManagedSocket)[MANAGED_CONNECTION] = connection;

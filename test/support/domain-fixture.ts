@@ -1,4 +1,5 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InMemoryConnectionQuotaStore } from '../../src/backends/memory/in-memory-connection-quota-store.js';
 import { InMemoryMembershipStore } from '../../src/backends/memory/in-memory-membership-store.js';
 import { InMemorySessionStore } from '../../src/backends/memory/in-memory-session-store.js';
 import { ClientConnection } from '../../src/domain/connections/client-connection.js';
@@ -11,6 +12,9 @@ import { TokenExpiryService } from '../../src/domain/connections/token-expiry.se
 import type { CanvasAccessPolicy } from '../../src/domain/ports/canvas-access-policy.port.js';
 import type { RoomBus } from '../../src/domain/ports/room-bus.port.js';
 import type { SocketLike } from '../../src/domain/ports/socket.port.js';
+import type { TenantQuotaPolicy } from '../../src/domain/ports/tenant-quota-policy.port.js';
+import { ConnectionQuotaService } from '../../src/domain/quotas/connection-quota.service.js';
+import { TenantQuotas } from '../../src/domain/quotas/tenant-quotas.js';
 import { ClaimsCanvasAccessPolicy } from '../../src/domain/rooms/claims-canvas-access-policy.js';
 import { LocalRoomRegistry } from '../../src/domain/rooms/local-room.registry.js';
 import { RoomDelivery } from '../../src/domain/rooms/room-delivery.js';
@@ -102,6 +106,8 @@ export interface DomainFixtureOptions {
   policy?: CanvasAccessPolicy;
   /** Cluster mode's bus; absent = a single instance. */
   bus?: FakeRoomBus;
+  /** The host's per-tenant limits; absent = the module options for every tenant. */
+  tenantQuotaPolicy?: TenantQuotaPolicy;
 }
 
 export interface RecordedEvent {
@@ -113,11 +119,14 @@ let connectionSeq = 0;
 
 export class DomainFixture {
   readonly options: ResolvedConnectionManagerOptions;
-  readonly emitter = new EventEmitter2();
+  readonly emitter: EventEmitter2 = new EventEmitter2();
   readonly publisher: DomainEventPublisher;
   /** Every domain event published, in order. */
   readonly events: RecordedEvent[] = [];
   readonly membership = new InMemoryMembershipStore();
+  readonly quotaStore = new InMemoryConnectionQuotaStore();
+  readonly tenantQuotas: TenantQuotas;
+  readonly quotas: ConnectionQuotaService;
   readonly sessionStore: InMemorySessionStore;
   readonly connections: ConnectionService;
   readonly local: LocalRoomRegistry;
@@ -140,6 +149,8 @@ export class DomainFixture {
     this.sessions = new SessionService(this.options, this.sessionStore, this.connections, this.publisher, this.emitter);
     this.sessions.onModuleInit();
     const policy = init.policy ?? new ClaimsCanvasAccessPolicy();
+    this.tenantQuotas = new TenantQuotas(this.options, init.tenantQuotaPolicy);
+    this.quotas = new ConnectionQuotaService(this.options, this.quotaStore, this.tenantQuotas);
     this.rooms = new RoomService(
       this.options,
       this.membership,
@@ -150,10 +161,11 @@ export class DomainFixture {
       this.publisher,
       new InstanceRoomSet(),
       this.instanceId,
+      this.tenantQuotas,
       init.bus,
     );
     this.expiry = new TokenExpiryService(this.options, this.connections, this.publisher);
-    this.lifecycle = new ConnectionLifecycleService(this.options, this.connections, this.rooms, this.sessions, this.expiry, this.publisher);
+    this.lifecycle = new ConnectionLifecycleService(this.options, this.connections, this.rooms, this.sessions, this.expiry, this.publisher, this.quotas);
     this.resumer = new SessionResumeService(this.options, this.connections, this.lifecycle, this.rooms, this.sessions, this.expiry, this.publisher);
   }
 

@@ -245,6 +245,25 @@ export class AppInstance {
     return attemptRefusal(`${this.url}${query}`, headers);
   }
 
+  /**
+   * Resolves once `GET /health/ready` answers 200 (a 404, an app without the endpoint, counts
+   * as ready). "listening on" is logged before the Redis connections are ready: on a busy
+   * machine and a Redis Cluster, upgrades served in between are counted by the per-instance
+   * fallbacks (rate limit, quotas), which a test of the cluster-wide counts must not race.
+   */
+  async ready(timeoutMs = START_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.get('/health/ready').then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200 || status === 404) return;
+      if (Date.now() > deadline) throw new Error(`instance ${this.name} not ready within ${timeoutMs} ms (last status ${status})`);
+      await sleep(50);
+    }
+  }
+
   /** Plain HTTP GET on this instance: status and parsed body. */
   async get(path: string): Promise<{ status: number; body: any; headers: Headers }> {
     const res = await fetch(`${this.httpUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
@@ -386,6 +405,13 @@ export async function startDeployment(kind: RedisKind, n: number, env: Record<st
   try {
     group = await InstanceGroup.start(n, { ...redis.env, REDIS_KEY_PREFIX: prefix, ...env });
   } catch (err) {
+    await redis.destroy();
+    throw err;
+  }
+  try {
+    await Promise.all(group.instances.map((instance) => instance.ready()));
+  } catch (err) {
+    await group.destroy();
     await redis.destroy();
     throw err;
   }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ConnectionManagerModule } from '../../src/connection-manager/connection-manager.module.js';
 import type { ConnectionManagerOptions } from '../../src/kernel/connection-manager.options.js';
 import type { CanvasAccessPolicy } from '../../src/domain/ports/canvas-access-policy.port.js';
+import type { TenantQuotaPolicy } from '../../src/domain/ports/tenant-quota-policy.port.js';
 import { CanvasPresenceModule } from '../../src/presence/canvas-presence.module.js';
 import { CanvasMessageRouterModule } from '../../src/message-router/canvas-message-router.module.js';
 import { ConnectionManagerWsAdapter } from '../../src/ws/connection-manager.adapter.js';
@@ -25,6 +26,9 @@ export interface TestAppOptions {
   canvasAccessPolicy?: Type<CanvasAccessPolicy>;
   /** Modules the access policy's dependencies come from (passed as `canvasAccessPolicyImports`). */
   canvasAccessPolicyImports?: any[];
+  /** Per-tenant limits (passed as `tenantQuotaPolicy`), with `tenantQuotaPolicyImports`. */
+  tenantQuotaPolicy?: Type<TenantQuotaPolicy>;
+  tenantQuotaPolicyImports?: any[];
   /** Extra modules/providers for a scenario (e.g. a throwing listener). */
   imports?: any[];
   providers?: any[];
@@ -67,7 +71,13 @@ export class TestApp {
     @Module({
       imports: [
         EventEmitterModule.forRoot(),
-        ConnectionManagerModule.forRoot({ ...options, canvasAccessPolicy: opts.canvasAccessPolicy, canvasAccessPolicyImports: opts.canvasAccessPolicyImports }),
+        ConnectionManagerModule.forRoot({
+          ...options,
+          canvasAccessPolicy: opts.canvasAccessPolicy,
+          canvasAccessPolicyImports: opts.canvasAccessPolicyImports,
+          tenantQuotaPolicy: opts.tenantQuotaPolicy,
+          tenantQuotaPolicyImports: opts.tenantQuotaPolicyImports,
+        }),
         ...(withRef ? [CanvasPresenceModule, CanvasMessageRouterModule] : []),
         ...(opts.imports ?? []),
       ],

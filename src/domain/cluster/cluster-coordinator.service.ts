@@ -5,6 +5,7 @@ import type { PresenceLeaveFrame } from '../../protocol/protocol.types.js';
 import { wireRoomId } from '../../protocol/protocol.types.js';
 import { ConnectionLifecycleService } from '../connections/connection-lifecycle.service.js';
 import { ConnectionService } from '../connections/connection.service.js';
+import { ConnectionQuotaStore } from '../ports/connection-quota-store.port.js';
 import { InstanceRegistry } from '../ports/instance-registry.port.js';
 import { MembershipStore } from '../ports/membership-store.port.js';
 import { SessionStore } from '../ports/session-store.port.js';
@@ -31,6 +32,9 @@ import { errorMessage } from '../../kernel/error-message.js';
  *   sessions, so presence and capacity are right within seconds.
  * Both walk the instance's room set, which {@link InstanceRoomSet} keeps equal to the rooms
  * where the instance has seats (added before a seat is taken, removed after the last is gone).
+ * - connection quotas: each tick also renews this instance's lease in the tenants it holds
+ *   quota slots in (a dead instance's slots are dropped by the next acquire in the tenant once
+ *   its lease is past) and re-registers slots an outage lost; a clean shutdown gives them back.
  */
 @Injectable()
 export class ClusterCoordinator implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -44,6 +48,7 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
     @Inject(INSTANCE_ID) private readonly instanceId: string,
     @Inject(MembershipStore) private readonly membership: MembershipStore,
     @Inject(SessionStore) private readonly sessionStore: SessionStore,
+    @Inject(ConnectionQuotaStore) private readonly quotaStore: ConnectionQuotaStore,
     private readonly local: LocalRoomRegistry,
     private readonly instanceRooms: InstanceRoomSet,
     private readonly rooms: RoomService,
@@ -73,6 +78,7 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
     if (!this.registry) return;
     // Sockets the adapter terminated last are still being cleaned up: let their writes land.
     await this.lifecycle.idle(2000);
+    await this.quotaStore.releaseAll();
     await this.registry.close();
   }
 
@@ -89,6 +95,10 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
         void this.recover();
       }
       this.registered = true;
+      // Its own failure must not hold back the purge of dead instances below.
+      await this.quotaStore.renew(now + this.options.instanceLeaseMs).catch((err: unknown) => {
+        this.logger.warn(`quota lease renewal failed: ${(err as Error).message}`);
+      });
       for (const id of await registry.expiredInstances(now)) if (id !== this.instanceId) await this.purge(id);
     } catch (err) {
       this.logger.warn(`lease tick failed: ${errorMessage(err)}`);

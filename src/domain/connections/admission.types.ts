@@ -1,4 +1,5 @@
 import type { UpgradeRefusalCode } from '../../protocol/protocol.types.js';
+import type { QuotaName } from '../ports/connection-quota-store.port.js';
 import type { SessionRecord } from '../ports/session-store.port.js';
 import type { Identity } from './identity.js';
 
@@ -24,6 +25,8 @@ export interface UpgradeAttempt {
 
 /** What an admitted upgrade carries from the admission to the connection handler. */
 export interface AdmittedUpgrade {
+  /** The id of the connection to be: its connection quota slot is already taken under it. */
+  connectionId: string;
   identity: Identity;
   /**
    * The session's credential deadline, epoch ms: from the JWT presented, or, on a resume with
@@ -42,6 +45,8 @@ export interface UpgradeRefusal {
   message: string;
   /** Seconds, rounded up; sent as `Retry-After`. */
   retryAfterS?: number;
+  /** QUOTA_EXCEEDED only: which quota is used up (sent in the body as `error.quota`). */
+  quota?: QuotaName;
 }
 
 export type AdmissionDecision = { ok: true; upgrade: AdmittedUpgrade } | { ok: false; refusal: UpgradeRefusal };

@@ -36,7 +36,7 @@ function setup(init: DomainFixtureOptions & { limiter?: UpgradeRateLimiter } = {
   const limiter = init.limiter ?? new MemoryUpgradeRateLimiter({ points: f.options.rateLimitPoints, windowMs: f.options.rateLimitWindowMs });
   const verifier = new JwtAuthenticator(f.options, createConnectionManagerJwtService(f.options));
   const lifecycle = new LifecycleState();
-  const admission = new ConnectionAdmissionService(f.options, limiter, verifier, f.connections, lifecycle, f.sessions, f.publisher);
+  const admission = new ConnectionAdmissionService(f.options, limiter, verifier, f.connections, lifecycle, f.sessions, f.publisher, f.quotas);
   return {
     f,
     admission,
@@ -72,6 +72,7 @@ describe('ConnectionAdmissionService: admitted upgrades', () => {
     expect(decision).toEqual({
       ok: true,
       upgrade: {
+        connectionId: expect.any(String),
         identity: { userId: 'ann', tenantId: 't1', name: 'Ann', canvases: undefined, expiresAt: expect.any(Number) },
         credentialDeadline: (decision.ok ? decision.upgrade.identity.expiresAt : 0) + a.f.options.reauthGraceMs,
         ip: '10.0.0.1',

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { ConnectionManagerEvent, ConnectionRefusedEvent } from '../../kernel/connection-manager.events.js';
@@ -6,8 +7,10 @@ import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
 import type { SessionRecord } from '../ports/session-store.port.js';
 import { TokenVerifier } from '../ports/token-verifier.port.js';
 import { UpgradeRateLimiter } from '../ports/upgrade-rate-limiter.port.js';
+import { ConnectionQuotaService } from '../quotas/connection-quota.service.js';
+import { QuotaExceededError } from '../quotas/quota-exceeded-error.js';
 import { SessionService, identityOf } from '../sessions/session.service.js';
-import { refuse, type AdmissionDecision, type UpgradeAttempt } from './admission.types.js';
+import { refuse, type AdmissionDecision, type AdmittedUpgrade, type UpgradeAttempt } from './admission.types.js';
 import { AuthError } from './auth-error.js';
 import { credentialDeadline } from './credential-deadline.js';
 import { ConnectionService } from './connection.service.js';
@@ -18,10 +21,12 @@ import { LifecycleState } from './lifecycle-state.js';
  * Decides whether an upgrade may open a connection, in the protocol's refusal order:
  * draining (503) → IP attempt rate (429) → IP open connections (429, when capped) → Origin
  * (403) → instance capacity (503) → JWT or reconnect token (401; 503 when a shared session store
- * is unreachable). An admitted upgrade carries the session's credential deadline: the JWT's, or
- * on a resume with the reconnect token alone the session's own (a resume never extends it). Every attempt that reaches here counts toward the IP rate, refused ones
- * included. An admitted upgrade holds a connection slot (and its IP slot) until its socket
- * registers or goes away; a refused one gives back whatever it took.
+ * is unreachable) → the user's and the tenant's connection quotas (429 QUOTA_EXCEEDED). An
+ * admitted upgrade carries the session's credential deadline: the JWT's, or on a resume with the
+ * reconnect token alone the session's own (a resume never extends it). Every attempt that
+ * reaches here counts toward the IP rate, refused ones included. An admitted upgrade holds a
+ * connection slot, its IP slot and its quota slot until its socket registers or goes away
+ * ({@link abandon}); a refused one gives back whatever it took.
  */
 @Injectable()
 export class ConnectionAdmissionService {
@@ -35,6 +40,7 @@ export class ConnectionAdmissionService {
     private readonly lifecycle: LifecycleState,
     private readonly sessions: SessionService,
     private readonly events: DomainEventPublisher,
+    private readonly quotas: ConnectionQuotaService,
   ) {
     this.allowedOrigins = options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins) : undefined;
   }
@@ -43,10 +49,17 @@ export class ConnectionAdmissionService {
   async admit(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
     const decision = await this.checkInstance(attempt);
     if (!decision.ok) {
-      const { status, code } = decision.refusal;
-      this.events.publish(ConnectionManagerEvent.ConnectionRefused, new ConnectionRefusedEvent({ status, code, ip: attempt.ip }));
+      const { status, code, quota } = decision.refusal;
+      this.events.publish(ConnectionManagerEvent.ConnectionRefused, new ConnectionRefusedEvent({ status, code, ip: attempt.ip, quota }));
     }
     return decision;
+  }
+
+  /** An admitted upgrade that never became a connection (its socket died first): gives back its slots. */
+  abandon(upgrade: AdmittedUpgrade): void {
+    this.connections.releaseReservation();
+    this.connections.releaseIp(upgrade.ip);
+    this.quotas.release({ tenantId: upgrade.identity.tenantId, userId: upgrade.identity.userId, connectionId: upgrade.connectionId });
   }
 
   /** Draining, then the IP's attempt rate, then its open-connection slot. */
@@ -96,10 +109,14 @@ export class ConnectionAdmissionService {
     return decision;
   }
 
-  /** JWT, reconnect token, or both (then the JWT must name the session's user and governs expiry). */
+  /**
+   * JWT, reconnect token, or both (then the JWT must name the session's user and governs
+   * expiry); then the connection quotas, for fresh connections and resumes alike.
+   */
   private async authenticate(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
     const { token, reconnectToken, ip } = attempt;
     if (attempt.refusedCredentials !== undefined) return refuse({ status: 401, code: 'UNAUTHORIZED', message: attempt.refusedCredentials });
+    const connectionId = randomUUID();
     let identity: Identity | undefined;
     if (token !== undefined || reconnectToken === undefined) {
       try {
@@ -108,21 +125,34 @@ export class ConnectionAdmissionService {
         return refuse({ status: 401, code: 'UNAUTHORIZED', message: err instanceof AuthError ? err.message : 'invalid token' });
       }
     }
-    if (reconnectToken === undefined)
-      return { ok: true, upgrade: { identity: identity!, credentialDeadline: credentialDeadline(identity!.expiresAt, this.options), ip } };
+    if (reconnectToken === undefined) {
+      return this.withinQuota({ connectionId, identity: identity!, credentialDeadline: credentialDeadline(identity!.expiresAt, this.options), ip });
+    }
     let record: SessionRecord | undefined;
     try {
-      record = await this.claimSession(reconnectToken, identity);
+      record = await this.claimSession(reconnectToken, identity, connectionId);
     } catch (err) {
+      if (err instanceof QuotaExceededError) return this.quotaExceeded(err);
       if (err instanceof AuthError) return refuse({ status: 401, code: 'UNAUTHORIZED', message: err.message });
       return refuse({ status: 503, code: 'UNAVAILABLE', message: 'sessions are temporarily unavailable, retry later', retryAfterS: this.options.retryAfterS });
     }
     if (!record) return refuse({ status: 401, code: 'UNAUTHORIZED', message: 'invalid or expired reconnect token' });
     // A fresh JWT governs from now on; the reconnect token alone keeps the session's deadline.
-    const upgrade = identity
-      ? { identity, credentialDeadline: credentialDeadline(identity.expiresAt, this.options), ip, resume: record }
-      : { identity: identityOf(record), credentialDeadline: this.storedDeadline(record), ip, resume: record };
+    const upgrade: AdmittedUpgrade = identity
+      ? { connectionId, identity, credentialDeadline: credentialDeadline(identity.expiresAt, this.options), ip, resume: record }
+      : { connectionId, identity: identityOf(record), credentialDeadline: this.storedDeadline(record), ip, resume: record };
     return { ok: true, upgrade };
+  }
+
+  /** A fresh connection takes its quota slot (last check: the identity is proven). */
+  private async withinQuota(upgrade: AdmittedUpgrade): Promise<AdmissionDecision> {
+    const { identity, connectionId } = upgrade;
+    const quota = await this.quotas.acquire({ tenantId: identity.tenantId, userId: identity.userId, connectionId });
+    return quota.ok ? { ok: true, upgrade } : this.quotaExceeded(new QuotaExceededError(quota.exceeded));
+  }
+
+  private quotaExceeded(err: QuotaExceededError): AdmissionDecision {
+    return refuse({ status: 429, code: 'QUOTA_EXCEEDED', message: err.message, retryAfterS: this.options.retryAfterS, quota: err.quota });
   }
 
   /**
@@ -130,9 +160,11 @@ export class ConnectionAdmissionService {
    * attempt keeps the token valid). Throws AuthError when a JWT came along that names another
    * user, and when the token comes alone after the session's credential deadline: that session
    * is over (its token used up, the session removed, `session.expired` published by the one
-   * attempt that claimed it). Rejects when the session store is unreachable.
+   * attempt that claimed it). Throws QuotaExceededError when the new connection is over a quota
+   * (checked before the token is used up, so a resume refused for quota can retry with it).
+   * Rejects when the session store is unreachable.
    */
-  private async claimSession(reconnectToken: string, identity: Identity | undefined): Promise<SessionRecord | undefined> {
+  private async claimSession(reconnectToken: string, identity: Identity | undefined, connectionId: string): Promise<SessionRecord | undefined> {
     const record = await this.sessions.find(reconnectToken);
     if (!record) return undefined;
     if (identity && !sameUser(identity, record)) throw new AuthError('token does not match the session');
@@ -143,7 +175,17 @@ export class ConnectionAdmissionService {
       if (claimed) await this.sessions.expire(claimed);
       throw new AuthError('token expired');
     }
-    return this.sessions.claim(reconnectToken);
+    // The session's previous connection is not counted: a user at the cap can resume.
+    const slot = { tenantId: record.tenantId, userId: record.userId, connectionId };
+    const quota = await this.quotas.acquire({ ...slot, replaces: record.connectionId });
+    if (!quota.ok) throw new QuotaExceededError(quota.exceeded);
+    let claimed: SessionRecord | undefined;
+    try {
+      claimed = await this.sessions.claim(reconnectToken);
+    } finally {
+      if (!claimed) this.quotas.release(slot);
+    }
+    return claimed;
   }
 
   /**

@@ -3,6 +3,7 @@ import { ConnectionClosedEvent, ConnectionEstablishedEvent, ConnectionManagerEve
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
+import { ConnectionQuotaService } from '../quotas/connection-quota.service.js';
 import type { LocalRoom } from '../rooms/local-room.js';
 import { RoomService } from '../rooms/room.service.js';
 import { SessionService } from '../sessions/session.service.js';
@@ -46,6 +47,7 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
     private readonly sessions: SessionService,
     private readonly expiry: TokenExpiryService,
     private readonly events: DomainEventPublisher,
+    private readonly quotas: ConnectionQuotaService,
   ) {}
 
   onModuleDestroy(): void {
@@ -98,10 +100,15 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
     return lingering;
   }
 
-  /** Marks the connection closed and takes it out of the registry, the expiry clock and its rooms' fan-out. */
+  /**
+   * Marks the connection closed and takes it out of the registry, the expiry clock and its
+   * rooms' fan-out; its connection quota slot is given back (a resumable close too: the quota
+   * counts open connections, not sessions).
+   */
   detach(connection: ClientConnection): LocalRoom[] {
     connection.closed = true;
     this.connections.unregister(connection);
+    this.quotas.release({ tenantId: connection.tenantId, userId: connection.userId, connectionId: connection.id });
     this.expiry.clear(connection);
     return this.rooms.detachAll(connection);
   }

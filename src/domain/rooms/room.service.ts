@@ -10,6 +10,7 @@ import type { ClientConnection } from '../connections/client-connection.js';
 import { SessionService } from '../sessions/session.service.js';
 import { CanvasAccessPolicy } from '../ports/canvas-access-policy.port.js';
 import { InstanceRoomSet } from '../cluster/instance-room-set.js';
+import { TenantQuotas } from '../quotas/tenant-quotas.js';
 import type { LocalRoom } from './local-room.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 import { RoomDelivery, type DeliveryStats } from './room-delivery.js';
@@ -48,6 +49,7 @@ export class RoomService {
     private readonly events: DomainEventPublisher,
     private readonly instanceRooms: InstanceRoomSet,
     @Inject(INSTANCE_ID) private readonly instanceId: string,
+    private readonly tenantQuotas: TenantQuotas,
     @Optional() @Inject(RoomBus) private readonly bus?: RoomBus,
   ) {}
 
@@ -74,7 +76,10 @@ export class RoomService {
     return attached;
   }
 
-  /** Step 1 of a join: the access policy, then an atomic seat in the membership store. */
+  /**
+   * Step 1 of a join: the access policy, then an atomic seat in the membership store, within
+   * the tenant's room capacity (a TenantQuotaPolicy's, else `roomCapacity`).
+   */
   async reserve(connection: ClientConnection, canvasId: string): Promise<SeatReservation | JoinFailure> {
     const { identity } = connection;
     let allowed: boolean;
@@ -86,13 +91,15 @@ export class RoomService {
     }
     if (!allowed) return { ok: false, code: 'FORBIDDEN', message: 'access to this canvas is not allowed' };
     const key = roomKey(identity.tenantId, canvasId);
+    // Without a host policy every tenant has the module's capacity: no lookup, no extra await.
+    const roomCapacity = this.tenantQuotas.hasPolicy ? (await this.tenantQuotas.quotaOf(identity.tenantId)).roomCapacity : this.options.roomCapacity;
     try {
       // Cluster mode: the room is in this instance's set before its seat exists (InstanceRoomSet).
       await this.instanceRooms.acquire(key);
-      const result = await this.store.join(key, { userId: identity.userId, connectionId: connection.id, name: identity.name }, this.options.roomCapacity);
+      const result = await this.store.join(key, { userId: identity.userId, connectionId: connection.id, name: identity.name }, roomCapacity);
       // A refused or repeated join took no new seat.
       if (!result.ok || result.alreadyJoined) this.instanceRooms.release(key);
-      if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `the room already holds ${this.options.roomCapacity} users` };
+      if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `the room already holds ${roomCapacity} users` };
       return { ok: true, canvasId, key, result };
     } catch (err) {
       this.instanceRooms.release(key);

@@ -20,7 +20,7 @@ import { OPS_LOG_LEVELS, type ResolvedOpsOptions } from '../ops.options.js';
  * - `connection closed` (info): connectionId, sessionId, userId, tenantId, code, cause, resumable
  * - `session resumed` (info): connectionId, sessionId, userId, tenantId, previousConnectionId, missed
  * - `upgrade refused` (info; 429 at debug, since a flood would otherwise flood the logs too):
- *   status, code, ip
+ *   status, code, ip (and `quota` for QUOTA_EXCEEDED)
  *
  * Never logged: tokens, reconnect tokens, close reasons (client text), message data.
  * Off with `connectionLog: false`.
@@ -83,7 +83,7 @@ export class ConnectionLogListener implements OnModuleInit, OnApplicationShutdow
         }),
       )
       .on(E.ConnectionRefused, (e: ConnectionRefusedEvent) => {
-        const line = { msg: 'upgrade refused', event: E.ConnectionRefused, status: e.status, code: e.code, ip: e.ip };
+        const line = { msg: 'upgrade refused', event: E.ConnectionRefused, status: e.status, code: e.code, ip: e.ip, ...(e.quota ? { quota: e.quota } : {}) };
         if (e.status === 429) this.logger.debug(line);
         else this.logger.log(line);
       });

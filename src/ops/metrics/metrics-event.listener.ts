@@ -43,7 +43,10 @@ export class MetricsEventListener implements OnModuleInit, OnApplicationShutdown
     const E = ConnectionManagerEvent;
     this.subscriptions
       .on(E.ConnectionEstablished, (_e: ConnectionEstablishedEvent) => m.upgrades.inc({ outcome: 'accepted', status: '101', code: 'OK' }))
-      .on(E.ConnectionRefused, (e: ConnectionRefusedEvent) => m.upgrades.inc({ outcome: 'refused', status: String(e.status), code: e.code }))
+      .on(E.ConnectionRefused, (e: ConnectionRefusedEvent) => {
+        m.upgrades.inc({ outcome: 'refused', status: String(e.status), code: e.code });
+        if (e.quota !== undefined) m.quotaRefusals.inc({ quota: e.quota });
+      })
       .on(E.ConnectionClosed, (e: ConnectionClosedEvent) => {
         m.closes.inc({ cause: e.cause });
         if (e.cause === 'heartbeat_timeout') m.heartbeatTerminations.inc();

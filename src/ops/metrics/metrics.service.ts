@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { CloseCause } from '../../kernel/connection-manager.events.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
+import { AdmissionStats } from '../../domain/connections/admission-stats.js';
 import { ConnectionService } from '../../domain/connections/connection.service.js';
 import { LifecycleState } from '../../domain/connections/lifecycle-state.js';
 import { RoomService } from '../../domain/rooms/room.service.js';
@@ -16,6 +17,7 @@ const KNOWN_REFUSALS: ReadonlyArray<[status: string, code: string]> = [
   ['401', 'UNAUTHORIZED'],
   ['403', 'ORIGIN_NOT_ALLOWED'],
   ['429', 'RATE_LIMITED'],
+  ['429', 'QUOTA_EXCEEDED'],
   ['503', 'SERVER_FULL'],
   ['503', 'DRAINING'],
   ['503', 'UNAVAILABLE'],
@@ -37,6 +39,7 @@ const CLOSE_CAUSES = Object.keys({
 const JOIN_OUTCOMES = ['ok', 'restored', 'ROOM_FULL', 'FORBIDDEN', 'UNAVAILABLE', 'TOO_MANY_ROOMS'] as const;
 const LEAVE_REASONS = ['leave', 'disconnect', 'kicked'] as const;
 const MISSED = ['none', 'replayed', 'truncated'] as const;
+const QUOTAS = ['user', 'tenant'] as const;
 
 /**
  * The instance's Prometheus metrics, on a registry of its own (not prom-client's global one:
@@ -56,6 +59,7 @@ export class MetricsService implements OnApplicationShutdown {
   readonly prefix: string;
 
   readonly upgrades: Counter<'outcome' | 'status' | 'code'>;
+  readonly quotaRefusals: Counter<'quota'>;
   readonly closes: Counter<'cause'>;
   readonly heartbeatTerminations: Counter;
   readonly slowConsumerCloses: Counter;
@@ -76,6 +80,7 @@ export class MetricsService implements OnApplicationShutdown {
     rooms: RoomService,
     lifecycle: LifecycleState,
     readiness: ReadinessRegistry,
+    admission: AdmissionStats,
   ) {
     const { prefix, tenantLabelLimit, fanoutBuckets, defaultMetrics, enabled } = options.metrics;
     this.prefix = prefix;
@@ -166,6 +171,29 @@ export class MetricsService implements OnApplicationShutdown {
       },
     });
 
+    let lastRateLimiterFallbacks = 0;
+    new Counter({
+      name: name('rate_limiter_fallbacks_total'),
+      help: 'Cluster mode: upgrade attempts the IP rate limiter counted per instance because Redis did not answer.',
+      registers,
+      collect() {
+        const now = admission.rateLimiterFallbacks;
+        if (now > lastRateLimiterFallbacks) this.inc(now - lastRateLimiterFallbacks);
+        lastRateLimiterFallbacks = now;
+      },
+    });
+    let lastQuotaFallbacks = 0;
+    new Counter({
+      name: name('quota_fallbacks_total'),
+      help: 'Cluster mode: upgrades whose connection quota was checked per instance because Redis did not answer.',
+      registers,
+      collect() {
+        const now = admission.quotaFallbacks;
+        if (now > lastQuotaFallbacks) this.inc(now - lastQuotaFallbacks);
+        lastQuotaFallbacks = now;
+      },
+    });
+
     // --- moved by events ---
     this.upgrades = new Counter({
       name: name('upgrades_total'),
@@ -175,6 +203,13 @@ export class MetricsService implements OnApplicationShutdown {
     });
     this.upgrades.inc({ outcome: 'accepted', status: '101', code: 'OK' }, 0);
     for (const [status, code] of KNOWN_REFUSALS) this.upgrades.inc({ outcome: 'refused', status, code }, 0);
+    this.quotaRefusals = new Counter({
+      name: name('quota_refusals_total'),
+      help: 'Upgrades refused with 429 QUOTA_EXCEEDED, by the quota used up: user or tenant.',
+      labelNames: ['quota'],
+      registers,
+    });
+    for (const quota of QUOTAS) this.quotaRefusals.inc({ quota }, 0);
 
     this.closes = new Counter({ name: name('connections_closed_total'), help: 'Closed connections by cause.', labelNames: ['cause'], registers });
     for (const cause of CLOSE_CAUSES) this.closes.inc({ cause }, 0);
