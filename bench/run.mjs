@@ -16,12 +16,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, USAGE, ALL_SCENARIOS, LAYOUT_SCENARIOS } from './lib/config.mjs';
 import { clockTicks, fdLimit, installCleanup } from './lib/proc.mjs';
+import { cpuProbeUs } from './lib/calib.mjs';
 import { TARGETS, prepareTarget } from './lib/targets.mjs';
 import { startServer } from './lib/server.mjs';
 import { LAYOUTS, startGroup } from './lib/cluster.mjs';
 import { redisMissing } from './lib/redis.mjs';
 import { spawnGenerator } from './lib/generator.mjs';
 import { summarize } from './lib/summarize.mjs';
+import { median } from './lib/stats.mjs';
 import { aggregate, mainTable } from './lib/report.mjs';
 import { clusterTable, compressionTable, stormTable } from './lib/report-layouts.mjs';
 
@@ -106,7 +108,8 @@ const runs = [];
 
 async function runOne(target, scenario, repeat) {
   // 1-min load average at the start: flags runs that shared the CPUs with other work.
-  const rec = { repeat, scenario, target, loadavg1: os.loadavg()[0] };
+  // CPU speed probe (lib/calib.mjs) right before the run: a slow moment shows.
+  const rec = { repeat, scenario, target, loadavg1: os.loadavg()[0], cpuProbeUs: cpuProbeUs() };
   const layout = LAYOUTS[scenario]?.[target];
   let server;
   const gen = spawnGenerator(); // starts up while the server does
@@ -142,7 +145,7 @@ for (let rep = 1; rep <= cfg.repeats; rep++) {
       const started = Date.now();
       const rec = await runOne(t, sc, rep);
       rec.elapsedMs = Date.now() - started;
-      log(`repeat ${rep}/${cfg.repeats} ${sc.padEnd(11)} ${t.padEnd(13)} ${rec.error ? 'ERROR' : 'ok'} (${(rec.elapsedMs / 1000).toFixed(1)} s, load ${rec.loadavg1.toFixed(1)})`);
+      log(`repeat ${rep}/${cfg.repeats} ${sc.padEnd(11)} ${t.padEnd(13)} ${rec.error ? 'ERROR' : 'ok'} (${(rec.elapsedMs / 1000).toFixed(1)} s, load ${rec.loadavg1.toFixed(1)}, probe ${rec.cpuProbeUs.toFixed(2)} µs${rec.metrics?.otherCpuCores > 0.25 ? `, others ${rec.metrics.otherCpuCores.toFixed(2)} cores` : ''})`);
       if (rec.flags?.length) log(`  flags: ${rec.flags.join('; ')}`);
       runs.push(rec);
       await sleep(200); // let the kernel finish tearing down sockets
@@ -163,6 +166,9 @@ if (layoutsOf.cluster?.length) tables.push('', '### cluster: one room (the fanou
 if (layoutsOf.storm?.length) tables.push('', '### storm: drain of one instance, every client resumes elsewhere', stormTable(agg, cfg.sizes, opts));
 if (layoutsOf.compression?.length) tables.push('', `### compression: ${cfg.sizes.compression.users} users × ${cfg.sizes.compression.rateHz} Hz, cursors + ${cfg.sizes.compression.strokePct} % strokes + presence churn`, compressionTable(agg, layoutsOf.compression));
 const table = tables.join('\n');
+// A run whose probe was much slower than the session's fastest ran on a slow core.
+const probeMin = Math.min(...runs.map((r) => r.cpuProbeUs));
+const SLOW_PROBE = 1.2;
 for (const r of runs) {
   if (r.error) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ERROR ${r.error.split('\n')[0]}`);
   const flags = [...(r.flags ?? [])];
@@ -170,6 +176,7 @@ for (const r of runs) {
   // machine): only a much higher one says something; otherCpuCores (per
   // window, in summarize.mjs) is the precise figure.
   if (r.loadavg1 > os.cpus().length + 1) flags.push(`machine busy (load ${r.loadavg1.toFixed(1)} at start)`);
+  if (r.cpuProbeUs > probeMin * SLOW_PROBE) flags.push(`slow CPU at start (probe ${r.cpuProbeUs.toFixed(2)} µs vs ${probeMin.toFixed(2)} best in this session)`);
   if (r.serverLogs) flags.push(`instances printed ${r.serverLogs.map((l) => l.split('\n').filter(Boolean).length).join(' + ')} log line(s) at LOG_LEVEL=warn (tails in latest.json), first: ${r.serverLogs.find((l) => l.trim()).split('\n')[0].slice(0, 200)}`);
   if (flags.length) notes.push(`run ${r.repeat} ${r.scenario}/${r.target}: ${flags.join('; ')}`);
   // What the product asks Redis per room message explains the Redis CPU row (Lua-internal calls count too).
@@ -192,11 +199,13 @@ const meta = {
   sizes: Object.fromEntries(scenarios.map((s) => [s, cfg.sizes[s]])),
   elapsedSec: Math.round((Date.now() - t0) / 1000),
   loadavg1: { before: loadBefore, after: os.loadavg()[0] },
+  cpuProbeUs: { min: probeMin, median: median(runs.map((r) => r.cpuProbeUs)), max: Math.max(...runs.map((r) => r.cpuProbeUs)) },
 };
 const md = [
   `## Connection Manager benchmark${cfg.smoke ? ' (SMOKE sizes — not meaningful numbers)' : ''}`,
   '',
   `${meta.date} · node ${meta.node} · ${meta.cores} cores (${meta.cpu}) · ${meta.repeats} repeat(s), medians · ${meta.elapsedSec} s · load avg ${loadBefore.toFixed(1)} → ${meta.loadavg1.after.toFixed(1)}`,
+  `CPU probe (lib/calib.mjs, µs of CPU per iteration, lower = faster core) min ${meta.cpuProbeUs.min.toFixed(2)} · median ${meta.cpuProbeUs.median.toFixed(2)} · max ${meta.cpuProbeUs.max.toFixed(2)}; runs above ${SLOW_PROBE}× the min and runs where other processes took > 0.25 cores are listed in the notes`,
   `sizes: ${JSON.stringify(meta.sizes)}`,
   '',
   table,

@@ -1,7 +1,9 @@
 // cluster: the fanout load (same sizes, same loss/dup/reorder/echo checks)
-// against K product instances sharing one Redis; the harness passes one port
-// per instance in job.ports (bench/lib/cluster.mjs starts them). Kept as its
-// own entry so the scenario name maps to a file like every other scenario.
+// against a layout of K product instances (in memory, on one redis-server or
+// on a Redis Cluster; bench/lib/cluster.mjs starts them); the harness passes
+// one port per instance in job.ports and users are spread round-robin over
+// them. Kept as its own entry so the scenario name maps to a file like every
+// other scenario.
 import { run as fanout } from './fanout.mjs';
 
 export async function run(job) {
