@@ -47,7 +47,7 @@ const exportedServices = [
   'src/domain/cluster/cluster-coordinator.service.ts',
   'src/domain/connections/admission-stats.ts',
 ];
-const pureValueCode = ['src/domain/connections/identity.ts'];
+const pureValueCode = ['src/domain/connections/identity.ts', 'src/domain/values/*.ts'];
 
 const to = (types) => ({ to: { element: { types } } });
 const toFiles = (paths) => ({ to: { file: { path: paths } } });

@@ -48,7 +48,7 @@ describe('slow and half-open clients', () => {
     await t.close();
   });
 
-  it('the HTTP server has a finite bound for unfinished request headers (the module's upgradeHeadersTimeoutMs, reported)', async () => {
+  it('the HTTP server has a finite bound for unfinished request headers (the upgradeHeadersTimeoutMs option, reported)', async () => {
     t = await TestApp.create();
     const server = t.app.getHttpServer() as Server;
     console.log(

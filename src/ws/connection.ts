@@ -20,9 +20,10 @@ import { SessionService } from '../domain/sessions/session.service.js';
 import { parseClientFrame } from '../protocol/frame-parser.js';
 import { peekRequestId } from '../protocol/request-id-peek.js';
 import { CloseCode, ErrorCode, type ClientFrame, type RequestId } from '../protocol/protocol.types.js';
-import { takeAdmittedUpgrade } from './connection-manager.adapter.js';
-import { MANAGED_CONNECTION, type ManagedSocket } from './managed-socket.js';
+import { takeAdmittedUpgrade } from './admitted-upgrade.js';
+import type { ManagedSocket } from './managed-socket.js';
 import { errorMessage } from '../kernel/error-message.js';
+import { AbuseCounters, windowClock } from '../domain/connections/abuse-counters.js';
 
 /** The `ws` events the handler listens to (typed loosely so the domain never imports ws). */
 export interface WsSocket extends SocketLike {
@@ -78,19 +79,19 @@ export class ConnectionHandler {
   private static socketListeners(handler: ConnectionHandler): SocketListeners {
     return {
       message: function (this: ManagedSocket, data: Buffer, isBinary: boolean): void {
-        const connection = this[MANAGED_CONNECTION];
+        const connection = this.connection;
         if (connection) handler.onFrame(connection, data, isBinary);
       },
       pong: function (this: ManagedSocket): void {
-        const connection = this[MANAGED_CONNECTION];
+        const connection = this.connection;
         if (connection) connection.alive = true;
       },
       error: function (this: ManagedSocket, err: Error & { code?: string }): void {
-        const connection = this[MANAGED_CONNECTION];
+        const connection = this.connection;
         if (connection) handler.onSocketError(connection, err);
       },
       close: function (this: ManagedSocket, code: number, reason: Buffer): void {
-        const connection = this[MANAGED_CONNECTION];
+        const connection = this.connection;
         if (connection) handler.onClose(connection, code, reason.toString());
       },
     };
@@ -109,6 +110,19 @@ export class ConnectionHandler {
     @Optional() @Inject(WriteBatch) private readonly batch?: WriteBatch,
   ) {}
 
+  /**
+   * The server's `connection` listener (the adapter attaches it): {@link open}, and a setup that
+   * throws closes the socket with 1011 instead of reaching the emitter (which would end the process).
+   */
+  takeOver(socket: WsSocket, req: IncomingMessage): void {
+    try {
+      this.open(socket, req);
+    } catch (err) {
+      this.logger.error(`connection setup failed: ${errorMessage(err)}`);
+      socket.close(CloseCode.INTERNAL_ERROR, 'internal error');
+    }
+  }
+
   /** Takes over a socket that passed the upgrade checks. */
   open(socket: WsSocket, req: IncomingMessage): void {
     const accepted = takeAdmittedUpgrade(req);
@@ -121,7 +135,7 @@ export class ConnectionHandler {
     const connection = new ClientConnection(accepted.connectionId, sessionId, accepted.identity, accepted.ip, socket, Date.now());
     connection.credentialDeadline = accepted.credentialDeadline;
     this.connections.register(connection);
-    (socket as ManagedSocket)[MANAGED_CONNECTION] = connection;
+    (socket as ManagedSocket).connection = connection;
     const l = this.listeners;
     socket.on('message', l.message);
     socket.on('pong', l.pong);
@@ -272,11 +286,11 @@ export class ConnectionHandler {
 
   /** Fixed one-second window; every client frame counts, valid or not. */
   private withinRate(connection: ClientConnection): boolean {
-    const now = Date.now();
+    const now = windowClock();
     if (now - connection.rateWindowStart >= 1000) {
       connection.rateWindowStart = now;
       connection.rateCount = 0;
-      connection.rateNoticeSent = false;
+      if (connection.abuse) connection.abuse.rateNoticeSent = false;
     }
     return ++connection.rateCount <= this.options.messageRateLimit;
   }
@@ -292,19 +306,20 @@ export class ConnectionHandler {
    */
   private rateLimited(connection: ClientConnection, data: Buffer, isBinary: boolean): void {
     if (!connection.isOpen) return;
-    const now = Date.now();
-    if (now - connection.limitedWindowStart >= this.options.badFrameWindowMs) {
-      connection.limitedWindowStart = now;
-      connection.limitedCount = 0;
+    const abuse = (connection.abuse ??= new AbuseCounters());
+    const now = windowClock();
+    if (now - abuse.limitedWindowStart >= this.options.badFrameWindowMs) {
+      abuse.limitedWindowStart = now;
+      abuse.limitedCount = 0;
     }
-    if (++connection.limitedCount > RATE_ABUSE_FACTOR * this.options.messageRateLimit) {
+    if (++abuse.limitedCount > RATE_ABUSE_FACTOR * this.options.messageRateLimit) {
       this.connections.close(connection, { code: CloseCode.POLICY_VIOLATION, reason: 'too many messages', cause: 'policy_violation', resumable: false });
       return;
     }
     const id = isBinary ? undefined : peekRequestId(data);
     if (id === undefined) {
-      if (connection.rateNoticeSent) return;
-      connection.rateNoticeSent = true;
+      if (abuse.rateNoticeSent) return;
+      abuse.rateNoticeSent = true;
     }
     this.sendError(connection, ErrorCode.RATE_LIMITED, 'too many messages, slow down', id);
   }
@@ -327,12 +342,13 @@ export class ConnectionHandler {
 
   /** One more invalid frame in the window; past `badFrameLimit` the connection is closed with 1008. */
   private countBadFrame(connection: ClientConnection): void {
-    const now = Date.now();
-    if (now - connection.badWindowStart >= this.options.badFrameWindowMs) {
-      connection.badWindowStart = now;
-      connection.badCount = 0;
+    const abuse = (connection.abuse ??= new AbuseCounters());
+    const now = windowClock();
+    if (now - abuse.badWindowStart >= this.options.badFrameWindowMs) {
+      abuse.badWindowStart = now;
+      abuse.badCount = 0;
     }
-    if (++connection.badCount > this.options.badFrameLimit) {
+    if (++abuse.badCount > this.options.badFrameLimit) {
       this.connections.close(connection, { code: CloseCode.POLICY_VIOLATION, reason: 'too many invalid frames', cause: 'policy_violation', resumable: false });
     }
   }

@@ -1,13 +1,16 @@
 import type { PresenceMember } from '../../protocol/protocol.types.js';
 import type { MembershipEntry, MembershipJoinResult, MembershipLeaveResult, MembershipStore } from '../../domain/ports/membership-store.port.js';
+import { holds, sizeOf, withOne, withoutOne, type OneOrSet } from '../../domain/values/one-or-set.js';
 
+/** A user's seat in a room: their display name and their connections there (one, usually: no Set). */
 interface UserSeat {
   name: string | undefined;
-  connections: Set<string>;
+  connections: OneOrSet<string>;
 }
 
 function toMember(userId: string, seat: UserSeat): PresenceMember {
-  return seat.name === undefined ? { userId, connections: seat.connections.size } : { userId, name: seat.name, connections: seat.connections.size };
+  const connections = sizeOf(seat.connections);
+  return seat.name === undefined ? { userId, connections } : { userId, name: seat.name, connections };
 }
 
 /**
@@ -28,14 +31,15 @@ export class InMemoryMembershipStore implements MembershipStore {
       this.rooms.set(roomKey, room);
     }
     const firstConnectionOfUser = !seat;
+    let alreadyJoined = false;
     if (!seat) {
-      seat = { name: entry.name, connections: new Set() };
+      seat = { name: entry.name, connections: entry.connectionId };
       room.set(entry.userId, seat);
-    } else if (entry.name !== undefined) {
-      seat.name = entry.name;
+    } else {
+      if (entry.name !== undefined) seat.name = entry.name;
+      alreadyJoined = holds(seat.connections, entry.connectionId);
+      seat.connections = withOne(seat.connections, entry.connectionId);
     }
-    const alreadyJoined = seat.connections.has(entry.connectionId);
-    seat.connections.add(entry.connectionId);
     return {
       ok: true,
       alreadyJoined,
@@ -48,9 +52,11 @@ export class InMemoryMembershipStore implements MembershipStore {
   async leave(roomKey: string, userId: string, connectionId: string): Promise<MembershipLeaveResult> {
     const room = this.rooms.get(roomKey);
     const seat = room?.get(userId);
-    if (!room || !seat || !seat.connections.delete(connectionId)) return { removed: false, lastConnectionOfUser: false };
-    const last = seat.connections.size === 0;
+    if (!room || !seat || !holds(seat.connections, connectionId)) return { removed: false, lastConnectionOfUser: false };
+    const rest = withoutOne(seat.connections, connectionId);
+    const last = rest === undefined;
     if (last) room.delete(userId);
+    else seat.connections = rest;
     if (room.size === 0) this.rooms.delete(roomKey);
     return { removed: true, lastConnectionOfUser: last };
   }
@@ -69,9 +75,9 @@ export class InMemoryMembershipStore implements MembershipStore {
     const before = new Set(room.keys());
     room.clear();
     for (const entry of live) {
-      let seat = room.get(entry.userId);
-      if (!seat) room.set(entry.userId, (seat = { name: entry.name, connections: new Set() }));
-      seat.connections.add(entry.connectionId);
+      const seat = room.get(entry.userId);
+      if (!seat) room.set(entry.userId, { name: entry.name, connections: entry.connectionId });
+      else seat.connections = withOne(seat.connections, entry.connectionId);
     }
     if (room.size === 0) this.rooms.delete(roomKey);
     else this.rooms.set(roomKey, room);

@@ -1,4 +1,16 @@
+import { itemsOf, withOne, withoutOne, type OneOrSet } from '../../domain/values/one-or-set.js';
 import type { MissedMessage, MissedMessages, SessionCredentials, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
+
+/**
+ * A session as stored: its record (what an away session restores: `rooms` then holds them), the
+ * hash of its current token, and the rooms of a connected session, as one item or a Set (a join
+ * or leave is O(1), and the usual one room costs no Set).
+ */
+interface StoredSession {
+  record: SessionRecord;
+  tokenHash: string | undefined;
+  liveRooms: OneOrSet<string> | undefined;
+}
 
 interface AwaySession {
   record: SessionRecord;
@@ -15,16 +27,9 @@ interface AwaySession {
  * session by `maxMessages` and `maxBytes`, and an away session is gone at `awayUntil`.
  */
 export class InMemorySessionStore implements SessionStore {
-  private readonly records = new Map<string, SessionRecord>();
-  /**
-   * The rooms of each connected session that is in any, as a Set: a join or leave is O(1).
-   * Made on the first room (an idle connection costs no Set). The record's own `rooms` is what
-   * an away session restores.
-   */
-  private readonly connectedRooms = new Map<string, Set<string>>();
-  /** token hash → sessionId, and back. */
+  private readonly sessions = new Map<string, StoredSession>();
+  /** token hash → sessionId (the way back is the stored session's `tokenHash`). */
   private readonly hashes = new Map<string, string>();
-  private readonly hashOf = new Map<string, string>();
   private readonly away = new Map<string, AwaySession>();
   /** roomKey → away sessions that were in it. */
   private readonly awayByRoom = new Map<string, Set<AwaySession>>();
@@ -38,11 +43,10 @@ export class InMemorySessionStore implements SessionStore {
   async activate(record: SessionRecord, tokenHash: string): Promise<void> {
     // Buffering (if the session was away) goes on until takeMissed: a resume activates first.
     this.forgetHash(record.sessionId);
-    this.records.set(record.sessionId, { ...record, rooms: [], awayUntil: 0 });
-    if (record.rooms.length > 0) this.connectedRooms.set(record.sessionId, new Set(record.rooms));
-    else this.connectedRooms.delete(record.sessionId);
+    let liveRooms: OneOrSet<string> | undefined;
+    for (const canvasId of record.rooms) liveRooms = withOne(liveRooms, canvasId);
+    this.sessions.set(record.sessionId, { record: { ...record, rooms: [], awayUntil: 0 }, tokenHash, liveRooms });
     this.hashes.set(tokenHash, record.sessionId);
-    this.hashOf.set(record.sessionId, tokenHash);
   }
 
   async find(tokenHash: string): Promise<SessionRecord | undefined> {
@@ -54,7 +58,8 @@ export class InMemorySessionStore implements SessionStore {
     const sessionId = this.hashes.get(tokenHash);
     if (sessionId === undefined) return undefined;
     this.hashes.delete(tokenHash);
-    this.hashOf.delete(sessionId);
+    const stored = this.sessions.get(sessionId);
+    if (stored) stored.tokenHash = undefined;
     // The away timer keeps running until the resume takes the missed messages: a resume that
     // dies half-way leaves the session to expire as if it had never been tried.
     return this.read(sessionId);
@@ -62,16 +67,16 @@ export class InMemorySessionStore implements SessionStore {
 
   /** The stored record, with the current room list of a connected session. */
   private read(sessionId: string): SessionRecord | undefined {
-    const record = this.records.get(sessionId);
-    if (!record || record.awayUntil !== 0) return record;
-    return { ...record, rooms: [...(this.connectedRooms.get(sessionId) ?? [])] };
+    const stored = this.sessions.get(sessionId);
+    if (!stored || stored.record.awayUntil !== 0) return stored?.record;
+    return { ...stored.record, rooms: itemsOf(stored.liveRooms) };
   }
 
   suspend(record: SessionRecord, roomKeys: string[], awayUntil: number, initial: MissedMessage[] = []): Promise<void> {
     this.stopBuffering(record.sessionId);
     const stored = { ...record, awayUntil };
-    this.records.set(record.sessionId, stored);
-    this.connectedRooms.delete(record.sessionId);
+    const previous = this.sessions.get(record.sessionId);
+    this.sessions.set(record.sessionId, { record: stored, tokenHash: previous?.tokenHash, liveRooms: undefined });
     const timer = setTimeout(() => this.expire(record.sessionId), Math.max(0, awayUntil - Date.now()));
     timer.unref();
     const entry: AwaySession = { record: stored, roomKeys, messages: [], bytes: 0, truncated: false, timer };
@@ -111,21 +116,18 @@ export class InMemorySessionStore implements SessionStore {
   }
 
   async addRoom(sessionId: string, canvasId: string): Promise<void> {
-    if (this.records.get(sessionId)?.awayUntil !== 0) return;
-    let rooms = this.connectedRooms.get(sessionId);
-    if (!rooms) this.connectedRooms.set(sessionId, (rooms = new Set()));
-    rooms.add(canvasId);
+    const stored = this.sessions.get(sessionId);
+    if (stored?.record.awayUntil !== 0) return;
+    stored.liveRooms = withOne(stored.liveRooms, canvasId);
   }
 
   async removeRoom(sessionId: string, canvasId: string): Promise<void> {
-    const rooms = this.connectedRooms.get(sessionId);
-    if (!rooms) return;
-    rooms.delete(canvasId);
-    if (rooms.size === 0) this.connectedRooms.delete(sessionId);
+    const stored = this.sessions.get(sessionId);
+    if (stored) stored.liveRooms = withoutOne(stored.liveRooms, canvasId);
   }
 
   async updateCredentials(sessionId: string, credentials: SessionCredentials): Promise<void> {
-    const record = this.records.get(sessionId);
+    const record = this.sessions.get(sessionId)?.record;
     if (!record) return;
     // In place: an away session's buffer entry holds the same record object.
     record.expiresAt = credentials.expiresAt;
@@ -155,7 +157,7 @@ export class InMemorySessionStore implements SessionStore {
 
   /** Sessions known (connected or away), for leak checks. */
   get size(): number {
-    return this.records.size;
+    return this.sessions.size;
   }
   /** Away sessions, for leak checks. */
   get awayCount(): number {
@@ -172,14 +174,13 @@ export class InMemorySessionStore implements SessionStore {
   private forget(sessionId: string): void {
     this.stopBuffering(sessionId);
     this.forgetHash(sessionId);
-    this.records.delete(sessionId);
-    this.connectedRooms.delete(sessionId);
+    this.sessions.delete(sessionId);
   }
 
   private forgetHash(sessionId: string): void {
-    const hash = this.hashOf.get(sessionId);
-    if (hash !== undefined) this.hashes.delete(hash);
-    this.hashOf.delete(sessionId);
+    const stored = this.sessions.get(sessionId);
+    if (stored?.tokenHash !== undefined) this.hashes.delete(stored.tokenHash);
+    if (stored) stored.tokenHash = undefined;
   }
 
   private stopBuffering(sessionId: string): void {

@@ -2,7 +2,8 @@ import type { CloseCause, ConnectionRef } from '../../kernel/connection-manager.
 import type { Identity } from './identity.js';
 import type { SocketLike } from '../ports/socket.port.js';
 import { SOCKET_OPEN, TEXT_FRAME } from '../ports/socket.port.js';
-import type { LocalRoom } from '../rooms/local-room.js';
+import { ConnectionRooms } from '../rooms/connection-rooms.js';
+import type { AbuseCounters } from './abuse-counters.js';
 
 /** Why the server ends a connection: the cause, whether it may be resumed, the close code sent (if any). */
 export interface ServerClose {
@@ -20,11 +21,11 @@ export interface OutboundGuard {
 
 /**
  * One open WebSocket and its per-connection state. Kept deliberately small (a few numbers,
- * one Map): at 1000+ connections per instance every field costs, see docs/performance.md.
+ * one short array of rooms): at 1000+ connections per instance every field costs, see docs/performance.md.
  */
 export class ClientConnection {
-  /** canvasId → local room, for the rooms this connection has joined. */
-  readonly rooms = new Map<string, LocalRoom>();
+  /** The rooms this connection has joined, by canvasId. */
+  readonly rooms = new ConnectionRooms();
   /** Cleared by the heartbeat tick, set again by a pong or any frame. */
   alive = true;
   /** Set once the socket closed; async work that resumes later checks it. */
@@ -38,17 +39,11 @@ export class ClientConnection {
   closeCode: number | undefined;
   /** Whether this close may be resumed with the reconnect token. */
   resumable = true;
-  /** Fixed one-second window of the per-connection message rate. */
-  rateWindowStart = 0;
+  /** Fixed one-second window of the per-connection message rate (ms of windowClock(); the first frame opens one). */
+  rateWindowStart = -1000;
   rateCount = 0;
-  /** Whether this window's RATE_LIMITED for a frame without an id went out (one per window). */
-  rateNoticeSent = false;
-  /** Window of rate-limited frames toward the 1008 abuse close (10 × the rate within 10 s). */
-  limitedWindowStart = 0;
-  limitedCount = 0;
-  /** Window of invalid frames toward the 1008 abuse close. */
-  badWindowStart = 0;
-  badCount = 0;
+  /** Counters of rate-limited and invalid frames; made on the first such frame (abuse-counters.ts). */
+  abuse: AbuseCounters | undefined = undefined;
   /**
    * Checked before every write (set by ConnectionService.register; shared by every connection).
    * Unset only for a connection that was never registered: nothing is checked then.

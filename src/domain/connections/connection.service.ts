@@ -3,6 +3,7 @@ import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.toke
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { CloseCode } from '../../protocol/protocol.types.js';
 import { WriteBatch } from '../ports/write-batch.port.js';
+import { addOne, itemsOf, removeOne, type OneOrSet } from '../values/one-or-set.js';
 import { ClientConnection, type OutboundGuard, type ServerClose } from './client-connection.js';
 
 /**
@@ -17,9 +18,9 @@ export class ConnectionService implements OutboundGuard {
   /**
    * tenantId → userId → that user's connections. Nested maps, not one `tenant\0user` string
    * key: tenant and user ids are arbitrary JWT claims (NUL bytes included), and a joined key
-   * would let two different pairs collide.
+   * would let two different pairs collide. A user with one tab costs no Set (OneOrSet).
    */
-  private readonly byUser = new Map<string, Map<string, Set<ClientConnection>>>();
+  private readonly byUser = new Map<string, Map<string, OneOrSet<ClientConnection>>>();
   private readonly tenantCounts = new Map<string, number>();
   /** Open plus reserved connections per client IP (only kept when maxConnectionsPerIp is set). */
   private readonly ipCounts = new Map<string, number>();
@@ -79,10 +80,8 @@ export class ConnectionService implements OutboundGuard {
     connection.outbound = this;
     this.byId.set(connection.id, connection);
     let users = this.byUser.get(connection.tenantId);
-    if (!users) this.byUser.set(connection.tenantId, (users = new Map<string, Set<ClientConnection>>()));
-    let set = users.get(connection.userId);
-    if (!set) users.set(connection.userId, (set = new Set()));
-    set.add(connection);
+    if (!users) this.byUser.set(connection.tenantId, (users = new Map<string, OneOrSet<ClientConnection>>()));
+    addOne(users, connection.userId, connection);
     this.tenantCounts.set(connection.tenantId, (this.tenantCounts.get(connection.tenantId) ?? 0) + 1);
   }
 
@@ -92,12 +91,7 @@ export class ConnectionService implements OutboundGuard {
     this.byId.delete(connection.id);
     this.releaseIp(connection.ip);
     const users = this.byUser.get(connection.tenantId);
-    const set = users?.get(connection.userId);
-    if (users && set) {
-      set.delete(connection);
-      if (set.size === 0) users.delete(connection.userId);
-      if (users.size === 0) this.byUser.delete(connection.tenantId);
-    }
+    if (users && removeOne(users, connection.userId, connection) && users.size === 0) this.byUser.delete(connection.tenantId);
     const n = (this.tenantCounts.get(connection.tenantId) ?? 1) - 1;
     if (n <= 0) this.tenantCounts.delete(connection.tenantId);
     else this.tenantCounts.set(connection.tenantId, n);
@@ -109,7 +103,7 @@ export class ConnectionService implements OutboundGuard {
 
   /** Every connection of one user on this instance (all tabs). */
   byUserId(tenantId: string, userId: string): ClientConnection[] {
-    return [...(this.byUser.get(tenantId)?.get(userId) ?? [])];
+    return itemsOf(this.byUser.get(tenantId)?.get(userId));
   }
 
   /** Every connection of one tenant on this instance. */

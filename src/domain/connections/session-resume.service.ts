@@ -105,7 +105,7 @@ export class SessionResumeService {
   private async takeOverPredecessor(record: SessionRecord): Promise<Predecessor | undefined> {
     const holder = this.connections.get(record.connectionId);
     if (holder && !holder.closed) {
-      const canvasIds = [...holder.rooms.keys()];
+      const canvasIds = holder.rooms.keys();
       const rooms = this.lifecycle.detach(holder);
       await this.sessions.suspend(
         holder,

@@ -32,7 +32,7 @@ export class LocalRoomRegistry {
       this.bus?.subscribe(key);
     }
     room.connections.add(connection);
-    connection.rooms.set(canvasId, room);
+    connection.rooms.set(room);
     return room;
   }
 

@@ -162,7 +162,7 @@ export class RoomService {
 
   /** Removes a connection from every local fan-out set at once; returns the rooms it was in. */
   detachAll(connection: ClientConnection): LocalRoom[] {
-    const rooms = [...connection.rooms.values()];
+    const rooms = connection.rooms.values();
     for (const room of rooms) this.local.remove(room, connection);
     return rooms;
   }

@@ -63,7 +63,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     const token = newReconnectToken();
     connection.tokenHash = hashReconnectToken(token);
     try {
-      await this.store.activate(toRecord(connection, [...connection.rooms.keys()]), connection.tokenHash);
+      await this.store.activate(toRecord(connection, connection.rooms.keys()), connection.tokenHash);
     } catch (err) {
       // A shared store that is down must not keep the connection from opening; the session is
       // re-registered (same token) when the store is back, so the token works from then on.
@@ -74,7 +74,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
 
   /** Registers a live connection's session again (after a shared store lost it). */
   async reactivate(connection: ClientConnection): Promise<void> {
-    if (connection.tokenHash) await this.store.activate(toRecord(connection, [...connection.rooms.keys()]), connection.tokenHash);
+    if (connection.tokenHash) await this.store.activate(toRecord(connection, connection.rooms.keys()), connection.tokenHash);
   }
 
   /**
@@ -163,6 +163,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
 
 function toRecord(connection: ClientConnection, rooms: string[]): SessionRecord {
   const identity: Identity = connection.identity;
+  // One literal with every field (absent claims undefined: a JSON store drops them): one object
+  // shape, every property in-object (a record built by adding properties gets a separate
+  // property store, and the in-memory store keeps one record per session).
   return {
     sessionId: connection.sessionId,
     userId: identity.userId,
@@ -170,7 +173,10 @@ function toRecord(connection: ClientConnection, rooms: string[]): SessionRecord 
     connectionId: connection.id,
     rooms,
     awayUntil: 0,
-    ...credentialsOf(connection),
+    expiresAt: identity.expiresAt,
+    credentialDeadline: connection.credentialDeadline,
+    name: identity.name,
+    canvases: identity.canvases === undefined ? undefined : [...identity.canvases],
   };
 }
 
