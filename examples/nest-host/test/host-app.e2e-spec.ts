@@ -19,6 +19,8 @@ const MAIN = process.env.HOST_APP_MAIN ?? fileURLToPath(new URL('../src/main.js'
 const SECRET = randomBytes(32).toString('hex');
 const TENANT = 'acme';
 const FRAME_TIMEOUT_MS = 10_000;
+/** Per step: a hung step (a drain that never ends) fails instead of hanging CI. The drain itself is bounded by drainTimeoutMs (10 s). */
+const STEP = { timeout: 30_000 };
 
 /** An HS256 JWT, as the host's identity provider would issue it; `exp` one hour ahead. */
 function token(claims: { sub: string; name?: string }, secret = SECRET): string {
@@ -141,7 +143,7 @@ describe(`the README host app, built from the packed tarball, in a child process
 
   before(async () => {
     host = await startHost();
-  });
+  }, STEP);
 
   after(async () => {
     for (const c of [alice, bob]) c?.ws.terminate();
@@ -149,9 +151,9 @@ describe(`the README host app, built from the packed tarball, in a child process
       host.child.kill('SIGKILL');
       await host.exited;
     }
-  });
+  }, STEP);
 
-  it('answers /health/ready and /metrics (OpsModule)', async () => {
+  it('answers /health/ready and /metrics (OpsModule)', STEP, async () => {
     const ready = await fetch(`${host.baseUrl}/health/ready`);
     assert.equal(ready.status, 200, await ready.text());
     const metrics = await fetch(`${host.baseUrl}/metrics`);
@@ -160,14 +162,14 @@ describe(`the README host app, built from the packed tarball, in a child process
     assert.equal(sample(await metrics.text(), /^cm_connections (\d+)$/m), 0);
   });
 
-  it('refuses a badly signed token on the upgrade with 401 UNAUTHORIZED', async () => {
+  it('refuses a badly signed token on the upgrade with 401 UNAUTHORIZED', STEP, async () => {
     const refused = await refusal(host.baseUrl, token({ sub: 'mallory' }, randomBytes(32).toString('hex')));
     assert.equal(refused.status, 401);
     assert.match(refused.wwwAuthenticate ?? '', /^Bearer/);
     assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
   });
 
-  it('connects two users: connection_ack, join, presence, a message from one to the other', async () => {
+  it('connects two users: connection_ack, join, presence, a message from one to the other', STEP, async () => {
     let ack: ConnectionAckFrame;
     ({ client: alice, ack } = await connect(host.baseUrl, token({ sub: 'alice', name: 'Alice' })));
     assert.deepEqual([ack.userId, ack.tenantId, ack.resumed], ['alice', TENANT, false]);
@@ -190,14 +192,14 @@ describe(`the README host app, built from the packed tarball, in a child process
     assert.deepEqual(message.data, { stroke: [1, 2, 3] });
   });
 
-  it("applies the host's access policy, whose dependency comes from canvasAccessPolicyImports", async () => {
+  it("applies the host's access policy, whose dependency comes from canvasAccessPolicyImports", STEP, async () => {
     const client = connected(alice);
     client.send({ type: 'join', canvasId: 'old-board', id: 'a2' });
     const refused = await client.next('error');
     assert.deepEqual([refused.code, refused.id], ['FORBIDDEN', 'a2']);
   });
 
-  it("serves the host's controller, which returns what its @OnEvent listener recorded", async () => {
+  it("serves the host's controller, which returns what its @OnEvent listener recorded", STEP, async () => {
     // room.joined listeners run synchronously inside the join that sends presence_state: both were received above.
     const res = await fetch(`${host.baseUrl}/tenants/${TENANT}/canvases/board-1/activity`);
     assert.equal(res.status, 200);
@@ -211,13 +213,13 @@ describe(`the README host app, built from the packed tarball, in a child process
     assert.deepEqual(other.recentJoins, [], 'rooms are tenant-scoped');
   });
 
-  it('counts the connections and the refused upgrade in /metrics', async () => {
+  it('counts the connections and the refused upgrade in /metrics', STEP, async () => {
     const metrics = await (await fetch(`${host.baseUrl}/metrics`)).text();
     assert.equal(sample(metrics, /^cm_connections (\d+)$/m), 2);
     assert.equal(sample(metrics, /^cm_upgrades_total\{outcome="refused",status="401",code="UNAUTHORIZED"\} (\d+)$/m), 1);
   });
 
-  it('drains on SIGTERM: every client sees 1012 "service restart", then the process exits 0', async () => {
+  it('drains on SIGTERM: every client sees 1012 "service restart", then the process exits 0', STEP, async () => {
     host.child.kill('SIGTERM');
     assert.deepEqual(await connected(alice).closed, { code: 1012, reason: 'service restart' });
     assert.deepEqual(await connected(bob).closed, { code: 1012, reason: 'service restart' });
