@@ -24,7 +24,7 @@
 // `npm pack` runs `prepack` (clean + build of dist): do not run this while other processes use
 // dist (the repo's vitest files); .ci/run calls it after the test suite.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, renameSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,18 @@ function readLock() {
   return JSON.parse(readFileSync(lockFile, 'utf8'));
 }
 
+/**
+ * Drops the tarball's entry from the lock, so npm resolves it again from the fresh tarball (with
+ * the entry in place, `--package-lock-only` keeps its old dependency list: "up to date").
+ */
+function forgetTarballEntry() {
+  if (!existsSync(lockFile)) return;
+  const lock = readLock();
+  if (lock.packages?.[entryKey] === undefined) return;
+  delete lock.packages[entryKey];
+  writeFileSync(lockFile, `${JSON.stringify(lock, null, 2)}\n`);
+}
+
 /** The lock's entry for the tarball must not pin its hash (see the policy above). */
 function stripTarballIntegrity() {
   const lock = readLock();
@@ -124,6 +136,7 @@ function buildCommonJs() {
 
 pack();
 if (lockMode) {
+  forgetTarballEntry();
   run('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund'], { cwd: example });
   stripTarballIntegrity();
   console.log('examples/nest-host/package-lock.json updated: commit it');
