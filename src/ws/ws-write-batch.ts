@@ -1,8 +1,28 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
-import type { SocketLike } from '../domain/ports/socket.port.js';
-import type { WriteBatch } from '../domain/ports/write-batch.port.js';
+import * as wsPackage from 'ws';
+import { TEXT_FRAME, type SocketLike } from '../domain/ports/socket.port.js';
+import type { EncodedFrame, WriteBatch } from '../domain/ports/write-batch.port.js';
+
+/** A text frame as ws would write it: FIN, opcode 1, unmasked (server to client), no compression. */
+const TEXT_FRAME_OPTIONS = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
+
+/** What {@link WsWriteBatch.encode} makes: the frame's bytes on the wire, and its payload for ws's own send. */
+interface WsEncodedFrame {
+  wire: Buffer;
+  payload: Buffer;
+}
+
+/** The parts of a ws WebSocket the encoded write relies on (ws 8: `_socket`, `_sender`, `_extensions`). */
+interface WsInternals {
+  _socket?: { write(data: Buffer): boolean } | null;
+  _sender?: { _state: number; _queue: unknown[] } | null;
+  _extensions?: Record<string, unknown>;
+}
+
+/** ws's `Sender.frame` (exported by ws, not declared by @types/ws). */
+const frameOf = (wsPackage as unknown as { Sender: { frame(data: Buffer, options: typeof TEXT_FRAME_OPTIONS): Buffer[] } }).Sender.frame;
 
 /** The TCP socket under a ws WebSocket (ws's `_socket`; null before/after the connection). */
 interface Corkable {
@@ -44,6 +64,30 @@ export class WsWriteBatch implements WriteBatch {
     for (const socket of this.held) socket.uncork();
     this.held.clear();
   };
+
+  /**
+   * Builds the frame once (ws's own `Sender.frame`, header and payload merged into one buffer):
+   * every recipient of a broadcast is then one `write` of the same bytes.
+   */
+  encode(payload: Buffer): EncodedFrame {
+    const frame: WsEncodedFrame = { wire: Buffer.concat(frameOf(payload, TEXT_FRAME_OPTIONS)), payload };
+    return frame as unknown as EncodedFrame;
+  }
+
+  /**
+   * Writes the encoded frame to the socket's TCP stream: what ws's `send` would write, minus
+   * building the header again. Only while ws's sender is idle (state DEFAULT, empty queue: its
+   * frames are then written synchronously too, so order is kept) and without permessage-deflate
+   * (compression is per socket); otherwise ws's own `send` writes it.
+   */
+  write(socket: SocketLike, encoded: EncodedFrame): void {
+    const frame = encoded as unknown as WsEncodedFrame;
+    const ws = socket as unknown as WsInternals;
+    const tcp = ws._socket;
+    const sender = ws._sender;
+    if (tcp && sender && sender._state === 0 && sender._queue.length === 0 && ws._extensions?.['permessage-deflate'] === undefined) tcp.write(frame.wire);
+    else socket.send(frame.payload, TEXT_FRAME);
+  }
 
   hold(socket: SocketLike): void {
     const tcp = (socket as { _socket?: Corkable | null })._socket;

@@ -14,9 +14,11 @@ export interface ServerClose {
   code?: number;
 }
 
-/** Decides whether a frame may be written to a connection (the outbound bound, see ConnectionService.admitSend). */
+/** Writes to a connection: the outbound bound (see ConnectionService.admitSend), then the write itself. */
 export interface OutboundGuard {
   admitSend(connection: ClientConnection): boolean;
+  /** Writes one text frame to the connection's open socket (the transport's encoded write when there is one). */
+  write(connection: ClientConnection, payload: string | Buffer): void;
 }
 
 /**
@@ -122,15 +124,14 @@ export class ClientConnection {
    */
   send(payload: string | Buffer): boolean {
     if (!this.writable()) return false;
-    this.socket.send(payload, TEXT_FRAME);
+    if (this.outbound === undefined) this.socket.send(payload, TEXT_FRAME);
+    else this.outbound.write(this, payload);
     return true;
   }
 
   /** Serializes and sends one frame, like {@link send}. */
   sendFrame(frame: object): boolean {
-    if (!this.writable()) return false;
-    this.socket.send(JSON.stringify(frame));
-    return true;
+    return this.send(JSON.stringify(frame));
   }
 
   /** Open, and the outbound bound lets one more frame through (past it, the guard closes the connection). */

@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { CloseCode } from '../../protocol/protocol.types.js';
+import { TEXT_FRAME } from '../ports/socket.port.js';
 import { WriteBatch } from '../ports/write-batch.port.js';
 import { addOne, itemsOf, removeOne, type OneOrSet } from '../values/one-or-set.js';
 import { ClientConnection, type OutboundGuard, type ServerClose } from './client-connection.js';
@@ -150,6 +151,13 @@ export class ConnectionService implements OutboundGuard {
     this.slowConsumerCloses++;
     this.close(connection, { code: CloseCode.TRY_AGAIN_LATER, reason: 'slow consumer', cause: 'slow_consumer', resumable: true, forceAfterMs: 2000 });
     return false;
+  }
+
+  /** Writes one text frame to an open connection (after {@link admitSend}): encoded once by the transport's WriteBatch when there is one. */
+  write(connection: ClientConnection, payload: string | Buffer): void {
+    const batch = this.batch;
+    if (batch === undefined) connection.socket.send(payload, TEXT_FRAME);
+    else batch.write(connection.socket, batch.encode(typeof payload === 'string' ? Buffer.from(payload) : payload));
   }
 
   /**

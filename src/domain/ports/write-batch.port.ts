@@ -1,16 +1,28 @@
 import type { SocketLike } from './socket.port.js';
 
+declare const encodedFrame: unique symbol;
+/** A text frame encoded once by the transport, to be written to any number of sockets (opaque to the domain). */
+export interface EncodedFrame {
+  readonly [encodedFrame]: true;
+}
+
 /**
- * Lets the transport merge the frames one socket gets within one event-loop turn into one
- * write. The broadcast path calls `hold(socket)` before each send; the implementation decides
- * when the held writes go out (the ws one: at the end of the current turn, `setImmediate`).
- * Without a provider, every send is its own write.
+ * How the domain writes frames: encoded once, written to each socket, and merged per socket
+ * within one event-loop turn. Without a provider, every frame is a plain `socket.send`.
  *
- * Why: with many messages per turn (a busy room), each frame to each recipient was one
- * `writev` syscall, ~75 % of the server's CPU in the fan-out profile. Merged, a recipient
- * costs one syscall per turn whatever the number of frames (docs/performance.md).
+ * - `encode` + `write`: a broadcast's frame (its WebSocket header and payload) is built once and
+ *   the same bytes go to every recipient, instead of a header built and written per recipient
+ *   (ws's `send`: ~20 % of the busy-room fan-out profile, and two buffers per write).
+ * - `hold`: the socket's writes of this turn are held and go out as one write at its end (the
+ *   ws one: `setImmediate`). With many messages per turn, each frame to each recipient was one
+ *   `writev` syscall, ~75 % of the fan-out profile. Merged, a recipient costs one syscall per
+ *   turn whatever the number of frames (docs/performance.md).
  */
 export interface WriteBatch {
+  /** Encodes a UTF-8 JSON payload as one text frame. */
+  encode(payload: Buffer): EncodedFrame;
+  /** Writes an encoded frame to an open socket: the same bytes and order as `socket.send(payload)`. */
+  write(socket: SocketLike, frame: EncodedFrame): void;
   hold(socket: SocketLike): void;
   /**
    * Writes out what `socket` holds now (it stays held for the rest of the turn); a socket not

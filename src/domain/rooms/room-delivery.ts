@@ -63,6 +63,8 @@ export class RoomDelivery {
     if (!room) return 0;
     const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
     const bytes = Buffer.from(text);
+    const batch = this.batch;
+    const encoded = batch?.encode(bytes);
     let n = 0;
     for (const connection of room.connections) {
       if (connection.id === exceptConnectionId) continue;
@@ -73,10 +75,12 @@ export class RoomDelivery {
         continue;
       }
       const socket = connection.socket;
-      if (connection.held === null) {
-        this.batch?.hold(socket);
-        socket.send(bytes, TEXT_FRAME);
-      } else connection.held.push({ id: messageId, roomKey: key, bytes });
+      if (connection.held !== null) connection.held.push({ id: messageId, roomKey: key, bytes });
+      else if (batch === undefined || encoded === undefined) socket.send(bytes, TEXT_FRAME);
+      else {
+        batch.hold(socket);
+        batch.write(socket, encoded);
+      }
       n++;
     }
     this.stats.broadcasts++;

@@ -19,7 +19,7 @@ export function withoutOne<T>(value: OneOrSet<T> | undefined, item: T): OneOrSet
   if (value === undefined) return undefined;
   if (!(value instanceof Set)) return value === item ? undefined : value;
   value.delete(item);
-  return value.size === 1 ? (value.values().next().value) : value.size === 0 ? undefined : value;
+  return value.size === 1 ? value.values().next().value : value.size === 0 ? undefined : value;
 }
 
 /** Adds `item` to the value at `key`, keeping a single item unboxed. */
