@@ -22,7 +22,7 @@ interface WsInternals {
 }
 
 /** ws's `Sender.frame` (exported by ws, not declared by @types/ws). */
-const frameOf = (wsPackage as unknown as { Sender: { frame(data: Buffer, options: typeof TEXT_FRAME_OPTIONS): Buffer[] } }).Sender.frame;
+const frameOf = (wsPackage as unknown as { Sender: { frame: (this: void, data: Buffer, options: typeof TEXT_FRAME_OPTIONS) => Buffer[] } }).Sender.frame;
 
 /** The TCP socket under a ws WebSocket (ws's `_socket`; null before/after the connection). */
 interface Corkable {
