@@ -15,6 +15,8 @@ import type { ClientConnection } from '../domain/connections/client-connection.j
 export class ManagedWebSocket extends WebSocket {
   /** The connection, once the handler took the socket over; undefined before. */
   connection: ClientConnection | undefined = undefined;
+  /** The write batch's mark for this socket (WsWriteBatch: last turn seen, corked or not). */
+  batchMark = 0;
 }
 
 /** A socket as the handler's shared listeners see it (`this`). */

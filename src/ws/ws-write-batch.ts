@@ -32,16 +32,39 @@ interface Corkable {
   readonly writableLength: number;
 }
 
+/** Where a socket's batch state lives (a declared field of ManagedWebSocket: in-object, no lookup table). */
+interface Marked {
+  /** (turn << 2) | MULTI | HELD: the last turn the batch saw the socket in, and what it saw then. */
+  batchMark: number;
+  _socket?: Corkable | null;
+}
+/** The socket is corked now (in `held`, uncorked at the end of the turn). */
+const HELD = 1;
+/** The socket got a second frame in its turn: a busy socket, corked from its first frame next turn. */
+const MULTI = 2;
+
+/** Turns count up to this and start again at 1 (a socket's stale mark is then at worst held once more). */
+const MAX_TURN = 2 ** 27;
+
 /**
- * {@link WriteBatch} for `ws`: corks the TCP socket under each WebSocket that gets a broadcast
- * frame and uncorks all of them once, at the end of the current event-loop turn
+ * {@link WriteBatch} for `ws`: merges what a socket gets within one event-loop turn into one
+ * write by corking its TCP socket and uncorking every held socket once, at the end of the turn
  * (`setImmediate`, which runs right after the poll phase that delivered the client messages).
  * Node then writes everything the socket got meanwhile with one `writev`.
  *
+ * Broadcasts use {@link holdAfterFirst}, which corks only when it pays: a socket's first frame
+ * of a turn is written at once unless the socket was busy in the turn just before (it got
+ * several frames then); a second frame in a turn corks it. So when traffic trickles (one
+ * message per turn, cursors at 5 Hz) nothing is corked and nothing waits (corking a socket for
+ * one frame costs ~6 % of the delivery CPU), and in a busy room every recipient is corked from
+ * its first frame: one write per turn whatever the number of frames. {@link hold} corks at once
+ * (a join's replies, which come together).
+ *
  * What it relies on, beyond ws's public API: the WebSocket's `_socket` field (the net.Socket,
- * present in every ws release since 1.x). If it is missing or has no `cork`, the socket is
- * simply not held (plain writes). Order is kept: ws writes its frames to the same stream, in
- * call order, corked or not; ws's own cork/uncork pairs nest inside ours.
+ * present in every ws release since 1.x), and for the encoded write `_sender` and
+ * `_extensions`. If one is missing the socket is simply not held, or written by ws's own `send`.
+ * Order is kept: ws writes its frames to the same stream, in call order, corked or not; ws's own
+ * cork/uncork pairs nest inside ours.
  *
  * Effects: latency grows by at most the rest of the current turn; `terminate()` of a held
  * socket drops its held frames like any unsent data. `bufferedAmount` includes held bytes (they
@@ -53,16 +76,26 @@ interface Corkable {
  */
 @Injectable()
 export class WsWriteBatch implements WriteBatch {
-  private readonly held = new Set<Corkable>();
+  private readonly held: Marked[] = [];
   private readonly flushAt: number;
+  private turn = 1;
+  private scheduled = false;
 
   constructor(@Inject(CONNECTION_MANAGER_OPTIONS) options: ResolvedConnectionManagerOptions) {
     this.flushAt = Math.min(64 * 1024, Math.max(1024, Math.floor(options.maxBufferedBytes / 4)));
   }
 
-  private readonly flushAll = (): void => {
-    for (const socket of this.held) socket.uncork();
-    this.held.clear();
+  /** End of the turn: uncork every held socket, and start the next turn. */
+  private readonly endTurn = (): void => {
+    this.scheduled = false;
+    const held = this.held;
+    for (let i = 0; i < held.length; i++) {
+      const socket = held[i]!;
+      socket.batchMark &= ~HELD;
+      socket._socket?.uncork();
+    }
+    held.length = 0;
+    this.turn = this.turn >= MAX_TURN ? 1 : this.turn + 1;
   };
 
   /**
@@ -90,9 +123,48 @@ export class WsWriteBatch implements WriteBatch {
   }
 
   hold(socket: SocketLike): void {
-    const tcp = (socket as { _socket?: Corkable | null })._socket;
-    if (!tcp) return;
-    if (this.held.has(tcp)) {
+    const marked = socket as unknown as Marked;
+    if (!marked._socket) return;
+    this.see(marked);
+    this.cork(marked);
+  }
+
+  holdAfterFirst(socket: SocketLike): void {
+    const marked = socket as unknown as Marked;
+    if (!marked._socket) return;
+    const mark = marked.batchMark;
+    const turn = this.turn;
+    if (mark >> 2 === turn) {
+      // A further frame in this turn: a busy socket, corked from here on.
+      marked.batchMark = mark | MULTI;
+      this.cork(marked);
+      return;
+    }
+    // First frame of the turn: corked only if the socket was busy in the turn just before.
+    marked.batchMark = turn << 2;
+    this.schedule();
+    if ((mark & MULTI) !== 0 && mark >> 2 === turn - 1) this.cork(marked);
+  }
+
+  flush(socket: SocketLike): void {
+    const marked = socket as unknown as Marked;
+    const tcp = marked._socket;
+    if (!tcp || (marked.batchMark & HELD) === 0) return;
+    tcp.uncork();
+    tcp.cork();
+  }
+
+  /** Marks the socket as seen in this turn (a new turn's mark starts uncorked). */
+  private see(marked: Marked): void {
+    if (marked.batchMark >> 2 === this.turn) return;
+    marked.batchMark = this.turn << 2;
+    this.schedule();
+  }
+
+  /** Corks a socket seen in this turn (once), or writes out what it holds past `flushAt`. */
+  private cork(marked: Marked): void {
+    const tcp = marked._socket!;
+    if ((marked.batchMark & HELD) !== 0) {
       if (tcp.writableLength >= this.flushAt) {
         tcp.uncork();
         tcp.cork();
@@ -101,19 +173,18 @@ export class WsWriteBatch implements WriteBatch {
     }
     if (typeof tcp.cork !== 'function') return;
     tcp.cork();
-    this.held.add(tcp);
-    if (this.held.size === 1) setImmediate(this.flushAll);
+    marked.batchMark |= HELD;
+    this.held.push(marked);
   }
 
-  flush(socket: SocketLike): void {
-    const tcp = (socket as { _socket?: Corkable | null })._socket;
-    if (!tcp || !this.held.has(tcp)) return;
-    tcp.uncork();
-    tcp.cork();
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.endTurn);
   }
 
   /** Sockets held until the end of this turn (tests). */
   get size(): number {
-    return this.held.size;
+    return this.held.length;
   }
 }

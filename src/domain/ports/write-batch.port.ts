@@ -23,7 +23,13 @@ export interface WriteBatch {
   encode(payload: Buffer): EncodedFrame;
   /** Writes an encoded frame to an open socket: the same bytes and order as `socket.send(payload)`. */
   write(socket: SocketLike, frame: EncodedFrame): void;
+  /** Holds the socket's writes from now to the end of the turn (a reply of several frames). */
   hold(socket: SocketLike): void;
+  /**
+   * Holds the socket's writes of this turn after its first frame, which is written at once (the
+   * broadcast path: when one message per turn reaches a socket, nothing is held, nothing waits).
+   */
+  holdAfterFirst(socket: SocketLike): void;
   /**
    * Writes out what `socket` holds now (it stays held for the rest of the turn); a socket not
    * held is left alone. Used before a slow-consumer decision: held bytes are not late bytes.

@@ -78,7 +78,7 @@ export class RoomDelivery {
       if (connection.held !== null) connection.held.push({ id: messageId, roomKey: key, bytes });
       else if (batch === undefined || encoded === undefined) socket.send(bytes, TEXT_FRAME);
       else {
-        batch.hold(socket);
+        batch.holdAfterFirst(socket);
         batch.write(socket, encoded);
       }
       n++;
