@@ -70,7 +70,7 @@ describe('broadcast write batching', () => {
     const { receiver, counter, publish } = await room();
     publish({ i: 0 });
     expect(counter.handOffs).toBe(1);
-    expect(t!.get(WriteBatch) as unknown as { size: number }).toMatchObject({ size: 0 });
+    expect(t!.get<{ size: number }>(WriteBatch).size).toBe(0);
     expect(((await receiver.next('message')).data as { i: number }).i).toBe(0);
   });
 
