@@ -63,6 +63,10 @@ const envShape = z.object({
   WS_RESUME_BUFFER_BYTES: int().default(1_048_576),
   WS_PRESENCE_LINGER_MS: int(0).default(0),
   WS_DRAIN_TIMEOUT_MS: int().default(10_000),
+  WS_PER_MESSAGE_DEFLATE: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
   METRICS_ENABLED: z
     .enum(['true', 'false'], { error: 'must be true or false' })
     .default('true')
@@ -157,6 +161,7 @@ export function toConnectionManagerOptions(env: AppEnv): ConnectionManagerOption
     resumeBufferBytes: env.WS_RESUME_BUFFER_BYTES,
     presenceLingerMs: env.WS_PRESENCE_LINGER_MS,
     drainTimeoutMs: env.WS_DRAIN_TIMEOUT_MS,
+    perMessageDeflate: env.WS_PER_MESSAGE_DEFLATE,
     upgradeHeadersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
     instanceLeaseMs: env.WS_INSTANCE_LEASE_MS,
     redis:

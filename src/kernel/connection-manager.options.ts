@@ -97,6 +97,15 @@ export const connectionManagerOptionsSchema = z
     /** Bounded wait for close handshakes on shutdown. Default 10000. */
     drainTimeoutMs: positiveInt.default(10_000),
     /**
+     * Offer permessage-deflate (RFC 7692) to clients that ask for it (browsers always do).
+     * Default false: for cursor- and stroke-sized frames it costs CPU per delivery (a broadcast
+     * is then compressed once per recipient, each socket having its own compression context)
+     * and ~300 KB of zlib memory per connection under load, for fewer bytes on the wire;
+     * docs/performance.md has the measured trade-off. When on, frames under 1 KiB are sent
+     * uncompressed (ws's threshold), and no context is kept between messages.
+     */
+    perMessageDeflate: z.boolean().default(false),
+    /**
      * Slow upgrades (slowloris: headers dribbled a byte at a time): the adapter sets the HTTP
      * server's `headersTimeout` to this when it attaches the WebSocket server, so an upgrade
      * whose headers are not complete within it is dropped (Node checks every 30 s, so the drop

@@ -81,7 +81,9 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
       // be a credential entry (canvas.auth.<jwt>) and would then be echoed in the response.
       handleProtocols: selectSubprotocol,
       maxPayload: moduleOptions.maxPayloadBytes,
-      perMessageDeflate: false,
+      // Off by default (CPU per delivery and zlib memory per socket for small frames); when on:
+      // no context takeover (no per-socket window kept between messages), 1 KiB threshold.
+      perMessageDeflate: moduleOptions.perMessageDeflate ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 1024 } : false,
       // The connection manager tracks its connections itself (ConnectionService) and closes
       // them on shutdown (DrainService): ws's own Set of clients would be a second entry per socket.
       clientTracking: false,
