@@ -70,7 +70,12 @@ export const backendProviders: Provider[] = [
     redis: (o, r, id) => new RedisSessionStore(r.connections.command, r.keyPrefix, id, o.reconnectTokenTtlMs, o.resumeBufferMessages, o.resumeBufferBytes),
   }),
   // A single instance has no bus and no registry: nobody else to tell.
-  backend<RoomBus | undefined>(RoomBus, { memory: () => undefined, redis: (_o, r, id) => new RedisRoomBus(r.connections, r.keyPrefix, id) }),
+  backend<RoomBus | undefined>(RoomBus, {
+    memory: () => undefined,
+    // Room messages are published and appended to away sessions' buffers by one script, with the session store's bounds.
+    redis: (o, r, id) =>
+      new RedisRoomBus(r.connections, r.keyPrefix, id, { maxMessages: o.resumeBufferMessages, maxBytes: o.resumeBufferBytes, ttlMs: o.reconnectTokenTtlMs }),
+  }),
   backend<InstanceRegistry | undefined>(InstanceRegistry, {
     memory: () => undefined,
     redis: (_o, r, id) => new RedisInstanceRegistry(r.connections, r.keyPrefix, id),

@@ -35,12 +35,15 @@ export function createRedisConnections(url: string | undefined, clusterNodes: st
     });
     const options = { enableOfflineQueue: false, redisOptions: COMMON, clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000) };
     return {
-      command: new Cluster(nodes, options),
+      // Auto-pipelining per node, as for a single Redis (below).
+      command: new Cluster(nodes, { ...options, enableAutoPipelining: true }),
       subscriber: new Cluster(nodes, { ...options, enableOfflineQueue: true, shardedSubscribers: true }),
       cluster: true,
     };
   }
-  const command = new Redis(url!, COMMON);
+  // Auto-pipelining: the commands issued in one event-loop turn (a message's replay append and
+  // its SPUBLISH, a join's scripts) go out in one write and their replies come back in one read.
+  const command = new Redis(url!, { ...COMMON, enableAutoPipelining: true });
   // The subscriber queues its (re)subscriptions while offline: they are few and idempotent.
   const subscriber = new Redis(url!, { ...COMMON, enableOfflineQueue: true, maxRetriesPerRequest: null });
   return { command, subscriber, cluster: false };

@@ -1,7 +1,19 @@
 import { Logger } from '@nestjs/common';
 import type { RoomBus } from '../../domain/ports/room-bus.port.js';
-import type { RedisConnections } from './redis-connections.js';
+import type { RedisClient, RedisConnections } from './redis-connections.js';
 import { roomKeys } from './redis-connections.js';
+import { PUBLISH_MESSAGE_LUA } from './session.lua.js';
+
+/** The replay bounds the message script applies (the session store's: see RedisSessionStore). */
+export interface ReplayBounds {
+  maxMessages: number;
+  maxBytes: number;
+  ttlMs: number;
+}
+
+type Scripted = RedisClient & {
+  cmPublishMessage(k1: string, k2: string, ...args: (string | number)[]): Promise<number>;
+};
 
 /**
  * Room fan-out across instances over Redis sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7):
@@ -12,17 +24,26 @@ import { roomKeys } from './redis-connections.js';
  * Envelope: `instanceId \n exceptConnectionId \n messageId \n frame`; an instance skips its own frames
  * (it delivered them locally already). Failure mode: while Redis is down, publishes are
  * dropped (local members still get every frame); ioredis resubscribes when it is back.
+ *
+ * A room message (replayable, with an id) is one script, {@link PUBLISH_MESSAGE_LUA}: the
+ * SPUBLISH and the append to the room's away sessions' replay buffers (the session store's
+ * keys and bounds, same hash slot), instead of two commands per message.
  */
 export class RedisRoomBus implements RoomBus {
   private readonly logger = new Logger(RedisRoomBus.name);
   private readonly channelToRoom = new Map<string, string>();
   private handler: (roomKey: string, frame: string, except: string | undefined, messageId: string | undefined) => void = () => undefined;
 
+  private readonly command: Scripted;
+
   constructor(
     private readonly redis: RedisConnections,
     private readonly prefix: string,
     private readonly instanceId: string,
+    private readonly replay: ReplayBounds,
   ) {
+    redis.command.defineCommand('cmPublishMessage', { numberOfKeys: 2, lua: PUBLISH_MESSAGE_LUA });
+    this.command = redis.command as Scripted;
     redis.subscriber.on('smessage', (channel: string, message: string) => this.onMessage(channel, message));
   }
 
@@ -41,6 +62,27 @@ export class RedisRoomBus implements RoomBus {
   publish(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined): void {
     const { channel } = roomKeys(this.prefix, roomKey);
     this.redis.command.spublish(channel, `${this.instanceId}\n${exceptConnectionId ?? ''}\n${messageId ?? ''}\n${frame}`).catch(() => undefined);
+  }
+
+  publishMessage(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string): void {
+    const { channel } = roomKeys(this.prefix, roomKey);
+    const tag = `${this.prefix}:{${roomKey}}`;
+    const { maxMessages, maxBytes, ttlMs } = this.replay;
+    this.command
+      .cmPublishMessage(
+        `${tag}:away`,
+        `${tag}:awaybytes`,
+        `${tag}:missed:`,
+        `${tag}:trunc:`,
+        messageId,
+        frame,
+        maxMessages,
+        maxBytes,
+        ttlMs,
+        channel,
+        `${this.instanceId}\n${exceptConnectionId ?? ''}\n${messageId}\n`,
+      )
+      .catch(() => undefined);
   }
 
   onRemoteFrame(handler: (roomKey: string, frame: string, except: string | undefined, messageId: string | undefined) => void): void {

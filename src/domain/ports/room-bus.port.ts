@@ -11,6 +11,13 @@ export interface RoomBus {
   unsubscribe(roomKey: string): void;
   /** Sends a frame to the room's connections on the other instances. Never throws. */
   publish(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined): void;
+  /**
+   * Optional: publishes a replayable room message (one with an id) and appends it to the replay
+   * buffers of the room's away sessions in one step. A back-end that keeps both in one store
+   * (Redis: one script per message instead of two commands) provides it; the domain then does
+   * not call `SessionStore.append` for that message. Never throws.
+   */
+  publishMessage?(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string): void;
   /** Registers the local delivery of frames published by other instances. */
   onRemoteFrame(handler: (roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined) => void): void;
 }

@@ -237,8 +237,12 @@ export class RoomService {
    */
   publish(key: string, frame: string, exceptConnectionId?: string): number {
     const id = `${this.instanceId}:${++this.messageSeq}`;
-    this.sessions.append(key, id, frame);
-    this.bus?.publish(key, frame, exceptConnectionId, id);
+    const bus = this.bus;
+    if (bus?.publishMessage) bus.publishMessage(key, frame, exceptConnectionId, id);
+    else {
+      this.sessions.append(key, id, frame);
+      bus?.publish(key, frame, exceptConnectionId, id);
+    }
     return this.delivery.deliver(key, frame, exceptConnectionId, id);
   }
 }
