@@ -23,7 +23,8 @@ import { CloseCode, ErrorCode, type ClientFrame, type RequestId } from '../proto
 import { takeAdmittedUpgrade } from './admitted-upgrade.js';
 import type { ManagedSocket } from './managed-socket.js';
 import { errorMessage } from '../kernel/error-message.js';
-import { AbuseCounters, windowClock } from '../domain/connections/abuse-counters.js';
+import { AbuseCounters } from '../domain/connections/abuse-counters.js';
+import { windowClock } from '../domain/connections/window-clock.js';
 
 /** The `ws` events the handler listens to (typed loosely so the domain never imports ws). */
 export interface WsSocket extends SocketLike {

@@ -2,14 +2,45 @@ import { itemsOf, withOne, withoutOne, type OneOrSet } from '../../domain/values
 import type { MissedMessage, MissedMessages, SessionCredentials, SessionRecord, SessionStore } from '../../domain/ports/session-store.port.js';
 
 /**
- * A session as stored: its record (what an away session restores: `rooms` then holds them), the
- * hash of its current token, and the rooms of a connected session, as one item or a Set (a join
- * or leave is O(1), and the usual one room costs no Set).
+ * A session as stored: its record (what an away session restores: `rooms` then holds them,
+ * and `tokenHash` the hash of its current token), plus the rooms of a connected session as one
+ * item or a Set (a join or leave is O(1), and the usual one room costs no Set). One object per
+ * session, every field in-object (built by {@link storedSession}).
  */
-interface StoredSession {
-  record: SessionRecord;
-  tokenHash: string | undefined;
+interface StoredSession extends SessionRecord {
   liveRooms: OneOrSet<string> | undefined;
+}
+
+/** One literal with every field, so each stored session has the same shape and no separate property store. */
+function storedSession(
+  record: SessionRecord,
+  fields: { rooms: string[]; awayUntil: number; tokenHash: string | undefined; liveRooms: OneOrSet<string> | undefined },
+): StoredSession {
+  return {
+    sessionId: record.sessionId,
+    userId: record.userId,
+    tenantId: record.tenantId,
+    name: record.name,
+    canvases: record.canvases,
+    expiresAt: record.expiresAt,
+    credentialDeadline: record.credentialDeadline,
+    connectionId: record.connectionId,
+    rooms: fields.rooms,
+    awayUntil: fields.awayUntil,
+    tokenHash: fields.tokenHash,
+    lostBuffer: record.lostBuffer,
+    instanceId: record.instanceId,
+    liveRooms: fields.liveRooms,
+  };
+}
+
+/** The record as find/claim give it out: without the store's own fields, optional ones only when set. */
+function recordOf(stored: StoredSession, rooms: string[]): SessionRecord {
+  const { liveRooms: _liveRooms, tokenHash: _tokenHash, lostBuffer, instanceId, ...record } = stored;
+  const out: SessionRecord = { ...record, rooms };
+  if (lostBuffer !== undefined) out.lostBuffer = lostBuffer;
+  if (instanceId !== undefined) out.instanceId = instanceId;
+  return out;
 }
 
 interface AwaySession {
@@ -45,7 +76,7 @@ export class InMemorySessionStore implements SessionStore {
     this.forgetHash(record.sessionId);
     let liveRooms: OneOrSet<string> | undefined;
     for (const canvasId of record.rooms) liveRooms = withOne(liveRooms, canvasId);
-    this.sessions.set(record.sessionId, { record: { ...record, rooms: [], awayUntil: 0 }, tokenHash, liveRooms });
+    this.sessions.set(record.sessionId, storedSession(record, { rooms: [], awayUntil: 0, tokenHash, liveRooms }));
     this.hashes.set(tokenHash, record.sessionId);
   }
 
@@ -68,15 +99,15 @@ export class InMemorySessionStore implements SessionStore {
   /** The stored record, with the current room list of a connected session. */
   private read(sessionId: string): SessionRecord | undefined {
     const stored = this.sessions.get(sessionId);
-    if (!stored || stored.record.awayUntil !== 0) return stored?.record;
-    return { ...stored.record, rooms: itemsOf(stored.liveRooms) };
+    if (!stored) return undefined;
+    return recordOf(stored, stored.awayUntil === 0 ? itemsOf(stored.liveRooms) : stored.rooms);
   }
 
   suspend(record: SessionRecord, roomKeys: string[], awayUntil: number, initial: MissedMessage[] = []): Promise<void> {
     this.stopBuffering(record.sessionId);
-    const stored = { ...record, awayUntil };
     const previous = this.sessions.get(record.sessionId);
-    this.sessions.set(record.sessionId, { record: stored, tokenHash: previous?.tokenHash, liveRooms: undefined });
+    const stored = storedSession(record, { rooms: record.rooms, awayUntil, tokenHash: previous?.tokenHash, liveRooms: undefined });
+    this.sessions.set(record.sessionId, stored);
     const timer = setTimeout(() => this.expire(record.sessionId), Math.max(0, awayUntil - Date.now()));
     timer.unref();
     const entry: AwaySession = { record: stored, roomKeys, messages: [], bytes: 0, truncated: false, timer };
@@ -117,7 +148,7 @@ export class InMemorySessionStore implements SessionStore {
 
   async addRoom(sessionId: string, canvasId: string): Promise<void> {
     const stored = this.sessions.get(sessionId);
-    if (stored?.record.awayUntil !== 0) return;
+    if (stored?.awayUntil !== 0) return;
     stored.liveRooms = withOne(stored.liveRooms, canvasId);
   }
 
@@ -127,15 +158,15 @@ export class InMemorySessionStore implements SessionStore {
   }
 
   async updateCredentials(sessionId: string, credentials: SessionCredentials): Promise<void> {
-    const record = this.sessions.get(sessionId)?.record;
+    const record = this.sessions.get(sessionId);
     if (!record) return;
     // In place: an away session's buffer entry holds the same record object.
     record.expiresAt = credentials.expiresAt;
     record.credentialDeadline = credentials.credentialDeadline;
-    if (credentials.name === undefined) delete record.name;
-    else record.name = credentials.name;
-    if (credentials.canvases === undefined) delete record.canvases;
-    else record.canvases = credentials.canvases;
+    // Assigned, never deleted: a claim absent from the new JWT is undefined (a delete would turn
+    // the record into a slow dictionary-mode object).
+    record.name = credentials.name;
+    record.canvases = credentials.canvases;
   }
 
   async remove(sessionId: string): Promise<void> {

@@ -1,13 +1,4 @@
-const ORIGIN = Date.now();
-
-/**
- * Milliseconds since this module loaded: for fixed windows, which only compare differences.
- * Small numbers stay small integers in V8 (for the first 24 days of a process), where an
- * epoch-ms value would be a boxed double: 16 B more per connection that stores one.
- */
-export function windowClock(): number {
-  return Date.now() - ORIGIN;
-}
+import { windowClock } from './window-clock.js';
 
 /**
  * The counters behind a connection's 1008 closes and its one-notice-per-window rule, made only

@@ -4,6 +4,7 @@ import type { SocketLike } from '../ports/socket.port.js';
 import { SOCKET_OPEN, TEXT_FRAME } from '../ports/socket.port.js';
 import { ConnectionRooms } from '../rooms/connection-rooms.js';
 import type { AbuseCounters } from './abuse-counters.js';
+import { CLOCK_ORIGIN } from './window-clock.js';
 
 /** Why the server ends a connection: the cause, whether it may be resumed, the close code sent (if any). */
 export interface ServerClose {
@@ -86,8 +87,21 @@ export class ClientConnection {
     public identity: Identity,
     readonly ip: string,
     readonly socket: SocketLike,
-    readonly connectedAt: number,
-  ) {}
+    connectedAt: number,
+  ) {
+    this.openedAt = connectedAt - CLOCK_ORIGIN;
+  }
+
+  /**
+   * When the connection opened, in ms since {@link CLOCK_ORIGIN}: a small integer where an
+   * epoch-ms value would be a boxed double (16 B per connection).
+   */
+  private readonly openedAt: number;
+
+  /** When the connection opened (epoch ms). */
+  get connectedAt(): number {
+    return CLOCK_ORIGIN + this.openedAt;
+  }
 
   get userId(): string {
     return this.identity.userId;
