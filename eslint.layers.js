@@ -7,7 +7,7 @@
 //   kernel                   protocol (events, options, tokens, the publisher)
 //   domain (+ domain/ports)  kernel, protocol; no transport, no back-end, no Redis client, no ops,
 //                            no composition root
-//   backends                 domain/ports, protocol, and the domain's pure value code
+//   backends                 domain/ports, protocol, and the domain's pure value code (identity, values/)
 //   ws (transport)           domain, kernel, protocol
 //   presence, message-router kernel (events), protocol, and the domain's exported services
 //   ops                      kernel, protocol, and the domain's exported services

@@ -44,9 +44,13 @@ describe.each(['single', 'cluster'] as const)('cluster capacity on %s Redis', (k
     for (let i = 0; i < 150; i++) {
       if (replies[i].type === 'room_joined') expect(replies[i]).toEqual({ type: 'room_joined', id: `j${i}`, roomId: `canvas:${canvasId}`, canvasId });
     }
-    // Admissions come from every instance (the race really was cluster-wide).
+    // The race really was cluster-wide: no instance holds more than its 50 users, so 100 seats
+    // means at least two instances admitted, and the 50 refusals mean no instance counted alone
+    // (each would have admitted all of its 50). Which instances win is up to Redis's ordering:
+    // two instances whose joins reach Redis first may legitimately fill the room between them.
     const perInstance = d.instances.map((inst) => joined.filter((c) => c.instance === inst).length);
-    expect(perInstance.every((n) => n > 0)).toBe(true);
+    expect(perInstance.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
+    expect(perInstance.every((n) => n <= 50)).toBe(true);
 
     const admitted = joined.map((c) => c.ack.userId as string).sort();
     // Every instance agrees: a second tab of an admitted user, opened on each instance, gets in

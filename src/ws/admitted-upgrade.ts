@@ -2,42 +2,41 @@ import type { IncomingMessage } from 'node:http';
 import type { AdmittedUpgrade } from '../domain/connections/admission.types.js';
 import type { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
 
-/** Where the accepted upgrade travels from `verifyClient` to `handleConnection` (on the request). */
+/** Where the admitted upgrade travels from `verifyClient` to the connection handler (on the request). */
 export const ACCEPTED = Symbol('connectionManager.accepted');
 interface PendingUpgrade extends AdmittedUpgrade {
+  /** Set once the handler took it, or once it was given up. */
   settled: boolean;
-  /** Gives the reserved slots back if the socket dies before the handler takes it over. */
-  onEarlyClose: () => void;
 }
 export type RequestWithUpgrade = IncomingMessage & { [ACCEPTED]?: PendingUpgrade | undefined };
 
 /**
- * The accepted upgrade of a request, consumed once by the connection handler. Taking it also
- * detaches it from the request and the socket: nothing of the upgrade (the request with its
- * URL and token, ws's handshake closures) stays reachable for the connection's lifetime.
+ * The admitted upgrade of a request, consumed once by the connection handler. Taking it also
+ * detaches it from the request: nothing of the upgrade (the request with its URL and token,
+ * ws's handshake closures) stays reachable for the connection's lifetime.
  */
 export function takeAdmittedUpgrade(req: IncomingMessage): AdmittedUpgrade | undefined {
   const pending = (req as RequestWithUpgrade)[ACCEPTED];
   if (!pending || pending.settled) return undefined;
   pending.settled = true;
   (req as RequestWithUpgrade)[ACCEPTED] = undefined;
-  req.socket.removeListener('close', pending.onEarlyClose);
   return pending;
 }
 
 /**
- * Built outside `verifyClient`'s callbacks on purpose: a closure made there would keep ws's
- * handshake context (request, head buffer, callbacks) alive for as long as it is registered.
+ * Hands an admitted upgrade to ws (`done(true)`) and makes sure its slots are not lost. ws
+ * finishes the handshake synchronously inside `done`: either the socket becomes a connection
+ * (the `connection` event runs the handler, which takes the upgrade) or ws drops it silently (it
+ * died during the admission: a FIN or a reset; or the server is closing). So when `done`
+ * returns and nobody took the upgrade, its slots (instance, IP, connection quota) are given
+ * back at once: no listener or closure per upgrade is needed for that.
  */
-export function pendingUpgrade(upgrade: AdmittedUpgrade, admission: ConnectionAdmissionService): PendingUpgrade {
-  const pending: PendingUpgrade = {
-    ...upgrade,
-    settled: false,
-    onEarlyClose: () => {
-      if (pending.settled) return;
-      pending.settled = true;
-      admission.abandon(pending);
-    },
-  };
-  return pending;
+export function completeAdmitted(req: IncomingMessage, upgrade: AdmittedUpgrade, done: () => void, admission: ConnectionAdmissionService): void {
+  const pending: PendingUpgrade = { ...upgrade, settled: false };
+  (req as RequestWithUpgrade)[ACCEPTED] = pending;
+  done();
+  if (pending.settled) return;
+  pending.settled = true;
+  (req as RequestWithUpgrade)[ACCEPTED] = undefined;
+  admission.abandon(pending);
 }

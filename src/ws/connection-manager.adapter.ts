@@ -7,7 +7,7 @@ import type { Observable } from 'rxjs';
 import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
-import { ACCEPTED, pendingUpgrade, type RequestWithUpgrade } from './admitted-upgrade.js';
+import { completeAdmitted } from './admitted-upgrade.js';
 import { ConnectionHandler, type WsSocket } from './connection.js';
 import { ManagedWebSocket, managedConnectionOf } from './managed-socket.js';
 import { boundSlowUpgrades } from './slow-upgrade-bound.js';
@@ -58,13 +58,7 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
       admission.admit(upgradeAttemptOf(info.req, moduleOptions.trustProxyHops)).then(
         (decision) => {
           if (decision.ok) {
-            const pending = pendingUpgrade(decision.upgrade, admission);
-            (info.req as RequestWithUpgrade)[ACCEPTED] = pending;
-            // ws drops the socket silently if it died during the check: give the slots back, on
-            // its close, or at once if it closed before the check ended (no close event follows).
-            info.req.socket.once('close', pending.onEarlyClose);
-            done(true);
-            if (info.req.socket.destroyed) pending.onEarlyClose();
+            completeAdmitted(info.req, decision.upgrade, () => done(true), admission);
             return;
           }
           const { body, headers } = refusalResponse(decision.refusal);
