@@ -100,30 +100,5 @@ return 1
  * KEYS as APPEND_LUA; ARGV as APPEND_LUA, then 8 the channel, 9 the envelope's head (the frame
  * is ARGV[4], sent once). → sessions appended to
  */
-export const PUBLISH_MESSAGE_LUA = `
-redis.call('SPUBLISH', ARGV[8], ARGV[9] .. ARGV[4])
-local members = redis.call('SMEMBERS', KEYS[1])
-if #members == 0 then return 0 end
-local t = redis.call('TIME')
-local entry = t[1] .. string.format('%06d', tonumber(t[2])) .. '|' .. ARGV[3] .. '|' .. ARGV[4]
-local size = string.len(ARGV[4])
-for _, s in ipairs(members) do
-  local list = ARGV[1] .. s
-  local n = redis.call('RPUSH', list, entry)
-  local bytes = redis.call('HINCRBY', KEYS[2], s, size)
-  local dropped = false
-  while n > tonumber(ARGV[5]) or bytes > tonumber(ARGV[6]) do
-    local old = redis.call('LPOP', list)
-    if not old then break end
-    n = n - 1
-    local p1 = string.find(old, '|', 1, true)
-    local p2 = string.find(old, '|', p1 + 1, true)
-    bytes = redis.call('HINCRBY', KEYS[2], s, -(string.len(old) - p2))
-    dropped = true
-  end
-  if dropped then redis.call('SET', ARGV[2] .. s, '1', 'PX', ARGV[7]) end
-  redis.call('PEXPIRE', list, ARGV[7])
-end
-redis.call('PEXPIRE', KEYS[2], ARGV[7])
-return #members
-`;
+export const PUBLISH_MESSAGE_LUA = `redis.call('SPUBLISH', ARGV[8], ARGV[9] .. ARGV[4])
+${APPEND_LUA}`;
