@@ -11,6 +11,13 @@ interface StoredSession extends SessionRecord {
   liveRooms: OneOrSet<string> | undefined;
 }
 
+/**
+ * `rooms` of a connected session, shared: its rooms are `liveRooms`, and `rooms` is read only once
+ * the session is away (then it is the list given to suspend). Frozen: a write would throw instead
+ * of changing every session. One empty array less per connection (32 B).
+ */
+const NO_ROOMS = Object.freeze([]) as unknown as string[];
+
 /** One literal with every field, so each stored session has the same shape and no separate property store. */
 function storedSession(
   record: SessionRecord,
@@ -76,7 +83,7 @@ export class InMemorySessionStore implements SessionStore {
     this.forgetHash(record.sessionId);
     let liveRooms: OneOrSet<string> | undefined;
     for (const canvasId of record.rooms) liveRooms = withOne(liveRooms, canvasId);
-    this.sessions.set(record.sessionId, storedSession(record, { rooms: [], awayUntil: 0, tokenHash, liveRooms }));
+    this.sessions.set(record.sessionId, storedSession(record, { rooms: NO_ROOMS, awayUntil: 0, tokenHash, liveRooms }));
     this.hashes.set(tokenHash, record.sessionId);
   }
 

@@ -22,6 +22,13 @@ export interface OutboundGuard {
   write(connection: ClientConnection, payload: string | Buffer): void;
 }
 
+const ALIVE = 1;
+const CLOSED = 2;
+const RESUMABLE = 4;
+const IN_REAUTH_GRACE = 8;
+/** {@link ClientConnection.credentialDeadline} 0 ("already past"): the smallest small integer on every V8 build. */
+const NO_DEADLINE = -(2 ** 30);
+
 /**
  * One open WebSocket and its per-connection state. Kept deliberately small (a few numbers,
  * one short array of rooms): at 1000+ connections per instance every field costs, see docs/performance.md.
@@ -29,10 +36,8 @@ export interface OutboundGuard {
 export class ClientConnection {
   /** The rooms this connection has joined, by canvasId. */
   readonly rooms = new ConnectionRooms();
-  /** Cleared by the heartbeat tick, set again by a pong or any frame. */
-  alive = true;
-  /** Set once the socket closed; async work that resumes later checks it. */
-  closed = false;
+  /** alive, closed, resumable and inReauthGrace as bits of one small integer (one field, not four). */
+  private flags = ALIVE | RESUMABLE;
   /** Why the server ended the connection (heartbeat_timeout, token_expired, …); unset for a client close. */
   closeCause: CloseCause | undefined;
   /**
@@ -40,8 +45,6 @@ export class ClientConnection {
    * `connection.closed` even when the peer never answered the close frame (ws then says 1006).
    */
   closeCode: number | undefined;
-  /** Whether this close may be resumed with the reconnect token. */
-  resumable = true;
   /** Fixed one-second window of the per-connection message rate (ms of windowClock(); the first frame opens one). */
   rateWindowStart = -1000;
   rateCount = 0;
@@ -72,14 +75,8 @@ export class ClientConnection {
    * (reauth_required), then the end of the grace (4001) while `inReauthGrace`.
    */
   expirySlot = 0;
-  inReauthGrace = false;
-  /**
-   * The session's credential deadline (epoch ms; see credential-deadline.ts): the 4001 close comes
-   * at it, whatever `reauth_required` said. Set from the admitted upgrade before the connection
-   * is started and by a successful reauth. 0 until then: already past, so a connection that
-   * somehow missed it is closed rather than kept without a deadline (fails closed).
-   */
-  credentialDeadline = 0;
+  /** {@link credentialDeadline} in ms since CLOCK_ORIGIN (a small integer, see {@link openedAt}); NO_DEADLINE for 0. */
+  private deadlineOffset = NO_DEADLINE;
 
   constructor(
     readonly id: string,
@@ -101,6 +98,47 @@ export class ClientConnection {
   /** When the connection opened (epoch ms). */
   get connectedAt(): number {
     return CLOCK_ORIGIN + this.openedAt;
+  }
+
+  /** Cleared by the heartbeat tick, set again by a pong or any frame. */
+  get alive(): boolean {
+    return (this.flags & ALIVE) !== 0;
+  }
+  set alive(value: boolean) {
+    this.flags = value ? this.flags | ALIVE : this.flags & ~ALIVE;
+  }
+  /** Set once the socket closed; async work that resumes later checks it. */
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  set closed(value: boolean) {
+    this.flags = value ? this.flags | CLOSED : this.flags & ~CLOSED;
+  }
+  /** Whether this close may be resumed with the reconnect token (true unless a close said otherwise). */
+  get resumable(): boolean {
+    return (this.flags & RESUMABLE) !== 0;
+  }
+  /** Whether the connection is in its reauth grace (after `reauth_required`, before the deadline). */
+  get inReauthGrace(): boolean {
+    return (this.flags & IN_REAUTH_GRACE) !== 0;
+  }
+  set inReauthGrace(value: boolean) {
+    this.flags = value ? this.flags | IN_REAUTH_GRACE : this.flags & ~IN_REAUTH_GRACE;
+  }
+
+  /**
+   * The session's credential deadline (epoch ms; see credential-deadline.ts): the 4001 close comes
+   * at it, whatever `reauth_required` said. Set from the admitted upgrade before the connection
+   * is started and by a successful reauth. 0 until then: already past, so a connection that
+   * somehow missed it is closed rather than kept without a deadline (fails closed). Kept as an
+   * offset from CLOCK_ORIGIN, so it stays a small integer for deadlines up to ~12 days after the
+   * process started (a later one is stored as a boxed double: 16 B more, nothing else changes).
+   */
+  get credentialDeadline(): number {
+    return this.deadlineOffset === NO_DEADLINE ? 0 : CLOCK_ORIGIN + this.deadlineOffset;
+  }
+  set credentialDeadline(epochMs: number) {
+    this.deadlineOffset = epochMs === 0 ? NO_DEADLINE : epochMs - CLOCK_ORIGIN;
   }
 
   get userId(): string {
@@ -127,7 +165,7 @@ export class ClientConnection {
   recordClose(close: ServerClose): void {
     if (this.closeCause !== undefined) return;
     this.closeCause = close.cause;
-    this.resumable = close.resumable;
+    if (!close.resumable) this.flags &= ~RESUMABLE;
     if (close.code !== undefined) this.closeCode = close.code;
   }
 
