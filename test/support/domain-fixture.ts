@@ -1,4 +1,5 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { afterEach, vi } from 'vitest';
 import { InMemoryConnectionQuotaStore } from '../../src/backends/memory/in-memory-connection-quota-store.js';
 import { InMemoryMembershipStore } from '../../src/backends/memory/in-memory-membership-store.js';
 import { InMemorySessionStore } from '../../src/backends/memory/in-memory-session-store.js';
@@ -227,4 +228,20 @@ export class DomainFixture {
     this.sessions.onApplicationShutdown();
     await this.sessions.onModuleDestroy();
   }
+}
+
+/**
+ * The fixtures of one spec file: `const fixture = domainFixtures();` at the top level, then
+ * `fixture({...})` in a test. After each test the fixture is disposed and real timers and
+ * unmocked functions are back.
+ */
+export function domainFixtures(defaults: () => DomainFixtureOptions = () => ({})): (init?: DomainFixtureOptions) => DomainFixture {
+  let current: DomainFixture | undefined;
+  afterEach(async () => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+    await current?.dispose();
+    current = undefined;
+  });
+  return (init = {}) => (current = new DomainFixture({ ...defaults(), ...init }));
 }

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DomainFixture, type DomainFixtureOptions } from '../../../test/support/domain-fixture.js';
+import { describe, expect, it, vi } from 'vitest';
+import { domainFixtures, type DomainFixture, type DomainFixtureOptions } from '../../../test/support/domain-fixture.js';
 import { MemoryUpgradeRateLimiter } from '../../backends/memory/memory-upgrade-rate-limiter.js';
 import { ConnectionManagerEvent } from '../../kernel/connection-manager.events.js';
 import { JwtAuthenticator, createConnectionManagerJwtService } from '../../ws/auth.js';
@@ -30,9 +30,9 @@ interface Admission {
   admit(attempt?: Partial<UpgradeAttempt>): Promise<AdmissionDecision>;
 }
 
-let fx: DomainFixture | undefined;
+const fixture = domainFixtures();
 function setup(init: DomainFixtureOptions & { limiter?: UpgradeRateLimiter } = {}): Admission {
-  const f = (fx = new DomainFixture({ ...init, options: { ...init.options, jwt: { secret: SECRET } } }));
+  const f = fixture({ ...init, options: { ...init.options, jwt: { secret: SECRET } } });
   const limiter = init.limiter ?? new MemoryUpgradeRateLimiter({ points: f.options.rateLimitPoints, windowMs: f.options.rateLimitWindowMs });
   const verifier = new JwtAuthenticator(f.options, createConnectionManagerJwtService(f.options));
   const lifecycle = new LifecycleState();
@@ -45,12 +45,6 @@ function setup(init: DomainFixtureOptions & { limiter?: UpgradeRateLimiter } = {
     admit: (attempt = {}) => admission.admit({ ip: '10.0.0.1', origin: undefined, token: sign(), reconnectToken: undefined, ...attempt }),
   };
 }
-afterEach(async () => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-  await fx?.dispose();
-  fx = undefined;
-});
 
 /** The refusal of a decision (fails the test when it was admitted). */
 function refusal(decision: AdmissionDecision) {

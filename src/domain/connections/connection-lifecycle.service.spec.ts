@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DomainFixture, type DomainFixtureOptions } from '../../../test/support/domain-fixture.js';
+import { describe, expect, it, vi } from 'vitest';
+import { domainFixtures } from '../../../test/support/domain-fixture.js';
 import { ConnectionManagerEvent } from '../../kernel/connection-manager.events.js';
 import { roomKey } from '../rooms/room-key.js';
 
@@ -10,16 +10,7 @@ import { roomKey } from '../rooms/room-key.js';
  * and of a final one (session ended), the presence linger on fake timers, and idle().
  */
 
-let fx: DomainFixture;
-function fixture(init: DomainFixtureOptions = {}): DomainFixture {
-  fx = new DomainFixture(init);
-  return fx;
-}
-afterEach(async () => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-  await fx.dispose();
-});
+const fixture = domainFixtures();
 
 const k1 = roomKey('t1', 'c1');
 
@@ -189,7 +180,7 @@ describe('ConnectionLifecycleService: presence linger (fake timers)', () => {
     await f.socketClosed(a);
     expect(f.eventsNamed(ConnectionManagerEvent.RoomLeft)).toHaveLength(1);
     expect(f.lifecycle.takeLingering(a.sessionId)).toBeUndefined();
-    await fx.dispose();
+    await f.dispose();
 
     const g = fixture({ options: { presenceLingerMs: 5000 } });
     const { connection: b } = await g.open();

@@ -2,28 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { resolveConnectionManagerOptions, type ConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { ClientConnection } from './client-connection.js';
 import { ConnectionService } from './connection.service.js';
-import type { SocketLike } from '../ports/socket.port.js';
-
-/** A socket that records what the service does to it. */
-class FakeSocket implements SocketLike {
-  readyState = 1;
-  bufferedAmount = 0;
-  readonly sent: Array<string | Buffer> = [];
-  closedWith: { code?: number; reason?: string } | undefined;
-  terminated = false;
-  send(data: string | Buffer): void {
-    this.sent.push(data);
-  }
-  close(code?: number, reason?: string): void {
-    this.closedWith = { code, reason };
-    this.readyState = 2;
-  }
-  terminate(): void {
-    this.terminated = true;
-    this.readyState = 3;
-  }
-  ping(): void {}
-}
+import { FakeSocket } from '../../../test/support/domain-fixture.js';
 
 let seq = 0;
 function conn(userId: string, tenantId: string, ip = '10.0.0.1'): ClientConnection & { socket: FakeSocket } {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DomainFixture, type DomainFixtureOptions, type TestConnection } from '../../../test/support/domain-fixture.js';
+import { describe, expect, it, vi } from 'vitest';
+import { domainFixtures, type DomainFixture, type TestConnection } from '../../../test/support/domain-fixture.js';
 import { ConnectionManagerEvent } from '../../kernel/connection-manager.events.js';
 import type { SessionRecord } from '../ports/session-store.port.js';
 import { ClaimsCanvasAccessPolicy } from '../rooms/claims-canvas-access-policy.js';
@@ -14,28 +14,20 @@ import { roomKey } from '../rooms/room-key.js';
  * holder crashed, and a new connection that closes half-way.
  */
 
-let fx: DomainFixture;
 /** Runs inside the access policy's (async) check of each room a resume restores: the window between takeover and attach. */
 let duringReserve: ((canvasId: string) => void) | undefined;
 const claims = new ClaimsCanvasAccessPolicy();
 
-function fixture(init: DomainFixtureOptions = {}): DomainFixture {
+const fixture = domainFixtures(() => {
   duringReserve = undefined;
-  fx = new DomainFixture({
+  return {
     policy: {
       canJoin: async (identity, canvasId) => {
         duringReserve?.(canvasId);
         return claims.canJoin(identity, canvasId);
       },
     },
-    ...init,
-  });
-  return fx;
-}
-afterEach(async () => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-  await fx.dispose();
+  };
 });
 
 const k1 = roomKey('t1', 'c1');

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DomainFixture, FakeRoomBus, type DomainFixtureOptions } from '../../../test/support/domain-fixture.js';
+import { describe, expect, it, vi } from 'vitest';
+import { domainFixtures, FakeRoomBus } from '../../../test/support/domain-fixture.js';
 import { ConnectionManagerEvent } from '../../kernel/connection-manager.events.js';
 import { roomKey } from './room-key.js';
 
@@ -11,15 +11,7 @@ import { roomKey } from './room-key.js';
  * broadcast reach the local connections and the cluster bus.
  */
 
-let fx: DomainFixture;
-function fixture(init: DomainFixtureOptions = {}): DomainFixture {
-  fx = new DomainFixture(init);
-  return fx;
-}
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await fx.dispose();
-});
+const fixture = domainFixtures();
 
 const key = roomKey('t1', 'c1');
 

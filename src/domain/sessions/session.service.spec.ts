@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DomainFixture, type DomainFixtureOptions } from '../../../test/support/domain-fixture.js';
+import { describe, expect, it, vi } from 'vitest';
+import { domainFixtures } from '../../../test/support/domain-fixture.js';
 import { ConnectionManagerEvent } from '../../kernel/connection-manager.events.js';
 import { roomKey } from '../rooms/room-key.js';
 import { hashReconnectToken } from './reconnect-token.js';
@@ -13,16 +13,7 @@ import { identityOf } from './session.service.js';
  * store outages that never reach the caller.
  */
 
-let fx: DomainFixture;
-function fixture(init: DomainFixtureOptions = {}): DomainFixture {
-  fx = new DomainFixture(init);
-  return fx;
-}
-afterEach(async () => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-  await fx.dispose();
-});
+const fixture = domainFixtures();
 
 const k1 = roomKey('t1', 'c1');
 
