@@ -128,11 +128,11 @@ export class InMemorySessionStore implements SessionStore {
     return Promise.resolve();
   }
 
-  append(roomKey: string, id: string, frame: string): void {
+  append(roomKey: string, id: string, frame: string, exceptSessionId?: string): void {
     const sessions = this.awayByRoom.get(roomKey);
     if (!sessions) return;
     const message = { roomKey, id, frame };
-    for (const s of sessions) this.push(s, message);
+    for (const s of sessions) if (s.record.sessionId !== exceptSessionId) this.push(s, message);
   }
 
   private push(s: AwaySession, message: MissedMessage): void {

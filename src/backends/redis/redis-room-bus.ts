@@ -59,12 +59,12 @@ export class RedisRoomBus implements RoomBus {
     this.redis.subscriber.sunsubscribe(channel).catch((err: Error) => this.logger.warn(`sunsubscribe failed: ${err.message}`));
   }
 
-  publish(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined): void {
+  publish(roomKey: string, frame: string, except: string | undefined, messageId: string | undefined): void {
     const { channel } = roomKeys(this.prefix, roomKey);
-    this.redis.command.spublish(channel, `${this.instanceId}\n${exceptConnectionId ?? ''}\n${messageId ?? ''}\n${frame}`).catch(() => undefined);
+    this.redis.command.spublish(channel, `${this.instanceId}\n${except ?? ''}\n${messageId ?? ''}\n${frame}`).catch(() => undefined);
   }
 
-  publishMessage(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string): void {
+  publishMessage(roomKey: string, frame: string, sender: string | undefined, messageId: string): void {
     const { channel } = roomKeys(this.prefix, roomKey);
     const tag = `${this.prefix}:{${roomKey}}`;
     const { maxMessages, maxBytes, ttlMs } = this.replay;
@@ -79,8 +79,9 @@ export class RedisRoomBus implements RoomBus {
         maxMessages,
         maxBytes,
         ttlMs,
+        sender ?? '',
         channel,
-        `${this.instanceId}\n${exceptConnectionId ?? ''}\n${messageId}\n`,
+        `${this.instanceId}\n${sender ?? ''}\n${messageId}\n`,
       )
       .catch(() => undefined);
   }

@@ -127,10 +127,21 @@ export class RedisSessionStore implements SessionStore {
     this.timers.set(record.sessionId, timer);
   }
 
-  append(roomKey: string, id: string, frame: string): void {
+  append(roomKey: string, id: string, frame: string, exceptSessionId?: string): void {
     const tag = this.roomTag(roomKey);
     this.redis
-      .cmAppend(`${tag}:away`, `${tag}:awaybytes`, `${tag}:missed:`, `${tag}:trunc:`, id, frame, this.maxMessages, this.maxBytes, this.ttlMs)
+      .cmAppend(
+        `${tag}:away`,
+        `${tag}:awaybytes`,
+        `${tag}:missed:`,
+        `${tag}:trunc:`,
+        id,
+        frame,
+        this.maxMessages,
+        this.maxBytes,
+        this.ttlMs,
+        exceptSessionId ?? '',
+      )
       .catch(() => undefined);
   }
 

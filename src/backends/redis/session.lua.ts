@@ -5,10 +5,11 @@
  */
 
 /**
- * Appends a frame to every away session of the room, bounded per session and room by
- * messages and bytes (oldest dropped, a truncation flag set). Entries are
+ * Appends a frame to every away session of the room but the sender's, bounded per session and
+ * room by messages and bytes (oldest dropped, a truncation flag set). Entries are
  * `<server time µs>|<message id>|<frame>`, so a resume can merge rooms in send order.
- * ARGV: listPrefix, truncPrefix, id, frame, maxMessages, maxBytes, ttlMs. → sessions appended to
+ * ARGV: listPrefix, truncPrefix, id, frame, maxMessages, maxBytes, ttlMs, the sender's
+ * sessionId ('' for none). → away sessions of the room
  */
 export const APPEND_LUA = `
 local members = redis.call('SMEMBERS', KEYS[1])
@@ -17,21 +18,23 @@ local t = redis.call('TIME')
 local entry = t[1] .. string.format('%06d', tonumber(t[2])) .. '|' .. ARGV[3] .. '|' .. ARGV[4]
 local size = string.len(ARGV[4])
 for _, s in ipairs(members) do
-  local list = ARGV[1] .. s
-  local n = redis.call('RPUSH', list, entry)
-  local bytes = redis.call('HINCRBY', KEYS[2], s, size)
-  local dropped = false
-  while n > tonumber(ARGV[5]) or bytes > tonumber(ARGV[6]) do
-    local old = redis.call('LPOP', list)
-    if not old then break end
-    n = n - 1
-    local p1 = string.find(old, '|', 1, true)
-    local p2 = string.find(old, '|', p1 + 1, true)
-    bytes = redis.call('HINCRBY', KEYS[2], s, -(string.len(old) - p2))
-    dropped = true
+  if s ~= ARGV[8] then
+    local list = ARGV[1] .. s
+    local n = redis.call('RPUSH', list, entry)
+    local bytes = redis.call('HINCRBY', KEYS[2], s, size)
+    local dropped = false
+    while n > tonumber(ARGV[5]) or bytes > tonumber(ARGV[6]) do
+      local old = redis.call('LPOP', list)
+      if not old then break end
+      n = n - 1
+      local p1 = string.find(old, '|', 1, true)
+      local p2 = string.find(old, '|', p1 + 1, true)
+      bytes = redis.call('HINCRBY', KEYS[2], s, -(string.len(old) - p2))
+      dropped = true
+    end
+    if dropped then redis.call('SET', ARGV[2] .. s, '1', 'PX', ARGV[7]) end
+    redis.call('PEXPIRE', list, ARGV[7])
   end
-  if dropped then redis.call('SET', ARGV[2] .. s, '1', 'PX', ARGV[7]) end
-  redis.call('PEXPIRE', list, ARGV[7])
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return #members
@@ -97,8 +100,8 @@ return 1
 /**
  * A room message in one step: SPUBLISH of the envelope on the room's bus channel (same hash
  * tag, so the same slot on a Cluster), then {@link APPEND_LUA} for the room's away sessions.
- * KEYS as APPEND_LUA; ARGV as APPEND_LUA, then 8 the channel, 9 the envelope's head (the frame
- * is ARGV[4], sent once). → sessions appended to
+ * KEYS as APPEND_LUA; ARGV as APPEND_LUA, then 9 the channel, 10 the envelope's head (the frame
+ * is ARGV[4], sent once). → away sessions of the room
  */
-export const PUBLISH_MESSAGE_LUA = `redis.call('SPUBLISH', ARGV[8], ARGV[9] .. ARGV[4])
+export const PUBLISH_MESSAGE_LUA = `redis.call('SPUBLISH', ARGV[9], ARGV[10] .. ARGV[4])
 ${APPEND_LUA}`;

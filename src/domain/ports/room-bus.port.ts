@@ -9,17 +9,22 @@ export interface RoomBus {
   subscribe(roomKey: string): void;
   /** Stops receiving them (called when the room's last local connection leaves). */
   unsubscribe(roomKey: string): void;
-  /** Sends a frame to the room's connections on the other instances. Never throws. */
-  publish(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined): void;
+  /**
+   * Sends a frame to the room's connections on the other instances. `except` (a connection id,
+   * or for room messages the sender's session id) travels with it: no connection it names gets
+   * the frame. Never throws.
+   */
+  publish(roomKey: string, frame: string, except: string | undefined, messageId: string | undefined): void;
   /**
    * Optional: publishes a replayable room message (one with an id) and appends it to the replay
    * buffers of the room's away sessions in one step. A back-end that keeps both in one store
    * (Redis: one script per message instead of two commands) provides it; the domain then does
-   * not call `SessionStore.append` for that message. Never throws.
+   * not call `SessionStore.append` for that message. `sender` is the sender's session id: as
+   * `except` for the delivery, and no replay buffer of that session gets it. Never throws.
    */
-  publishMessage?(roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string): void;
+  publishMessage?(roomKey: string, frame: string, sender: string | undefined, messageId: string): void;
   /** Registers the local delivery of frames published by other instances. */
-  onRemoteFrame(handler: (roomKey: string, frame: string, exceptConnectionId: string | undefined, messageId: string | undefined) => void): void;
+  onRemoteFrame(handler: (roomKey: string, frame: string, except: string | undefined, messageId: string | undefined) => void): void;
 }
 
 /** Injection token of the optional {@link RoomBus} (undefined on a single instance). */

@@ -68,8 +68,11 @@ export interface SessionStore {
    * synchronously for the in-memory store, so no message sent after the close is missed.
    */
   suspend(record: SessionRecord, roomKeys: string[], awayUntil: number, initial?: MissedMessage[]): Promise<void>;
-  /** Appends one serialized message frame to every away session that was in `roomKey`. Never throws. */
-  append(roomKey: string, id: string, frame: string): void;
+  /**
+   * Appends one serialized message frame to every away session that was in `roomKey`, except the
+   * session `exceptSessionId` (the sender's: its own message is never replayed to it). Never throws.
+   */
+  append(roomKey: string, id: string, frame: string, exceptSessionId?: string): void;
   /**
    * Removes and returns what a session missed in `roomKeys` (oldest first, across rooms), and
    * stops buffering for it.

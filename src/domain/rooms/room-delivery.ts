@@ -55,10 +55,22 @@ export class RoomDelivery {
   }
 
   /**
-   * Delivers to this instance's connections of `key`; returns how many got it. `messageId`
-   * marks a replayable room message (see RoomService.publish).
+   * Who a room message comes from, as {@link deliver} and the replay buffers exclude it: the
+   * session of the sending connection, so that no connection of that session gets it back (its
+   * resumed connection included, here or on another instance); the id itself when it names no
+   * open connection here.
    */
-  deliver(key: string, frame: object | string, exceptConnectionId?: string, messageId?: string): number {
+  senderOf(connectionId: string | undefined): string | undefined {
+    if (connectionId === undefined) return undefined;
+    return this.connections.get(connectionId)?.sessionId ?? connectionId;
+  }
+
+  /**
+   * Delivers to this instance's connections of `key`; returns how many got it. `except` is a
+   * connection id or a session id (see {@link senderOf}): no connection it names gets the frame.
+   * `messageId` marks a replayable room message (see RoomService.publish).
+   */
+  deliver(key: string, frame: object | string, except?: string, messageId?: string): number {
     const room = this.local.get(key);
     if (!room) return 0;
     const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
@@ -67,7 +79,7 @@ export class RoomDelivery {
     const encoded = batch?.encode(bytes);
     let n = 0;
     for (const connection of room.connections) {
-      if (connection.id === exceptConnectionId) continue;
+      if (except !== undefined && (connection.id === except || connection.sessionId === except)) continue;
       if (!connection.isOpen || !this.connections.admitSend(connection)) {
         // Closing (or closed just now as a slow consumer) but not yet cleaned up: keep
         // replayable messages for its session, so a resume gets them.

@@ -299,7 +299,8 @@ describe('RoomService.publish and broadcast', () => {
     expect(bob.socket.sent).toEqual([frame, '{"type":"message","canvasId":"c1","data":2}']);
     expect(ann.socket.sent).toEqual(['{"type":"message","canvasId":"c1","data":2}']);
     expect(bus.published).toEqual([
-      { roomKey: key, frame, except: ann.id, messageId: 'instance-1:1' },
+      // The sender travels as its session: none of that session's connections gets it anywhere.
+      { roomKey: key, frame, except: ann.sessionId, messageId: 'instance-1:1' },
       { roomKey: key, frame: '{"type":"message","canvasId":"c1","data":2}', except: undefined, messageId: 'instance-1:2' },
     ]);
     const missed = await f.sessions.takeMissed(cat.sessionId, [key]);
@@ -307,6 +308,37 @@ describe('RoomService.publish and broadcast', () => {
       ['instance-1:1', frame],
       ['instance-1:2', '{"type":"message","canvasId":"c1","data":2}'],
     ]);
+  });
+
+  it("publish never reaches the sender's session: not its resumed connection here, nor from another instance, nor in its own replay", async () => {
+    const bus = new FakeRoomBus();
+    const f = fixture({ bus });
+    const [ann, bob] = [f.connect({ userId: 'ann' }), f.connect({ userId: 'bob' })];
+    // ann's session resumed on a new connection while the old one is still being taken over.
+    const annAgain = f.connect({ userId: 'ann' }, ann.sessionId);
+    await f.join(ann, 'c1');
+    await f.join(bob, 'c1');
+    await f.join(annAgain, 'c1');
+
+    expect(f.rooms.publish(key, '{"type":"message","data":1}', ann.id)).toBe(1);
+    // What another instance publishes for a sender whose session is here now.
+    bus.remote(key, '{"type":"message","data":2}', ann.sessionId, 'instance-2:1');
+    expect(bob.socket.sent).toEqual(['{"type":"message","data":1}', '{"type":"message","data":2}']);
+    expect(annAgain.socket.sent).toEqual([]);
+    expect(ann.socket.sent).toEqual([]);
+
+    // Away, the sender's session does not buffer its own message; another away session does.
+    const cat = f.connect({ userId: 'cat' });
+    await f.join(cat, 'c1');
+    for (const c of [annAgain, cat])
+      await f.sessions.suspend(
+        c,
+        f.rooms.detachAll(c).map((r) => r.key),
+        ['c1'],
+      );
+    f.sessions.append(key, 'instance-1:9', '{"type":"message","data":3}', ann.sessionId);
+    expect((await f.sessions.takeMissed(ann.sessionId, [key])).messages).toEqual([]);
+    expect((await f.sessions.takeMissed(cat.sessionId, [key])).messages.map((m) => m.id)).toEqual(['instance-1:9']);
   });
 
   it('broadcast reaches the local members but the excepted one and the bus, and is not kept for replay', async () => {

@@ -233,16 +233,19 @@ export class RoomService {
 
   /**
    * Sends a room message: delivered like {@link broadcastToRoomKey} and also kept for the
-   * sessions that are away from the room, so they get it on resume.
+   * sessions that are away from the room, so they get it on resume. Fan-out never reaches the
+   * sender: not its connection, and not its session's next one after a resume, live (here or
+   * on another instance) or in a replay (its own replay buffer never holds it).
    */
   publish(key: string, frame: string, exceptConnectionId?: string): number {
     const id = `${this.instanceId}:${++this.messageSeq}`;
+    const sender = this.delivery.senderOf(exceptConnectionId);
     const bus = this.bus;
-    if (bus?.publishMessage) bus.publishMessage(key, frame, exceptConnectionId, id);
+    if (bus?.publishMessage) bus.publishMessage(key, frame, sender, id);
     else {
-      this.sessions.append(key, id, frame);
-      bus?.publish(key, frame, exceptConnectionId, id);
+      this.sessions.append(key, id, frame, sender);
+      bus?.publish(key, frame, sender, id);
     }
-    return this.delivery.deliver(key, frame, exceptConnectionId, id);
+    return this.delivery.deliver(key, frame, sender, id);
   }
 }

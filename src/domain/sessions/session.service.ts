@@ -113,9 +113,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
     }
   }
 
-  /** Buffers a room message (with its cluster-unique id) for the away sessions that were in the room. */
-  append(roomKey: string, id: string, frame: string): void {
-    this.store.append(roomKey, id, frame);
+  /** Buffers a room message (with its cluster-unique id) for the away sessions that were in the room, but `sender`'s. */
+  append(roomKey: string, id: string, frame: string, sender?: string): void {
+    this.store.append(roomKey, id, frame, sender);
   }
 
   /** Takes what a session missed in its rooms and stops buffering for it. */
