@@ -103,6 +103,39 @@ describe('RoomService.join: reserve → attach → announce', () => {
   });
 });
 
+describe('RoomService.join: the session record first', () => {
+  it('a fresh join is confirmed (beforeEvents: room_joined) only once the room is in the session record', async () => {
+    const f = fixture();
+    const { connection: ann, token } = await f.open();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const addRoom = f.sessionStore.addRoom.bind(f.sessionStore);
+    const spy = vi.spyOn(f.sessionStore, 'addRoom').mockImplementationOnce(async (sessionId, canvasId) => {
+      await gate;
+      return addRoom(sessionId, canvasId);
+    });
+    let confirmed = false;
+    const join = f.rooms.join(ann, 'c1', { beforeEvents: () => (confirmed = true) });
+    // The seat is taken and the session write is under way: the join waits for it.
+    await vi.waitFor(() => expect(spy).toHaveBeenCalledWith(ann.sessionId, 'c1'));
+    expect(confirmed).toBe(false);
+    expect(ann.rooms.has('c1')).toBe(false);
+    release();
+    expect((await join).ok).toBe(true);
+    expect(confirmed).toBe(true);
+    expect((await f.sessions.find(token))?.rooms).toEqual(['c1']);
+  });
+
+  it('a session store that rejects does not fail the join', async () => {
+    const f = fixture();
+    const { connection: ann } = await f.open();
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    vi.spyOn(f.sessionStore, 'addRoom').mockRejectedValue(new Error('ECONNREFUSED'));
+    expect((await f.rooms.join(ann, 'c1')).ok).toBe(true);
+    expect(ann.rooms.has('c1')).toBe(true);
+  });
+});
+
 describe('RoomService.join: refusals are outcomes (and room.join_refused), never throws', () => {
   it('FORBIDDEN when the access policy says no: no seat taken, not attached', async () => {
     const f = fixture();

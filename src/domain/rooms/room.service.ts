@@ -69,6 +69,10 @@ export class RoomService {
       this.events.publish(ConnectionManagerEvent.RoomJoinRefused, new RoomJoinRefusedEvent({ ...connection.ref(), canvasId, code: seat.code }));
       return seat;
     }
+    // The room is in the session's stored list before the join is confirmed (issue 16: a crash
+    // right after room_joined must not drop it from the crash-resume). The room.joined listener
+    // writes it again (idempotent); it is what keeps the list for a resume's re-attached rooms.
+    if (!seat.result.alreadyJoined) await this.sessions.rememberRoom(connection, canvasId);
     const attached = this.attach(connection, seat, false);
     if (!attached.ok) return attached;
     opts.beforeEvents?.(attached.room);

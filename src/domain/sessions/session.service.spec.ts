@@ -161,11 +161,12 @@ describe('SessionService: the stored room list of a connected session', () => {
   it('stops following after application shutdown (its listeners are detached)', async () => {
     const f = fixture();
     const { connection: c, token } = await f.open();
-    const addRoom = vi.spyOn(f.sessionStore, 'addRoom');
-    f.sessions.onApplicationShutdown();
     await f.join(c, 'c1');
-    expect(addRoom).not.toHaveBeenCalled();
-    expect((await f.sessions.find(token))?.rooms).toEqual([]);
+    const removeRoom = vi.spyOn(f.sessionStore, 'removeRoom');
+    f.sessions.onApplicationShutdown();
+    await f.rooms.leave(c, 'c1');
+    expect(removeRoom).not.toHaveBeenCalled();
+    expect((await f.sessions.find(token))?.rooms).toEqual(['c1']);
   });
 
   it('ignores events of a connection that is gone', async () => {

@@ -78,6 +78,20 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
   }
 
   /**
+   * Records a fresh join in the session's stored room list before the join is confirmed, so a
+   * crash right after `room_joined` still resumes into the room (cluster mode: one `SADD` on the
+   * session's room set, awaited). A store that is down does not fail the join: the list is
+   * rewritten whole when the store is back (reactivate).
+   */
+  async rememberRoom(connection: ClientConnection, canvasId: string): Promise<void> {
+    try {
+      await this.store.addRoom(connection.sessionId, canvasId);
+    } catch (err) {
+      this.logger.warn(`session store unavailable, room list not updated: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
    * Keeps the stored room list of a connected session current (what a crash-resume restores):
    * one O(1) store write per join or leave. Leaves of a closing connection change nothing: its
    * rooms are what the session must get back, and `suspend` records them.
