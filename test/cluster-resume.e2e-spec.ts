@@ -142,10 +142,8 @@ describe('cluster resume on single Redis', () => {
     const bob = await B.connect({ sub: 'bob', tenantId });
     await inRoom(alice, 'r4');
     await inRoom(bob, 'r4');
+    // room_joined came after the room was in the session's stored list (RoomService.join).
     takeFrames(bob, () => true);
-    // The session's stored room list follows a join asynchronously (SessionService.onMembershipChange);
-    // give it a moment so this test is about the purge, not about that window.
-    await new Promise((r) => setTimeout(r, 500));
 
     await A.stop('SIGKILL');
     bob.send({ type: 'message', canvasId: 'r4', data: { gap: 1 } });

@@ -44,6 +44,16 @@ async function resumeWith(f: DomainFixture, token: string, identity: { expiresAt
 }
 
 describe('SessionResumeService: an away session resumed', () => {
+  it("the restored rooms are in the session's stored room list again (a crash after the resume restores them)", async () => {
+    const f = fixture();
+    const { connection: a, token } = await f.open({ userId: 'ann' });
+    await f.join(a, 'c1', 'c2');
+    await f.socketClosed(a);
+    const { b } = await resumeWith(f, token);
+    const newToken = b.socket.frames()[0]!.reconnectToken as string;
+    await vi.waitFor(async () => expect((await f.sessions.find(newToken))?.rooms).toEqual(['c1', 'c2']));
+  });
+
   it('sends the ack (resumed, rooms, missed), then presence per room, then the missed messages in order; events follow', async () => {
     const f = fixture();
     const { connection: a, token } = await f.open({ userId: 'ann' });

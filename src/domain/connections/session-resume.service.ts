@@ -78,6 +78,10 @@ export class SessionResumeService {
     // the buffer or held (or both, and then sent once, by id). Nothing is lost in between.
     connection.held = [];
     const restored = this.attachRooms(connection, seats);
+    this.sessions.rememberRooms(
+      connection,
+      restored.map((r) => r.room.canvasId),
+    );
     const missed = await this.takeMissed({ connection, record, predecessor, restored, failures });
     const held = connection.held;
     connection.held = null;

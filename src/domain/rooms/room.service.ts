@@ -70,8 +70,7 @@ export class RoomService {
       return seat;
     }
     // The room is in the session's stored list before the join is confirmed (issue 16: a crash
-    // right after room_joined must not drop it from the crash-resume). The room.joined listener
-    // writes it again (idempotent); it is what keeps the list for a resume's re-attached rooms.
+    // right after room_joined must not drop it from the crash-resume).
     if (!seat.result.alreadyJoined) await this.sessions.rememberRoom(connection, canvasId);
     const attached = this.attach(connection, seat, false);
     if (!attached.ok) return attached;

@@ -171,12 +171,12 @@ describe('SessionService: the stored room list of a connected session', () => {
 
   it('ignores events of a connection that is gone', async () => {
     const f = fixture();
-    const addRoom = vi.spyOn(f.sessionStore, 'addRoom');
-    f.sessions.onMembershipChange({ connectionId: 'unknown', sessionId: 's', canvasId: 'c1' }, 'joined');
+    const removeRoom = vi.spyOn(f.sessionStore, 'removeRoom');
+    f.sessions.onRoomLeft({ connectionId: 'unknown', sessionId: 's', canvasId: 'c1' });
     const { connection: c } = await f.open();
     c.closed = true;
-    f.sessions.onMembershipChange({ connectionId: c.id, sessionId: c.sessionId, canvasId: 'c1' }, 'joined');
-    expect(addRoom).not.toHaveBeenCalled();
+    f.sessions.onRoomLeft({ connectionId: c.id, sessionId: c.sessionId, canvasId: 'c1' });
+    expect(removeRoom).not.toHaveBeenCalled();
   });
 });
 

@@ -6,7 +6,7 @@ import { ConnectionService } from '../connections/connection.service.js';
 import { randomUUID } from 'node:crypto';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
-import { ConnectionManagerEvent, SessionExpiredEvent, type RoomJoinedEvent, type RoomLeftEvent } from '../../kernel/connection-manager.events.js';
+import { ConnectionManagerEvent, SessionExpiredEvent, type RoomLeftEvent } from '../../kernel/connection-manager.events.js';
 import { SessionStore, type MissedMessages, type SessionCredentials, type SessionRecord } from '../ports/session-store.port.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import type { Identity } from '../connections/identity.js';
@@ -36,9 +36,9 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
 
   onModuleInit(): void {
     // Plain listeners (no promise per event, unlike `@OnEvent`'s async wrapper).
-    this.subscriptions
-      .on(ConnectionManagerEvent.RoomJoined, (event: RoomJoinedEvent) => this.onMembershipChange(event, 'joined'))
-      .on(ConnectionManagerEvent.RoomLeft, (event: RoomLeftEvent) => this.onMembershipChange(event, 'left'));
+    // Rooms are added by the joins themselves (rememberRoom, before room_joined; rememberRooms
+    // for a resume's restored rooms); a leave is followed here.
+    this.subscriptions.on(ConnectionManagerEvent.RoomLeft, (event: RoomLeftEvent) => this.onRoomLeft(event));
     this.store.onExpired((record) => this.publishExpired(record));
   }
 
@@ -92,15 +92,23 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
   }
 
   /**
-   * Keeps the stored room list of a connected session current (what a crash-resume restores):
-   * one O(1) store write per join or leave. Leaves of a closing connection change nothing: its
-   * rooms are what the session must get back, and `suspend` records them.
+   * Adds the rooms a resume restored to the session's stored room list (its record was just
+   * written without them: `activate` runs before they are attached). Not awaited by the resume;
+   * a store that is down logs, as in {@link rememberRoom}.
    */
-  onMembershipChange(event: { connectionId: string; sessionId: string; canvasId: string }, change: 'joined' | 'left'): void {
+  rememberRooms(connection: ClientConnection, canvasIds: string[]): void {
+    for (const canvasId of canvasIds) void this.rememberRoom(connection, canvasId);
+  }
+
+  /**
+   * Keeps the stored room list of a connected session current on a leave (what a crash-resume
+   * restores): one O(1) store write. Leaves of a closing connection change nothing: its rooms are
+   * what the session must get back, and `suspend` records them.
+   */
+  onRoomLeft(event: { connectionId: string; sessionId: string; canvasId: string }): void {
     const connection = this.connections.get(event.connectionId);
     if (!connection || connection.closed) return;
-    const write = change === 'joined' ? this.store.addRoom(event.sessionId, event.canvasId) : this.store.removeRoom(event.sessionId, event.canvasId);
-    write.catch((err: unknown) => {
+    this.store.removeRoom(event.sessionId, event.canvasId).catch((err: unknown) => {
       // Redis down: the list is rewritten whole when the store is back (reactivate).
       this.logger.warn(`session store unavailable, room list not updated: ${errorMessage(err)}`);
     });
