@@ -22,8 +22,10 @@ export interface ResolvedOptions {
   heartbeat: ResolvedHeartbeat | undefined;
   backoff: ResolvedBackoff;
   maxBlindResumeAttempts: number;
-  maxQueuedMessages: number;
+  maxUnackedMessages: number;
   credentialsIn: CredentialTransport;
+  /** The testing-only switches, both false unless the app (a test) set them. */
+  unsafeDisableExactlyOnce: { positions: boolean; seq: boolean };
 }
 
 /**
@@ -37,6 +39,10 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
   if (!ctor) throw new TypeError('connect: no WebSocket constructor (on Node 20 pass `WebSocket` from the ws package)');
   const credentialsIn = options.credentialsIn ?? 'subprotocol';
   if (credentialsIn !== 'subprotocol' && credentialsIn !== 'query') throw new TypeError("connect: credentialsIn must be 'subprotocol' or 'query'");
+  // maxQueuedMessages (the offline queue's bound before the outbox) still counts, as the same bound.
+  const maxUnackedMessages = options.maxUnackedMessages ?? options.maxQueuedMessages ?? 1000;
+  if (!Number.isInteger(maxUnackedMessages) || maxUnackedMessages < 1) throw new TypeError('connect: maxUnackedMessages must be a positive integer');
+  const unsafe = options.unsafeDisableExactlyOnce;
   return {
     url: options.url,
     token: tokenFrom(options.getToken),
@@ -46,8 +52,9 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     heartbeat: options.heartbeat === false ? undefined : { ...DEFAULT_HEARTBEAT, ...definedOnly(options.heartbeat ?? {}) },
     backoff: resolveBackoff(options.backoff),
     maxBlindResumeAttempts: options.maxBlindResumeAttempts ?? 5,
-    maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    maxUnackedMessages,
     credentialsIn,
+    unsafeDisableExactlyOnce: { positions: unsafe?.positions === true, seq: unsafe?.seq === true },
   };
 }
 

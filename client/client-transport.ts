@@ -18,6 +18,8 @@ export interface TransportHost {
   onFrame(frame: ServerFrame, socket: WebSocketLike): void;
   /** The current socket is gone and the client carries on (requests on it are settled here). */
   onSocketLost(socket: WebSocketLike): void;
+  /** The rooms' last processed positions for a resume upgrade (encoded), or undefined for none. */
+  resumePositions(): string | undefined;
   /** The client stops for good: reject what waits, drop what is queued. */
   onShutdown(closed: ConnectionManagerError): void;
   onState(event: StateEvent): void;
@@ -39,6 +41,8 @@ export class ClientTransport {
   /** Consecutive failed attempts since the last ack (drives the backoff). */
   private failures = 0;
   private blindResumeFailures = 0;
+  /** A resume carrying positions was refused with 400: resume without them until the next ack. */
+  private positionsRefused = false;
   private retryTimer: Timer | undefined;
   private openWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private readonly heartbeat: Heartbeat;
@@ -115,8 +119,10 @@ export class ClientTransport {
     if (this.isClosed) return;
     const { url: base, credentialsIn } = this.options;
     let target: UpgradeTarget;
+    let positions: string | undefined;
     if (mode === 'resume' && this.reconnectToken !== undefined) {
-      target = upgradeTarget(base, { reconnectToken: this.reconnectToken }, credentialsIn);
+      positions = this.positionsRefused ? undefined : this.host.resumePositions();
+      target = upgradeTarget(base, { reconnectToken: this.reconnectToken }, credentialsIn, positions);
     } else {
       mode = 'fresh';
       let token: string | null;
@@ -143,7 +149,7 @@ export class ClientTransport {
       this.schedule(mode, this.nextBackoff());
       return;
     }
-    this.current = startAttempt(socket, mode, {
+    this.current = startAttempt(socket, mode, positions !== undefined, {
       open: (attempt) => {
         if (this.current !== attempt) return;
         attempt.opened = true;
@@ -217,6 +223,14 @@ export class ClientTransport {
         this.schedule('fresh', 0);
         return;
       }
+      if (refusal.status === 400 && attempt.withPositions) {
+        // The server could not read the positions (they are its own, so this should not happen):
+        // resume without them at once; the rooms come back all the same, replayed from the
+        // session's buffers as before positions existed.
+        this.positionsRefused = true;
+        this.schedule('resume', 0);
+        return;
+      }
       if (refusal.status === 403) {
         this.shutdown({ code: errorCode, message: 'upgrade refused: this origin is not allowed (403)', status: 403 });
         return;
@@ -270,6 +284,7 @@ export class ClientTransport {
     this.reconnectToken = ack.reconnectToken;
     this.failures = 0;
     this.blindResumeFailures = 0;
+    this.positionsRefused = false;
     this.sessionInfo = { sessionId: ack.sessionId, connectionId: ack.connectionId, userId: ack.userId, tenantId: ack.tenantId };
     const lostSession = !ack.resumed && this.everConnected;
     this.everConnected = true;

@@ -3,9 +3,11 @@ import type { ConnectionAckFrame, ErrorFrame, PresenceMember, RoomJoinedFrame, S
 import { resolveOptions, type ResolvedOptions } from './client-options.js';
 import { ClientTransport } from './client-transport.js';
 import { Emitter } from './emitter.js';
+import { Outbox } from './outbox.js';
 import { PresenceCache } from './presence-cache.js';
 import { ReauthHandler } from './reauth-handler.js';
 import { RequestTracker, type NewRequest } from './request-tracker.js';
+import { RoomPositions } from './room-positions.js';
 import {
   ConnectionManagerError,
   type ClientErrorEvent,
@@ -26,10 +28,12 @@ import {
  * rejoins the rooms, answers `reauth_required` with a new token, and detects dead connections
  * with app-level pings.
  *
- * This class is the app-facing side: what the app wants (rooms, queued messages) and the room
- * frames. The rest is internal, one concern a file: sockets, reconnects and the heartbeat
+ * This class is the app-facing side: what the app wants (rooms, messages) and the room frames.
+ * The rest is internal, one concern a file: sockets, reconnects and the heartbeat
  * (client-transport.ts), request ids and timeouts (request-tracker.ts), the server's view of
- * rooms and members (presence-cache.ts), token refresh (reauth-handler.ts).
+ * rooms and members (presence-cache.ts), token refresh (reauth-handler.ts), and exactly-once
+ * delivery: messages kept until acknowledged (outbox.ts), rooms' last processed positions for
+ * the resume's replay (room-positions.ts).
  */
 export class CanvasClient<TData = unknown> {
   private readonly emitter = new Emitter<ClientEvents<TData>>();
@@ -39,12 +43,16 @@ export class CanvasClient<TData = unknown> {
   private readonly roomCache = new PresenceCache();
   /** Rooms the app wants to be in (joined or joining). */
   private readonly wanted = new Set<string>();
-  /** Serialized `message` frames sent while disconnected. */
-  private outbox: string[] = [];
+  private readonly outbox: Outbox<TData>;
+  /** OUTBOX_FULL was reported on `error` and the outbox has not had room since (one event per episode). */
+  private outboxFullReported = false;
+  private readonly positions: RoomPositions;
   private readonly reauther: ReauthHandler;
 
   constructor(options: ConnectOptions) {
     this.options = resolveOptions(options);
+    this.outbox = new Outbox(this.options.maxUnackedMessages, !this.options.unsafeDisableExactlyOnce.seq);
+    this.positions = new RoomPositions(!this.options.unsafeDisableExactlyOnce.positions);
     this.requests = new RequestTracker(this.options.requestTimeoutMs, () => this.transport.openSocket);
     this.transport = new ClientTransport(
       this.options,
@@ -52,9 +60,11 @@ export class CanvasClient<TData = unknown> {
         onAck: (ack, socket) => this.onAck(ack, socket),
         onFrame: (frame, socket) => this.onFrame(frame, socket),
         onSocketLost: (socket) => this.requests.socketLost(socket),
+        resumePositions: () => this.positions.encoded(),
         onShutdown: (closed) => {
           this.requests.rejectAll(closed);
-          this.outbox = [];
+          this.outbox.rejectAll(closed);
+          this.positions.clear();
         },
         onState: (event) => this.emitter.emit('state', event),
         onError: (error) => this.emitError(error),
@@ -137,29 +147,35 @@ export class CanvasClient<TData = unknown> {
   async leave(canvasId: string): Promise<void> {
     this.checkCanvasId(canvasId);
     this.wanted.delete(canvasId);
+    this.positions.forget(canvasId);
     await this.request({ type: 'leave', canvasId });
   }
 
   /**
-   * Sends `data` to every other connection in the room (no reply). While disconnected the
-   * message is queued and sent after the reconnect (after the rooms are back).
+   * Sends `data` to every other connection in the room, exactly once: the message gets a `seq`
+   * and stays in the outbox until the server's `ack`; after a drop it is resent on the resumed
+   * session (the server drops what it already had). While disconnected it waits, and goes out
+   * after the reconnect (after the rooms are back). Fire and forget is fine: the promise is
+   * handled here, so ignoring it never causes an unhandled rejection.
+   *
+   * Resolves on the ack. Rejects with a {@link ConnectionManagerError}: the server's code when it
+   * refused the message (`NOT_IN_ROOM`, `BAD_REQUEST`, `RATE_LIMITED`, `UNAVAILABLE`: not
+   * delivered); `OUTBOX_FULL` at once when `maxUnackedMessages` await their ack; `NOT_DELIVERED`
+   * when its session was lost (see the `unacknowledged` event); `CLOSED` on {@link close}.
+   * Throws (no promise) on misuse: a closed client, a bad canvasId, undefined data.
    */
-  send(canvasId: string, data: TData): void {
+  send(canvasId: string, data: TData): Promise<void> {
     if (this.isClosed) throw new ConnectionManagerError('CLOSED', 'the client is closed');
     this.checkCanvasId(canvasId);
     if (data === undefined) throw new ConnectionManagerError('BAD_REQUEST', 'message data must not be undefined', canvasId);
-    const text = JSON.stringify({ type: 'message', canvasId, data });
-    const socket = this.transport.openSocket;
-    if (socket) {
-      socket.send(text);
-      return;
+    if (!this.outbox.isFull) this.outboxFullReported = false;
+    else if (!this.outboxFullReported) {
+      this.outboxFullReported = true;
+      this.emitError({ code: 'OUTBOX_FULL', message: `${this.options.maxUnackedMessages} messages await their ack: new ones are refused`, canvasId });
     }
-    const max = this.options.maxQueuedMessages;
-    this.outbox.push(text);
-    if (this.outbox.length > max) {
-      this.outbox.splice(0, this.outbox.length - max);
-      this.emitError({ code: 'QUEUE_FULL', message: `offline queue over ${max} messages: the oldest were dropped` });
-    }
+    const sent = this.outbox.add(canvasId, data, this.transport.openSocket);
+    sent.catch(() => {});
+    return sent;
   }
 
   /** An app-level round trip; resolves with the time it took in ms. */
@@ -188,10 +204,14 @@ export class CanvasClient<TData = unknown> {
   /** A connection was acknowledged: its rooms are the server's word; then what the app asked for while away. */
   private onAck(ack: ConnectionAckFrame, socket: WebSocketLike): void {
     this.roomCache.reset(ack.rooms);
+    this.positions.retain(ack.rooms);
+    // Resumed: what the server had is settled, the rest is resent below. A lost session's messages
+    // go back to the app, once the rooms are rejoined (so it may send them again), never resent silently.
+    const unacknowledged = this.outbox.connected(ack);
 
     // Bring the server in line with what the app asked for, in the order it asked: requests
-    // not yet sent on this connection, then rooms to rejoin, then the queued messages (the
-    // server handles a connection's frames in order, so those find their rooms).
+    // not yet sent on this connection, then rooms to rejoin, then the outbox in seq order, before
+    // any new message (the server handles a connection's frames in order, so those find their rooms).
     // A leave of a room this connection is not in is done already, unless a join of that room
     // went out before it in this flush (join then leave while away): the server must see both,
     // or it keeps the connection in a room the app has left.
@@ -205,9 +225,8 @@ export class CanvasClient<TData = unknown> {
       if (this.roomCache.has(canvasId) || this.requests.joinPending(canvasId)) continue;
       this.rejoin(canvasId);
     }
-    const outbox = this.outbox;
-    this.outbox = [];
-    for (const text of outbox) socket.send(text);
+    this.outbox.flush(socket);
+    if (unacknowledged.length > 0) this.emitter.emit('unacknowledged', { messages: unacknowledged });
   }
 
   /** A room the app is in but the new connection is not (a fresh login, or a join sent while away). */
@@ -216,6 +235,7 @@ export class CanvasClient<TData = unknown> {
       if (err.code === 'CLOSED' || err.code === 'TIMEOUT' || err.code === 'CONNECTION_LOST') return; // tried again on the next connection
       this.wanted.delete(canvasId);
       this.roomCache.forget(canvasId);
+      this.positions.forget(canvasId);
       this.emitError({ code: err.code, message: `could not rejoin ${canvasId}: ${err.message}`, canvasId });
     });
   }
@@ -226,10 +246,12 @@ export class CanvasClient<TData = unknown> {
     switch (frame.type) {
       case 'room_joined':
         this.roomCache.joined(frame.canvasId);
+        this.positions.record(frame.canvasId, frame.pos); // where this connection starts receiving
         this.requests.resolveById(frame.id, frame);
         return;
       case 'room_left':
         this.roomCache.forget(frame.canvasId);
+        this.positions.forget(frame.canvasId);
         this.requests.resolveById(frame.id, frame);
         return;
       case 'presence_state':
@@ -241,6 +263,11 @@ export class CanvasClient<TData = unknown> {
       }
       case 'message':
         this.emitter.emit('message', frame as ClientEvents<TData>['message']);
+        // Processed only now that the app's handlers ran; not for a room left meanwhile (its position would outlive it).
+        if (this.roomCache.has(frame.canvasId) && this.wanted.has(frame.canvasId)) this.positions.record(frame.canvasId, frame.pos);
+        return;
+      case 'ack':
+        this.outbox.acked(frame.seq);
         return;
       case 'pong':
       case 'reauth_ok':
@@ -261,6 +288,13 @@ export class CanvasClient<TData = unknown> {
 
   private onErrorFrame(frame: ErrorFrame): void {
     if (this.requests.rejectById(frame.id, frame.code, frame.message)) return;
+    if (frame.seq !== undefined) {
+      // A message of ours was refused (not delivered): its promise says so, and so does `error`
+      // (apps that fire and forget learned of a refused message there before seq existed).
+      const canvasId = this.outbox.refused(frame.seq, frame.code, frame.message) ?? frame.canvasId;
+      this.emitError({ code: frame.code, message: frame.message, ...(canvasId !== undefined ? { canvasId } : {}) });
+      return;
+    }
     if (frame.canvasId !== undefined) {
       // After a resumed ack: a room that filled up while we were away was not restored.
       if (this.requests.joinPending(frame.canvasId)) return; // our rejoin's own reply will tell

@@ -10,6 +10,8 @@ export type AttemptMode = 'fresh' | 'resume';
 export interface Attempt {
   socket: WebSocketLike;
   mode: AttemptMode;
+  /** A resume that carried the rooms' positions on its upgrade. */
+  withPositions: boolean;
   opened: boolean;
   acked: boolean;
   /** Set when the upgrade was refused and the implementation showed why (`ws` only). */
@@ -33,9 +35,9 @@ export interface AttemptHandlers {
  * the socket's events to `on`. A refused upgrade (seen with `ws` only) is recorded on the attempt
  * and the socket ended, so its close event comes next and finds the refusal there.
  */
-export function startAttempt(socket: WebSocketLike, mode: AttemptMode, on: AttemptHandlers): Attempt {
+export function startAttempt(socket: WebSocketLike, mode: AttemptMode, withPositions: boolean, on: AttemptHandlers): Attempt {
   const offline = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
-  const attempt: Attempt = { socket, mode, opened: false, acked: false, canSeeStatus: typeof socket.on === 'function', offline };
+  const attempt: Attempt = { socket, mode, withPositions, opened: false, acked: false, canSeeStatus: typeof socket.on === 'function', offline };
   socket.onopen = () => on.open(attempt);
   socket.onmessage = (event: { data: unknown }) => on.message(attempt, event.data);
   socket.onclose = (event: { code?: number; reason?: string }) => on.close(attempt, event.code ?? CloseCode.ABNORMAL, event.reason ?? '');

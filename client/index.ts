@@ -38,6 +38,7 @@ export type {
   PresenceJoinFrame,
   PresenceLeaveFrame,
   RoomMessageFrame,
+  AckFrame,
   PongFrame,
   ReauthRequiredFrame,
   ReauthOkFrame,

@@ -1,3 +1,4 @@
+import { POSITIONS_SUBPROTOCOL_PREFIX } from '../src/protocol/resume-positions.js';
 import { credentialSubprotocols, type SubprotocolCredential } from '../src/protocol/subprotocol.js';
 import type { CredentialTransport, WebSocketLike } from './types.js';
 
@@ -35,15 +36,26 @@ export interface UpgradeTarget {
  * credential is offered in `Sec-WebSocket-Protocol` (`canvas.v1` + `canvas.auth.<jwt>` or
  * `canvas.resume.<token>`) and the URL carries none; with `'query'` it goes in the URL.
  * http(s) becomes ws(s).
+ *
+ * A resume also carries the rooms' last processed positions (`positions`, already encoded), in
+ * the same place as the credential: `canvas.pos.<encoded>` or `?positions=`. A fresh login
+ * carries none (the server ignores them there), and a stale `positions` in the app's URL is removed.
  */
-export function upgradeTarget(base: string, credential: SubprotocolCredential, where: CredentialTransport): UpgradeTarget {
+export function upgradeTarget(base: string, credential: SubprotocolCredential, where: CredentialTransport, positions?: string): UpgradeTarget {
   const url = new URL(base);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   url.searchParams.delete('token');
   url.searchParams.delete('reconnectToken');
-  if (where === 'subprotocol') return { url: url.toString(), protocols: credentialSubprotocols(credential) };
+  url.searchParams.delete('positions');
+  const withPositions = positions !== undefined && 'reconnectToken' in credential;
+  if (where === 'subprotocol') {
+    const protocols = credentialSubprotocols(credential);
+    if (withPositions) protocols.push(`${POSITIONS_SUBPROTOCOL_PREFIX}${positions}`);
+    return { url: url.toString(), protocols };
+  }
   if ('token' in credential) url.searchParams.set('token', credential.token);
   else url.searchParams.set('reconnectToken', credential.reconnectToken);
+  if (withPositions) url.searchParams.set('positions', positions);
   return { url: url.toString() };
 }

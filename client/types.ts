@@ -81,17 +81,37 @@ export interface ConnectOptions {
    * there a 401 falls back at once and network errors keep resuming.
    */
   maxBlindResumeAttempts?: number;
-  /** `send()` calls made while disconnected are queued (oldest dropped beyond this) and sent after the reconnect. Default 1000. */
+  /**
+   * Most messages `send()` keeps until the server acknowledges them (sent or waiting for a
+   * connection). When full, `send()` refuses the new message (its promise rejects with
+   * `OUTBOX_FULL`, and an `error` event says so once per episode); nothing already accepted is
+   * dropped. Default 1000.
+   */
+  maxUnackedMessages?: number;
+  /**
+   * The old name of {@link maxUnackedMessages}, read as its value when that is not set. It bounded
+   * the offline queue (oldest dropped, `QUEUE_FULL`); the outbox that replaced it refuses new
+   * messages instead.
+   * @deprecated Use {@link maxUnackedMessages}.
+   */
   maxQueuedMessages?: number;
   /** Where the JWT and the reconnect token go on the upgrade (see {@link CredentialTransport}). Default `'subprotocol'`. */
   credentialsIn?: CredentialTransport;
+  /**
+   * TESTING ONLY, never in an app: turns off parts of exactly-once delivery so a fault-injection
+   * checker can prove it notices loss and duplicates. `positions: true` sends no resume positions
+   * (the server falls back to its per-session replay buffers); `seq: true` sends messages without
+   * `seq` (fire and forget: each `send()` resolves once written, and what was written before a drop
+   * is never resent).
+   */
+  unsafeDisableExactlyOnce?: { positions?: boolean; seq?: boolean };
 }
 
 /** A room message, with `data` typed as the app's message type. */
 export type RoomMessage<TData = unknown> = Omit<RoomMessageFrame, 'data'> & { data: TData };
 
-/** The reply to `join()`. */
-export type RoomJoined = Omit<RoomJoinedFrame, 'type' | 'id'>;
+/** The reply to `join()` (the room's position is the SDK's own business: it sends it on resume). */
+export type RoomJoined = Omit<RoomJoinedFrame, 'type' | 'id' | 'pos'>;
 
 export type PresenceChange = { kind: 'state' } | { kind: 'join'; member: PresenceMember } | { kind: 'leave'; userId: string };
 
@@ -109,8 +129,9 @@ export interface StateEvent {
   closeCode?: number;
   reason?: string;
   /**
-   * `resumed`: the server's account of the messages sent while away (`truncated`: some are
-   * gone, refetch the canvas). `connected` after a lost session: `lost` (refetch the canvas).
+   * `resumed`: the server's account of the messages sent while away, as it gives it: `replayed`
+   * (they follow, from the last one the app processed in each room), `none`, or `truncated` (some
+   * are gone, refetch the canvas). `connected` after a lost session: `lost` (refetch the canvas).
    */
   missed?: ConnectionAckFrame['missed'] | 'lost';
 }
@@ -133,7 +154,15 @@ export type ClientErrorCode =
   | 'IDENTITY_MISMATCH'
   /** Close 4000: another client resumed this session. The client stops. */
   | 'SESSION_TAKEN_OVER'
-  /** Messages were dropped from the offline queue (`maxQueuedMessages`). */
+  /** `send()`: `maxUnackedMessages` messages await their ack; this one was refused (not sent). */
+  | 'OUTBOX_FULL'
+  /**
+   * `send()`: the session this message was sent in could not be resumed (a fresh login replaced
+   * it), so whether it reached the room is unknown; it is handed back in the `unacknowledged`
+   * event instead of being resent into the new session.
+   */
+  | 'NOT_DELIVERED'
+  /** @deprecated No longer reported: the offline queue became the outbox (`OUTBOX_FULL`). */
   | 'QUEUE_FULL';
 
 export interface ClientErrorEvent {
@@ -153,11 +182,30 @@ export interface ClientErrorEvent {
   closeCode?: number;
 }
 
+/** A message `send()` took that the server never acknowledged. */
+export interface UnacknowledgedMessage<TData = unknown> {
+  canvasId: string;
+  data: TData;
+  /** The seq it had in the lost session. */
+  seq: number;
+}
+
+/**
+ * The session could not be resumed (a fresh login replaced it): these messages, in the order they
+ * were sent, may or may not have reached their rooms. They are not resent by themselves (that could
+ * double them); their `send()` promises reject with `NOT_DELIVERED`. Emitted after the rooms are
+ * rejoined, before the `connected` state event, so sending them again here works.
+ */
+export interface UnacknowledgedEvent<TData = unknown> {
+  messages: UnacknowledgedMessage<TData>[];
+}
+
 export interface ClientEvents<TData = unknown> {
   message: RoomMessage<TData>;
   presence: PresenceEvent;
   state: StateEvent;
   error: ClientErrorEvent;
+  unacknowledged: UnacknowledgedEvent<TData>;
 }
 
 /** Who this connection is, from the latest `connection_ack`. */

@@ -7,7 +7,7 @@ import type { TestClient } from './support/test-client.js';
 
 type Client = TestClient & { ack: any };
 
-const joined = (canvasId: string, id: string | number) => ({ type: 'room_joined', id, roomId: `canvas:${canvasId}`, canvasId });
+const joined = (canvasId: string, id: string | number) => ({ type: 'room_joined', id, roomId: `canvas:${canvasId}`, canvasId, pos: expect.any(String) });
 const forbidden = (id: string | number) => ({ type: 'error', code: 'FORBIDDEN', message: expect.any(String), id });
 
 /** Sends a join and returns the direct reply (room_joined or error). */

@@ -110,7 +110,13 @@ describe('bad input: BAD_REQUEST and the connection stays open', () => {
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-';
     const canvasId = (alphabet + alphabet).slice(0, 128);
     expect(canvasId).toHaveLength(128);
-    expect(await a.join(canvasId)).toStrictEqual({ type: 'room_joined', id: expect.anything(), roomId: `canvas:${canvasId}`, canvasId });
+    expect(await a.join(canvasId)).toStrictEqual({
+      type: 'room_joined',
+      id: expect.anything(),
+      roomId: `canvas:${canvasId}`,
+      canvasId,
+      pos: expect.any(String),
+    });
     await b.join(canvasId);
     await a.settle();
     await b.settle();

@@ -42,7 +42,8 @@ describe.each(['single', 'cluster'] as const)('cluster capacity on %s Redis', (k
     expect(joined).toHaveLength(100);
     expect(full).toHaveLength(50);
     for (let i = 0; i < 150; i++) {
-      if (replies[i].type === 'room_joined') expect(replies[i]).toEqual({ type: 'room_joined', id: `j${i}`, roomId: `canvas:${canvasId}`, canvasId });
+      if (replies[i].type === 'room_joined')
+        expect(replies[i]).toEqual({ type: 'room_joined', id: `j${i}`, roomId: `canvas:${canvasId}`, canvasId, pos: expect.any(String) });
     }
     // The race really was cluster-wide: no instance holds more than its 50 users, so 100 seats
     // means at least two instances admitted, and the 50 refusals mean no instance counted alone

@@ -63,6 +63,7 @@ describe.each(['single', 'cluster'] as const)('cluster fan-out on %s Redis', (ki
       expect(got.map((f) => f.data.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
       expect(got[0]).toEqual({
         type: 'message',
+        pos: expect.stringMatching(/^\d{16}\.\d+$/),
         roomId: 'canvas:f1',
         canvasId: 'f1',
         from: { userId: 'sender', connectionId: sender.ack.connectionId },

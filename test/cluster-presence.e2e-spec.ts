@@ -27,7 +27,7 @@ describe.each(['single', 'cluster'] as const)('cluster presence on %s Redis', (k
     await alice.join('p1');
     expect(userIds((await alice.next('presence_state', 10_000)).members)).toEqual(['alice']);
 
-    expect(await bob.join('p1')).toMatchObject({ type: 'room_joined', canvasId: 'p1' });
+    expect(await bob.join('p1')).toMatchObject({ type: 'room_joined', canvasId: 'p1', pos: expect.any(String) });
     const bobState = await bob.next('presence_state', 10_000);
     expect(bobState.members.sort((x: any, y: any) => x.userId.localeCompare(y.userId))).toEqual([
       { userId: 'alice', name: 'Alice', connections: 1 },

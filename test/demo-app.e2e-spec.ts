@@ -128,7 +128,7 @@ describe('demo app (node dist/main.js)', { timeout: 90_000 }, () => {
     const alice = await open(port, await demoToken(port, 'user=alice&name=Alice'));
     expect(await alice.next()).toMatchObject({ type: 'connection_ack', userId: 'alice', tenantId: 'demo', resumed: false, rooms: [] });
     alice.send({ type: 'join', canvasId: 'c1', id: 'r1' });
-    expect(await alice.next()).toEqual({ type: 'room_joined', id: 'r1', roomId: 'canvas:c1', canvasId: 'c1' });
+    expect(await alice.next()).toEqual({ type: 'room_joined', id: 'r1', roomId: 'canvas:c1', canvasId: 'c1', pos: expect.any(String) });
     expect(await alice.next()).toEqual({
       type: 'presence_state',
       roomId: 'canvas:c1',

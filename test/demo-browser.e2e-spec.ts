@@ -182,7 +182,8 @@ describe('demo page in Chromium (playwright-core)', { timeout: 240_000 }, () => 
       const upgrades = requests.filter((r) => r.headers.upgrade?.toLowerCase() === 'websocket');
       expect(upgrades.map((u) => u.target)).toEqual(['/ws', '/ws']);
       expect(upgrades[0]?.headers['sec-websocket-protocol']).toMatch(/^canvas\.v1, canvas\.auth\.eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
-      expect(upgrades[1]?.headers['sec-websocket-protocol']).toMatch(/^canvas\.v1, canvas\.resume\.[\w-]{32}$/);
+      // The resume also carries the room's last processed position (canvas.pos.<base64url>), which a browser sends as any other entry.
+      expect(upgrades[1]?.headers['sec-websocket-protocol']).toMatch(/^canvas\.v1, canvas\.resume\.[\w-]{32}, canvas\.pos\.[\w-]+$/);
       for (const r of requests) expect(r.target, 'a request target carries a credential').not.toMatch(/token=|eyJ/i);
       // The server selected exactly canvas.v1 each time: never an entry carrying a credential.
       expect(proxy.upgrades().map((u) => u.headers['sec-websocket-protocol'])).toEqual(['canvas.v1', 'canvas.v1']);

@@ -54,7 +54,7 @@ describe('domain events (Connection Manager alone)', () => {
     const bob = await t.connect({ sub: 'u2' });
     const other = await t.connect({ sub: 'u1', tenantId: 't2', name: 'Ann' });
 
-    expect(await ann1.join('c1')).toMatchObject({ type: 'room_joined', roomId: 'canvas:c1', canvasId: 'c1' });
+    expect(await ann1.join('c1')).toMatchObject({ type: 'room_joined', roomId: 'canvas:c1', canvasId: 'c1', pos: expect.any(String) });
     await ann2.join('c1');
     await bob.join('c1');
     await other.join('c1');
@@ -251,7 +251,7 @@ describe('a listener that throws', () => {
     t = await TestApp.create({ providers: [ThrowingRoomJoinedListener] });
     const ann = await t.connect({ sub: 'u1', name: 'Ann' });
     ann.send({ type: 'join', canvasId: 'c1', id: 'j1' });
-    expect(await ann.next()).toStrictEqual({ type: 'room_joined', id: 'j1', roomId: 'canvas:c1', canvasId: 'c1' });
+    expect(await ann.next()).toStrictEqual({ type: 'room_joined', id: 'j1', roomId: 'canvas:c1', canvasId: 'c1', pos: expect.any(String) });
     expect(await ann.next()).toStrictEqual({
       type: 'presence_state',
       roomId: 'canvas:c1',
@@ -302,7 +302,7 @@ describe('a listener that throws', () => {
     });
     const ann = await t.connect({ sub: 'u1' });
     ann.send({ type: 'join', canvasId: 'c1', id: 'j1' });
-    expect(await ann.next()).toStrictEqual({ type: 'room_joined', id: 'j1', roomId: 'canvas:c1', canvasId: 'c1' });
+    expect(await ann.next()).toStrictEqual({ type: 'room_joined', id: 'j1', roomId: 'canvas:c1', canvasId: 'c1', pos: expect.any(String) });
     // CanvasPresenceModule's listener must still run after the failing one.
     expect(await ann.next()).toStrictEqual({ type: 'presence_state', roomId: 'canvas:c1', canvasId: 'c1', members: [{ userId: 'u1', connections: 1 }] });
     await expectAlive(ann);

@@ -43,11 +43,12 @@ describe('broadcast write batching', () => {
     }
     const rooms = app.get(RoomService);
     const publish = (data: unknown) =>
-      rooms.publish(
-        roomKey('t1', 'c1'),
-        JSON.stringify({ type: 'message', roomId: 'canvas:c1', canvasId: 'c1', from: { userId: 'alice', connectionId: sender.ack.connectionId }, data }),
-        sender.ack.connectionId,
-      );
+      rooms.publish({
+        roomKey: roomKey('t1', 'c1'),
+        // The frame after its opening `{"type":"message","pos":"…",` (the room log writes the position in).
+        frameTail: JSON.stringify({ roomId: 'canvas:c1', canvasId: 'c1', from: { userId: 'alice', connectionId: sender.ack.connectionId }, data }).slice(1),
+        senderConnectionId: sender.ack.connectionId,
+      });
     return { sender, receiver, counter, publish };
   }
 

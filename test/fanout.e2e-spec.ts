@@ -46,6 +46,7 @@ describe('message fan-out', () => {
       canvasId: 'c1',
       from: { userId: 'u1', connectionId: a1.ack.connectionId },
       data: { x: 1 },
+      pos: expect.any(String),
     };
     expect(await nextMessage(a2)).toStrictEqual(expected);
     expect(await nextMessage(b)).toStrictEqual(expected);
@@ -155,7 +156,7 @@ describe('message fan-out', () => {
 
     a.send({ type: 'join', canvasId: 'c1', id: 'j' });
     a.send({ type: 'message', canvasId: 'c1', data: 'right away', id: 'm' });
-    expect(await a.next()).toEqual({ type: 'room_joined', id: 'j', roomId: 'canvas:c1', canvasId: 'c1' });
+    expect(await a.next()).toEqual({ type: 'room_joined', id: 'j', roomId: 'canvas:c1', canvasId: 'c1', pos: expect.any(String) });
     expect((await a.next()).type).toBe('presence_state');
     expect(await nextMessage(b)).toStrictEqual({
       type: 'message',
@@ -163,6 +164,7 @@ describe('message fan-out', () => {
       canvasId: 'c1',
       from: { userId: 'u1', connectionId: a.ack.connectionId },
       data: 'right away',
+      pos: expect.any(String),
     });
     expect(await a.settle()).toEqual([]);
   });

@@ -235,7 +235,7 @@ describe('frame fuzzing (property-based, real socket)', () => {
       case 'joined': {
         const { canvasId } = expected;
         expect(replies).toStrictEqual([
-          { type: 'room_joined', roomId: `canvas:${canvasId}`, canvasId, ...idPart },
+          { type: 'room_joined', roomId: `canvas:${canvasId}`, canvasId, ...idPart, pos: expect.any(String) },
           { type: 'presence_state', roomId: `canvas:${canvasId}`, canvasId, members: expect.any(Array) },
         ]);
         const users = (replies[1].members as Array<{ userId: string; connections: number }>).map((m) => `${m.userId}:${m.connections}`).sort();

@@ -26,7 +26,7 @@ describe('handshake order (protocol v1)', () => {
     expect(client.ack).not.toHaveProperty('missed');
 
     client.send({ type: 'join', canvasId: 'c1', id: 'r1' });
-    expect(await client.next()).toEqual({ type: 'room_joined', id: 'r1', roomId: 'canvas:c1', canvasId: 'c1' });
+    expect(await client.next()).toEqual({ type: 'room_joined', id: 'r1', roomId: 'canvas:c1', canvasId: 'c1', pos: expect.any(String) });
     expect(await client.next()).toEqual({
       type: 'presence_state',
       roomId: 'canvas:c1',

@@ -46,7 +46,7 @@ describe('heartbeat', () => {
     await watcher.join('c1');
     expect(await watcher.next()).toMatchObject({ type: 'presence_state' });
     const silent = await silentClient(t, { sub: 'silent', name: 'Silent' });
-    expect(await silent.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1' });
+    expect(await silent.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1', pos: expect.any(String) });
     expect(await watcher.next()).toStrictEqual({
       type: 'presence_join',
       roomId: 'canvas:c1',

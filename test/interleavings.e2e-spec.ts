@@ -117,7 +117,7 @@ describe('random interleavings across tenants (property-based)', () => {
                 me.rooms.add(canvasId);
                 seen.joined++;
                 me.expected.push(
-                  { type: 'room_joined', id, roomId, canvasId },
+                  { type: 'room_joined', id, roomId, canvasId, pos: expect.any(String) },
                   { type: 'presence_state', roomId, canvasId, members: membersOf(tenant, canvasId) },
                 );
                 if (!already && !userPresent)
@@ -135,7 +135,8 @@ describe('random interleavings across tenants (property-based)', () => {
             } else if (op === 'message') {
               const data = { seq: syncSeq, by: me.connectionId };
               if (me.rooms.has(canvasId)) {
-                for (const o of others) o.expected.push({ type: 'message', roomId, canvasId, from: { userId, connectionId: me.connectionId }, data });
+                for (const o of others)
+                  o.expected.push({ type: 'message', pos: expect.any(String), roomId, canvasId, from: { userId, connectionId: me.connectionId }, data });
                 seen.delivered += others.length;
               } else {
                 me.expected.push({ type: 'error', code: 'NOT_IN_ROOM', message: expect.any(String), id });

@@ -9,7 +9,7 @@ const room = (canvasId: string) => ({ roomId: `canvas:${canvasId}`, canvasId });
 /** Joins and consumes room_joined + presence_state. */
 async function enter(client: Client, canvasId: string): Promise<void> {
   client.send({ type: 'join', canvasId, id: `j-${canvasId}` });
-  expect(await client.next()).toEqual({ type: 'room_joined', id: `j-${canvasId}`, ...room(canvasId) });
+  expect(await client.next()).toEqual({ type: 'room_joined', id: `j-${canvasId}`, ...room(canvasId), pos: expect.any(String) });
   expect(await client.next()).toMatchObject({ type: 'presence_state', ...room(canvasId) });
 }
 
@@ -70,7 +70,7 @@ describe('leave and multi-room membership', () => {
     await enter(a, 'c1');
     expect(await b.next()).toMatchObject({ type: 'presence_join', member: { userId: 'u1' } });
     a.send({ type: 'join', canvasId: 'c1', id: 'again' });
-    expect(await a.next()).toEqual({ type: 'room_joined', id: 'again', ...room('c1') });
+    expect(await a.next()).toEqual({ type: 'room_joined', id: 'again', ...room('c1'), pos: expect.any(String) });
     expect((await a.next()).type).toBe('presence_state');
 
     a.send({ type: 'leave', canvasId: 'c1', id: 'once' });

@@ -96,7 +96,7 @@ describe('per-connection message rate', () => {
     expect(frames[5]).toEqual({ type: 'error', code: 'RATE_LIMITED', message: expect.any(String), id: 'j' });
     expect(t.eventsNamed('room.joined')).toEqual([]);
     await nextWindow();
-    expect(await client.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1' });
+    expect(await client.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1', pos: expect.any(String) });
   });
 
   it('rate-limited frames do not count toward the 1008 threshold: 20 invalid frames at rate 5 → 5 BAD_REQUEST + 1 RATE_LIMITED, still open', async () => {

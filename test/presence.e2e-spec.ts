@@ -7,7 +7,7 @@ const C1 = { roomId: 'canvas:c1', canvasId: 'c1' };
 /** Joins `canvasId`, asserts room_joined then presence_state (nothing between) and returns the state. */
 async function enter(client: TestClient, canvasId = 'c1', id = 'j1'): Promise<ServerFrame> {
   client.send({ type: 'join', canvasId, id });
-  expect(await client.next()).toEqual({ type: 'room_joined', id, roomId: `canvas:${canvasId}`, canvasId });
+  expect(await client.next()).toEqual({ type: 'room_joined', id, roomId: `canvas:${canvasId}`, canvasId, pos: expect.any(String) });
   const state = await client.next();
   expect(state.type).toBe('presence_state');
   return state;

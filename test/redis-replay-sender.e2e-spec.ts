@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRoomBus } from '../src/backends/redis/redis-room-bus.js';
+import { RedisRoomLog } from '../src/backends/redis/redis-room-log.js';
 import { RedisSessionStore } from '../src/backends/redis/redis-session-store.js';
 import type { SessionRecord } from '../src/domain/ports/session-store.port.js';
 import { roomKey } from '../src/domain/rooms/room-key.js';
@@ -13,12 +14,14 @@ import { RedisServer } from './support/redis-harness.js';
  * TCP connection). Its replay buffer must not get the message, or the resumed client gets its
  * own stroke back. Both paths are checked: the one script per message (RedisRoomBus) and the
  * append alone (RedisSessionStore), and the sender travels to the other instances with the frame.
+ * The room log's script (RedisRoomLog, issue 16) is the one script per message: it appends to
+ * the log, publishes the frame with its position, and feeds the away buffers.
  */
 describe('the sender of a room message on Redis', () => {
   let server: RedisServer;
   const clients: Redis[] = [];
   let store: RedisSessionStore;
-  let bus: RedisRoomBus;
+  let log: RedisRoomLog;
   let other: RedisRoomBus;
   const key = roomKey('t1', 'c1');
   const bounds = { maxMessages: 500, maxBytes: 1_048_576, ttlMs: 60_000 };
@@ -32,8 +35,17 @@ describe('the sender of a room message on Redis', () => {
     server = await RedisServer.start();
     const command = connect();
     store = new RedisSessionStore(command, 'cm', 'instance-1', 60_000, bounds.maxMessages, bounds.maxBytes);
-    bus = new RedisRoomBus({ command, subscriber: connect(), cluster: false }, 'cm', 'instance-1', bounds);
-    other = new RedisRoomBus({ command: connect(), subscriber: connect(), cluster: false }, 'cm', 'instance-2', bounds);
+    log = new RedisRoomLog({
+      redis: command,
+      keyPrefix: 'cm',
+      instanceId: 'instance-1',
+      maxMessages: bounds.maxMessages,
+      maxBytes: bounds.maxBytes,
+      awayTtlMs: bounds.ttlMs,
+      logTtlMs: 86_400_000,
+      seqTtlMs: 120_000,
+    });
+    other = new RedisRoomBus({ command: connect(), subscriber: connect(), cluster: false }, 'cm', 'instance-2');
   }, 60_000);
   afterAll(async () => {
     await store.close();
@@ -60,14 +72,18 @@ describe('the sender of a room message on Redis', () => {
   it("the publish script and the append alone skip the sender's away session, and keep the message for every other", async () => {
     await away('s-sender', 'ann');
     await away('s-other', 'bob');
-    bus.publishMessage(key, '{"type":"message","data":1}', 's-sender', 'instance-1:1');
+    await log.append({ roomKey: key, sender: 's-sender', seq: undefined, frameTail: '"data":1}' });
+    const { epoch } = await log.head(key);
     store.append(key, 'instance-1:2', '{"type":"message","data":2}', 's-sender');
     store.append(key, 'instance-1:3', '{"type":"message","data":3}');
     // Commands on one connection run in order: once this reply is back, all three scripts ran.
     await clients[0].ping();
 
     expect(await ids('s-sender')).toEqual(['instance-1:3']);
-    expect(await ids('s-other')).toEqual(['instance-1:1', 'instance-1:2', 'instance-1:3']);
+    expect(await ids('s-other')).toEqual([`${epoch}.1`, 'instance-1:2', 'instance-1:3']);
+    // Nor does the log replay a session its own message.
+    expect((await log.readAfter(key, `${epoch}.0`, 's-sender')).messages).toEqual([]);
+    expect((await log.readAfter(key, `${epoch}.0`, 's-other')).messages.map((m) => m.frame)).toEqual([`{"type":"message","pos":"${epoch}.1","data":1}`]);
   });
 
   it('the other instances get the sender with the frame, so none of its connections there gets it', async () => {
@@ -75,12 +91,12 @@ describe('the sender of a room message on Redis', () => {
     other.onRemoteFrame((roomKey, frame, except, messageId) => {
       if (roomKey === key) received.push({ frame, except, messageId });
     });
-    other.subscribe(key);
-    const channel = `cm:{${key}}:bus`;
-    while (((await clients[0].call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1] < 1) await new Promise((r) => setTimeout(r, 10));
+    // Resolves once the subscription is confirmed (what a join's position relies on).
+    await other.subscribe(key);
 
-    bus.publishMessage(key, '{"type":"message","data":4}', 's-sender', 'instance-1:4');
+    await log.append({ roomKey: key, sender: 's-sender', seq: undefined, frameTail: '"data":4}' });
+    const { epoch, n } = await log.head(key);
     while (received.length === 0) await new Promise((r) => setTimeout(r, 10));
-    expect(received).toEqual([{ frame: '{"type":"message","data":4}', except: 's-sender', messageId: 'instance-1:4' }]);
+    expect(received).toEqual([{ frame: `{"type":"message","pos":"${epoch}.${n}","data":4}`, except: 's-sender', messageId: `${epoch}.${n}` }]);
   });
 });

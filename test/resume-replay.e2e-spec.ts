@@ -85,6 +85,7 @@ describe('resume: acks, rooms, presence and replay', () => {
       resumed: true,
       rooms: expect.arrayContaining(['c1', 'c2']),
       missed: 'replayed',
+      lastSeq: 0,
     });
     expect(back.ack.rooms).toHaveLength(2);
     expect(back.ack.connectionId).not.toBe(alice.ack.connectionId);
@@ -116,6 +117,7 @@ describe('resume: acks, rooms, presence and replay', () => {
     ]);
     expect(replay[0]).toStrictEqual({
       type: 'message',
+      pos: expect.any(String),
       roomId: 'canvas:c1',
       canvasId: 'c1',
       from: { userId: 'bob', connectionId: bob.ack.connectionId },

@@ -27,7 +27,7 @@ describe('resume: seats are not held while away', () => {
 
     // carol takes alice's seat in c1 (now full: bob, carol); c2 still has room.
     const carol = await t.connect({ sub: 'carol' });
-    expect(await carol.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1' });
+    expect(await carol.join('c1')).toMatchObject({ type: 'room_joined', canvasId: 'c1', pos: expect.any(String) });
     await bob.settle();
     bob.send({ type: 'message', canvasId: 'c1', data: 'to the full room' });
     bob.send({ type: 'message', canvasId: 'c2', data: 'to c2' });

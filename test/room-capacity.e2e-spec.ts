@@ -11,7 +11,7 @@ function joinC1(client: Client, id: string | number) {
 }
 
 const roomFull = (id: string | number) => ({ type: 'error', code: 'ROOM_FULL', message: expect.any(String), id });
-const joined = (id: string) => ({ type: 'room_joined', id, roomId: 'canvas:c1', canvasId: 'c1' });
+const joined = (id: string) => ({ type: 'room_joined', id, roomId: 'canvas:c1', canvasId: 'c1', pos: expect.any(String) });
 
 describe('room capacity', () => {
   let t: TestApp;
@@ -114,7 +114,13 @@ describe('room capacity', () => {
     const u1tab = await t.connect({ sub: 'u1' });
     expect(await joinC1(u1tab, 'tab')).toEqual(joined('tab'));
     // capacity is per room: the refused user can use another canvas
-    expect(await u3.request({ type: 'join', canvasId: 'c2', id: 'other' })).toEqual({ type: 'room_joined', id: 'other', roomId: 'canvas:c2', canvasId: 'c2' });
+    expect(await u3.request({ type: 'join', canvasId: 'c2', id: 'other' })).toEqual({
+      type: 'room_joined',
+      id: 'other',
+      roomId: 'canvas:c2',
+      canvasId: 'c2',
+      pos: expect.any(String),
+    });
 
     // u1 has two tabs: closing one does not free the seat, closing both does
     await u1.close();

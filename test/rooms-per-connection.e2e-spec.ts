@@ -36,7 +36,13 @@ describe('rooms per connection', () => {
     const client = await t.connect({ sub: 'u1' });
     for (const c of ['a', 'b', 'c']) await client.join(c);
     expect(await client.request({ type: 'join', canvasId: 'd', id: 'over' })).toMatchObject({ type: 'error', code: 'TOO_MANY_ROOMS', id: 'over' });
-    expect(await client.request({ type: 'join', canvasId: 'b', id: 'again' })).toEqual({ type: 'room_joined', id: 'again', roomId: 'canvas:b', canvasId: 'b' });
+    expect(await client.request({ type: 'join', canvasId: 'b', id: 'again' })).toEqual({
+      type: 'room_joined',
+      id: 'again',
+      roomId: 'canvas:b',
+      canvasId: 'b',
+      pos: expect.any(String),
+    });
     expect(await client.request({ type: 'leave', canvasId: 'a', id: 'l' })).toMatchObject({ type: 'room_left' });
     expect(await client.request({ type: 'join', canvasId: 'd', id: 'now' })).toMatchObject({ type: 'room_joined', id: 'now' });
     // The bound is per connection: another tab of the same user has its own.

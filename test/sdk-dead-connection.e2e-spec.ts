@@ -49,7 +49,7 @@ describe('SDK: dead connection detected by app-level ping', { timeout: 60_000 },
     expect(alice.client.rooms).toEqual(['c1']);
     await waitFor(() => userIds(alice.client.presence('c1')).join() === 'alice,bob', 'presence');
 
-    bob.client.send('c1', { n: 2 });
+    void bob.client.send('c1', { n: 2 });
     await waitFor(() => alice.messages.some((m) => m.data.n === 2), 'live messages after the resume');
   });
 });

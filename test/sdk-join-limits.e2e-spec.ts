@@ -27,7 +27,7 @@ describe('SDK: joins refused by per-connection limits', { timeout: 60_000 }, () 
     await bob.client.whenOpen();
     await bob.client.join('a');
     // The join's budget is spent by messages (no id, no reply), in the same second.
-    for (let i = 0; i < 5; i++) bob.client.send('a', { i });
+    for (let i = 0; i < 5; i++) void bob.client.send('a', { i });
     const started = Date.now();
     const err = await bob.client.join('b').catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ConnectionManagerError', code: 'RATE_LIMITED', canvasId: 'b' });

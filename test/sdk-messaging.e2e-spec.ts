@@ -39,13 +39,14 @@ describe('SDK: join, presence, typed messages', { timeout: 60_000 }, () => {
       ],
       color: '#e11',
     };
-    bob.client.send('c1', stroke);
+    void bob.client.send('c1', stroke);
     await waitFor(() => alice.messages.length === 1, 'alice receives the stroke');
     const got = alice.messages[0];
     expectTypeOf(got).toEqualTypeOf<RoomMessage<Stroke>>();
     expectTypeOf(got.data).toEqualTypeOf<Stroke>();
     expect(got).toEqual({
       type: 'message',
+      pos: expect.any(String),
       roomId: 'canvas:c1',
       canvasId: 'c1',
       from: { userId: 'bob', connectionId: bob.client.session!.connectionId },
@@ -66,7 +67,7 @@ describe('SDK: join, presence, typed messages', { timeout: 60_000 }, () => {
     await expect(carol.client.join('bad/id')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
 
     // a message to a room the client is not in: the unsolicited error arrives on 'error'
-    carol.client.send('c9', { hello: 1 });
+    void carol.client.send('c9', { hello: 1 });
     await waitFor(() => carol.errors.length === 1, 'NOT_IN_ROOM error event');
     expect(carol.errors[0]).toMatchObject({ code: 'NOT_IN_ROOM' });
 

@@ -32,7 +32,7 @@ describe('SDK: reauth_required → getToken() → reauth_ok', { timeout: 60_000 
     expect(alice.client.state).toBe('connected');
     expect(alice.states.map((s) => s.state)).toEqual(['connected']);
     expect(alice.client.session!.connectionId).toBe(connectionId);
-    bob.client.send('c1', { n: 1 });
+    void bob.client.send('c1', { n: 1 });
     await waitFor(() => alice.messages.length === 1, 'a message after the grace');
     expect(alice.errors).toEqual([]);
 

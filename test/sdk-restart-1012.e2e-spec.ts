@@ -21,7 +21,7 @@ describe('SDK: 1012 → immediate resume', { timeout: 60_000 }, () => {
     const connections = app().get(ConnectionService);
     const started = Date.now();
     connections.disconnect(alice.client.session!.connectionId, 1012, 'service restart', true);
-    bob.client.send('c1', { n: 1 });
+    void bob.client.send('c1', { n: 1 });
 
     await waitFor(() => alice.client.state === 'resumed', 'resumed', 20_000);
     expect(Date.now() - started).toBeLessThan(4000);

@@ -37,7 +37,8 @@ describe('SDK: resume refused → fresh login and rejoin', { timeout: 60_000 }, 
     expect(alice.tokenCalls).toBe(2);
     expect(tracked.sockets).toHaveLength(3); // first, refused resume, fresh login
     // The credentials went in Sec-WebSocket-Protocol (the SDK's default), never in the URL.
-    expect(tracked.offered[1]).toEqual(['canvas.v1', expect.stringMatching(/^canvas\.resume\./)]);
+    // (with the rooms' resume positions next to the reconnect token: canvas.pos.<encoded>)
+    expect(tracked.offered[1]).toEqual(['canvas.v1', expect.stringMatching(/^canvas\.resume\./), expect.stringMatching(/^canvas\.pos\./)]);
     expect(tracked.offered[2]).toEqual(['canvas.v1', expect.stringMatching(/^canvas\.auth\./)]);
     for (const socket of tracked.sockets) expect(socket.url).toBe(app().url);
     expect(alice.client.session!.sessionId).not.toBe(firstSession);
@@ -47,7 +48,7 @@ describe('SDK: resume refused → fresh login and rejoin', { timeout: 60_000 }, 
     await waitFor(() => userIds(alice.client.presence('c1')).join() === 'alice,bob', 'alice sees bob');
     await waitFor(() => userIds(bob.client.presence('c1')).join() === 'alice,bob', 'bob sees alice');
     expect(userIds(alice.client.presence('c2'))).toEqual(['alice']);
-    bob.client.send('c1', { n: 1 });
+    void bob.client.send('c1', { n: 1 });
     await waitFor(() => alice.messages.length === 1, 'a message after the fresh login');
     expect(alice.messages[0].data).toEqual({ n: 1 });
   });

@@ -9,7 +9,7 @@ const C1 = { roomId: 'canvas:c1', canvasId: 'c1' };
 /** Joins c1; asserts room_joined then presence_state and returns the state. */
 async function enter(client: Client, id = 'j1'): Promise<ServerFrame> {
   client.send({ type: 'join', canvasId: 'c1', id });
-  expect(await client.next()).toEqual({ type: 'room_joined', id, ...C1 });
+  expect(await client.next()).toEqual({ type: 'room_joined', id, ...C1, pos: expect.any(String) });
   const state = await client.next();
   expect(state.type).toBe('presence_state');
   return state;
@@ -134,7 +134,7 @@ describe('tenant isolation (two tenants, both on canvasId c1)', () => {
     const c = await t.connect({ sub: 'u1', tenantId });
     expect(c.ack.tenantId).toBe(tenantId);
     c.send({ type: 'join', canvasId: 'c1', id: 'j' });
-    expect(await c.next()).toEqual({ type: 'room_joined', id: 'j', ...C1 });
+    expect(await c.next()).toEqual({ type: 'room_joined', id: 'j', ...C1, pos: expect.any(String) });
   });
 });
 
@@ -142,5 +142,11 @@ describe('tenant isolation (two tenants, both on canvasId c1)', () => {
 async function relay(from: Client, to: Client): Promise<void> {
   const marker = `from-${from.ack.userId}-${Math.random().toString(36).slice(2)}`;
   from.send({ type: 'message', canvasId: 'c1', data: marker });
-  expect(await to.next()).toEqual({ type: 'message', ...C1, from: { userId: from.ack.userId, connectionId: from.ack.connectionId }, data: marker });
+  expect(await to.next()).toEqual({
+    type: 'message',
+    ...C1,
+    from: { userId: from.ack.userId, connectionId: from.ack.connectionId },
+    data: marker,
+    pos: expect.any(String),
+  });
 }

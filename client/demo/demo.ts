@@ -246,7 +246,7 @@ function start(name: string, userId: string, canvasId: string): void {
   let lastCursorAt = 0;
   const flush = (): void => {
     if (!stroke || stroke.pending.length === 0) return;
-    client.send(canvasId, { kind: 'stroke', strokeId: stroke.id, color, width: STROKE_WIDTH, points: stroke.pending });
+    void client.send(canvasId, { kind: 'stroke', strokeId: stroke.id, color, width: STROKE_WIDTH, points: stroke.pending });
     stroke.pending = [];
   };
   const flushTimer = setInterval(flush, STROKE_FLUSH_MS);
@@ -267,7 +267,7 @@ function start(name: string, userId: string, canvasId: string): void {
     // Cursors are live only: not queued while disconnected (a stale cursor is worse than none).
     if (client.isOpen && e.timeStamp - lastCursorAt >= CURSOR_EVERY_MS) {
       lastCursorAt = e.timeStamp;
-      client.send(canvasId, { kind: 'cursor', x: p[0], y: p[1] });
+      void client.send(canvasId, { kind: 'cursor', x: p[0], y: p[1] });
     }
   });
   const end = (): void => {
@@ -277,7 +277,7 @@ function start(name: string, userId: string, canvasId: string): void {
   canvas.addEventListener('pointerup', end);
   canvas.addEventListener('pointercancel', end);
   stage.addEventListener('pointerleave', () => {
-    if (client.isOpen) client.send(canvasId, { kind: 'cursor_out' });
+    if (client.isOpen) void client.send(canvasId, { kind: 'cursor_out' });
   });
 
   byId<HTMLButtonElement>('drop').addEventListener('click', () => {

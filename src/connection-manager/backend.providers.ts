@@ -8,6 +8,9 @@ import { createRedisConnections, type RedisConnections } from '../backends/redis
 import { RedisInstanceRegistry } from '../backends/redis/redis-instance-registry.js';
 import { RedisMembershipStore } from '../backends/redis/redis-membership-store.js';
 import { RedisRoomBus } from '../backends/redis/redis-room-bus.js';
+import { RedisRoomLog } from '../backends/redis/redis-room-log.js';
+import { InMemoryRoomLog } from '../backends/memory/in-memory-room-log.js';
+import { RoomLog } from '../domain/ports/room-log.port.js';
 import { RedisSessionStore } from '../backends/redis/redis-session-store.js';
 import { RedisUpgradeRateLimiter } from '../backends/redis/redis-upgrade-rate-limiter.js';
 import { ConnectionQuotaStore } from '../domain/ports/connection-quota-store.port.js';
@@ -36,6 +39,24 @@ function backend<T>(
       connections && o.redis ? build.redis(o, { connections, keyPrefix: o.redis.keyPrefix }, id) : build.memory(o),
   };
 }
+
+/**
+ * Room log bounds (the replay bounds) and lifetimes: a log lives a day after its last message or
+ * join (a room idle longer restarts with a new epoch); a session's highest `seq` in a room twice
+ * the reconnect TTL (a resend can only come from a resume within the TTL).
+ */
+function roomLogLifetimes(o: ResolvedConnectionManagerOptions) {
+  return {
+    maxMessages: o.resumeBufferMessages,
+    maxBytes: o.resumeBufferBytes,
+    idleTtlMs: ROOM_LOG_IDLE_TTL_MS,
+    logTtlMs: ROOM_LOG_IDLE_TTL_MS,
+    seqTtlMs: 2 * o.reconnectTokenTtlMs,
+  };
+}
+
+/** A room's log is dropped after this long without a message or a join: 24 h. */
+const ROOM_LOG_IDLE_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** The ports' adapters, chosen from the options (see docs/architecture.md for the table). */
 export const backendProviders: Provider[] = [
@@ -72,9 +93,13 @@ export const backendProviders: Provider[] = [
   // A single instance has no bus and no registry: nobody else to tell.
   backend<RoomBus | undefined>(RoomBus, {
     memory: () => undefined,
-    // Room messages are published and appended to away sessions' buffers by one script, with the session store's bounds.
+    redis: (_o, r, id) => new RedisRoomBus(r.connections, r.keyPrefix, id),
+  }),
+  // Room messages: appended, published and fed to away sessions' buffers by one script, with the session store's bounds.
+  backend<RoomLog>(RoomLog, {
+    memory: (o) => new InMemoryRoomLog(roomLogLifetimes(o)),
     redis: (o, r, id) =>
-      new RedisRoomBus(r.connections, r.keyPrefix, id, { maxMessages: o.resumeBufferMessages, maxBytes: o.resumeBufferBytes, ttlMs: o.reconnectTokenTtlMs }),
+      new RedisRoomLog({ redis: r.connections.command, keyPrefix: r.keyPrefix, instanceId: id, ...roomLogLifetimes(o), awayTtlMs: o.reconnectTokenTtlMs }),
   }),
   backend<InstanceRegistry | undefined>(InstanceRegistry, {
     memory: () => undefined,

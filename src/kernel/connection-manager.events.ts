@@ -122,6 +122,13 @@ export class ConnectionMessageEvent implements ConnectionRef {
    * `constructor` (forwarded verbatim, docs/protocol.md). Never deep-merge it into a plain object.
    */
   readonly data: unknown;
+  /**
+   * The message's `seq` (acknowledged idempotent publish), when it had one. A router that
+   * publishes the message passes it on to RoomService.publish, which acknowledges it.
+   */
+  readonly seq?: number;
+  /** The frame's `id`, when it had one (echoed on the `ack`). */
+  readonly requestId?: string | number;
 
   constructor(init: ConnectionMessageEvent) {
     this.connectionId = init.connectionId;
@@ -132,6 +139,8 @@ export class ConnectionMessageEvent implements ConnectionRef {
     this.roomId = init.roomId;
     this.canvasId = init.canvasId;
     this.data = init.data;
+    this.seq = init.seq;
+    this.requestId = init.requestId;
   }
 }
 

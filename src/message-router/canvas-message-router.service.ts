@@ -33,10 +33,15 @@ export class CanvasMessageRouterService implements OnModuleInit, OnApplicationSh
     this.subscriptions.clear();
   }
 
+  /**
+   * The frame is written here without its opening (`{"type":"message","pos":"<pos>",`): the
+   * room log writes the message's position in. `seq` and the request id go along so the sender
+   * gets its `ack` (a host router that replaces this one must pass them on too).
+   */
   onMessage(event: ConnectionMessageEvent): void {
-    const frame =
-      `{"type":"message","roomId":${JSON.stringify(event.roomId)},"canvasId":${JSON.stringify(event.canvasId)},` +
+    const frameTail =
+      `"roomId":${JSON.stringify(event.roomId)},"canvasId":${JSON.stringify(event.canvasId)},` +
       `"from":{"userId":${JSON.stringify(event.userId)},"connectionId":"${event.connectionId}"},"data":${JSON.stringify(event.data)}}`;
-    this.rooms.publish(event.roomKey, frame, event.connectionId);
+    this.rooms.publish({ roomKey: event.roomKey, frameTail, senderConnectionId: event.connectionId, seq: event.seq, requestId: event.requestId });
   }
 }

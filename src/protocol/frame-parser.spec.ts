@@ -210,3 +210,17 @@ describe('nesting depth', () => {
     expect(inString.ok).toBe(true);
   });
 });
+
+describe('parseClientFrame: seq', () => {
+  it('accepts a positive safe integer seq on a message; refuses any other seq; an otherwise bad message echoes its valid seq', () => {
+    expect(parseClientFrame('{"type":"message","canvasId":"c1","data":1,"seq":9007199254740991}')).toMatchObject({ ok: true });
+    for (const bad of ['0', '-3', '2.5', '"1"', 'true', 'null', '9007199254740992'])
+      expect(parseClientFrame(`{"type":"message","canvasId":"c1","data":1,"seq":${bad},"id":"x"}`)).toEqual({
+        ok: false,
+        message: 'seq must be a positive safe integer',
+        id: 'x',
+      });
+    expect(parseClientFrame('{"type":"message","canvasId":"c1","seq":4}')).toEqual({ ok: false, message: 'message needs a data field', seq: 4 });
+    expect(parseClientFrame('{"type":"message","canvasId":"bad id","data":1,"seq":5,"id":7}')).toMatchObject({ ok: false, id: 7, seq: 5 });
+  });
+});

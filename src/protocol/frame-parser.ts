@@ -31,11 +31,15 @@ function nestedDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-/** Why a frame was refused; `id` is set only when the frame's own id was valid, so it can be echoed. */
+/**
+ * Why a frame was refused; `id` is set only when the frame's own id was valid, so it can be
+ * echoed; `seq` only for a `message` whose own seq was valid (the error settles that message).
+ */
 export interface FrameError {
   ok: false;
   message: string;
   id?: RequestId;
+  seq?: number;
 }
 export interface ParsedFrame {
   ok: true;
@@ -45,6 +49,18 @@ export type ParseResult = ParsedFrame | FrameError;
 
 export function isValidCanvasId(value: unknown): value is string {
   return typeof value === 'string' && CANVAS_ID_PATTERN.test(value);
+}
+
+/** The rest of a `message`'s rules (its seq already checked). */
+function validMessage(frame: Record<string, unknown>, fail: (message: string) => FrameError): ParseResult {
+  if (!isValidCanvasId(frame.canvasId)) return fail('canvasId must be 1-128 characters of [A-Za-z0-9._:-]');
+  if (!Object.hasOwn(frame, 'data')) return fail('message needs a data field');
+  return { ok: true, frame: frame as unknown as ClientFrame };
+}
+
+/** The `seq` rule: a positive safe integer (1 … 2^53 - 1). */
+export function isValidSeq(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) > 0;
 }
 
 /** The id rule: a string or an integer of at most 64 characters (an integer's decimal digits). */
@@ -82,10 +98,12 @@ export function parseClientFrame(text: string): ParseResult {
   }
   const fail = (message: string): FrameError => (id === undefined ? { ok: false, message } : { ok: false, message, id });
   switch (frame.type) {
-    case 'message':
-      if (!isValidCanvasId(frame.canvasId)) return fail('canvasId must be 1-128 characters of [A-Za-z0-9._:-]');
-      if (!Object.hasOwn(frame, 'data')) return fail('message needs a data field');
-      return { ok: true, frame: frame as unknown as ClientFrame };
+    case 'message': {
+      if (frame.seq !== undefined && !isValidSeq(frame.seq)) return fail('seq must be a positive safe integer');
+      if (frame.seq === undefined) return validMessage(frame, fail);
+      const failWithSeq = (message: string): FrameError => ({ ...fail(message), seq: frame.seq as number });
+      return validMessage(frame, failWithSeq);
+    }
     case 'join':
     case 'leave':
       if (!isValidCanvasId(frame.canvasId)) return fail('canvasId must be 1-128 characters of [A-Za-z0-9._:-]');

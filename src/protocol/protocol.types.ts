@@ -21,6 +21,13 @@ export interface MessageFrame {
   canvasId: string;
   data: unknown;
   id?: RequestId;
+  /**
+   * Acknowledged idempotent publish: a positive safe integer, strictly increasing per session
+   * (it continues across resumes). The server answers `ack` once the message is accepted, and
+   * acknowledges a resend (a `seq` not above what the session already had accepted in the room)
+   * again without delivering it again. Without `seq` a message is fire and forget.
+   */
+  seq?: number;
 }
 export interface PingFrame {
   type: 'ping';
@@ -57,6 +64,8 @@ export interface ConnectionAckFrame {
   rooms: string[];
   /** Only on a resumed ack: whether missed messages follow and whether some were dropped. */
   missed?: 'none' | 'replayed' | 'truncated';
+  /** Only on a resumed ack: the highest `seq` this session had accepted (0: none). */
+  lastSeq?: number;
 }
 
 export interface RoomJoinedFrame {
@@ -64,6 +73,8 @@ export interface RoomJoinedFrame {
   id?: RequestId;
   roomId: string;
   canvasId: string;
+  /** The room log's position when this connection started receiving: every later message reaches it. */
+  pos: string;
 }
 export interface RoomLeftFrame {
   type: 'room_left';
@@ -91,10 +102,22 @@ export interface PresenceLeaveFrame {
 }
 export interface RoomMessageFrame {
   type: 'message';
+  /**
+   * The message's position in the room's log: opaque, ordered per room (`<epoch>.<n>`). A client
+   * keeps the last one it processed per room and sends it on resume. Absent only on a message
+   * delivered while the room log was unreachable (cluster mode, Redis down): it cannot be replayed.
+   */
+  pos?: string;
   roomId: string;
   canvasId: string;
   from: { userId: string; connectionId: string };
   data: unknown;
+}
+/** A `message` with `seq` was accepted (or was a resend of one already accepted: not delivered again). */
+export interface AckFrame {
+  type: 'ack';
+  seq: number;
+  id?: RequestId;
 }
 export interface PongFrame {
   type: 'pong';
@@ -117,6 +140,8 @@ export interface ErrorFrame {
   id?: RequestId;
   /** Set on a ROOM_FULL that follows a resumed ack: the canvas that could not be restored. */
   canvasId?: string;
+  /** Set when the refused frame was a `message` with a `seq`: that message was not accepted. */
+  seq?: number;
 }
 
 /** Every frame the server may send. */
@@ -128,6 +153,7 @@ export type ServerFrame =
   | PresenceJoinFrame
   | PresenceLeaveFrame
   | RoomMessageFrame
+  | AckFrame
   | PongFrame
   | ReauthRequiredFrame
   | ReauthOkFrame
@@ -151,6 +177,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const UpgradeRefusalCode = {
   DRAINING: 'DRAINING',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** HTTP 400: the upgrade's resume positions are malformed. */
+  BAD_REQUEST: 'BAD_REQUEST',
   ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
   SERVER_FULL: 'SERVER_FULL',
   UNAUTHORIZED: 'UNAUTHORIZED',

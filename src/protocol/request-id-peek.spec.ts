@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseClientFrame } from './frame-parser.js';
-import { peekRequestId } from './request-id-peek.js';
+import { peekRequestId, peekRequestRefs } from './request-id-peek.js';
 
 const peek = (text: string) => peekRequestId(Buffer.from(text, 'utf8'));
 
@@ -78,5 +78,13 @@ describe('peekRequestId', () => {
     expect(peek(text)).toBe('burst-42');
     for (const [arg] of parse.mock.calls) expect(String(arg).length).toBeLessThanOrEqual(16);
     for (const [arg] of decode.mock.calls) expect((arg as Uint8Array).length).toBeLessThanOrEqual(16);
+  });
+
+  it('peekRequestRefs finds a valid top-level seq too (escaped key spellings included), never a nested or invalid one', () => {
+    const refs = (text: string) => peekRequestRefs(new TextEncoder().encode(text));
+    expect(refs('{"type":"message","canvasId":"c1","data":{"seq":9},"seq":12,"id":"m"}')).toEqual({ id: 'm', seq: 12 });
+    expect(refs('{"\\u0073eq":3,"data":1}')).toEqual({ id: undefined, seq: 3 });
+    for (const bad of ['0', '-1', '1.5', '"7"', '9007199254740992', 'null', '[1]']) expect(refs(`{"seq":${bad},"id":1}`)).toEqual({ id: 1, seq: undefined });
+    expect(refs('{"data":{"seq":4}}')).toEqual({ id: undefined, seq: undefined });
   });
 });

@@ -1,4 +1,4 @@
-import { isValidRequestId } from './frame-parser.js';
+import { isValidRequestId, isValidSeq } from './frame-parser.js';
 import type { RequestId } from './protocol.types.js';
 
 const QUOTE = 0x22;
@@ -55,25 +55,28 @@ function decode(bytes: Uint8Array, start: number, end: number): unknown {
   }
 }
 
-/** Whether the string token `[open, close]` is the key `id` (escaped spellings included). */
-function isIdKey(bytes: Uint8Array, open: number, close: number): boolean {
+/** Which of the keys the peek looks for the string token `[open, close]` is (escaped spellings included): `id`, `seq`, or neither. */
+function keyOf(bytes: Uint8Array, open: number, close: number): 'id' | 'seq' | undefined {
   const length = close - open - 1;
-  if (length === 2) return bytes[open + 1] === 0x69 && bytes[open + 2] === 0x64;
-  return length <= MAX_ID_KEY_BYTES && bytes.subarray(open + 1, close).includes(BACKSLASH) && decode(bytes, open, close + 1) === 'id';
+  if (length === 2 && bytes[open + 1] === 0x69 && bytes[open + 2] === 0x64) return 'id';
+  if (length === 3 && bytes[open + 1] === 0x73 && bytes[open + 2] === 0x65 && bytes[open + 3] === 0x71) return 'seq';
+  if (length > MAX_ID_KEY_BYTES + 6 || !bytes.subarray(open + 1, close).includes(BACKSLASH)) return undefined;
+  const key = decode(bytes, open, close + 1);
+  return key === 'id' || key === 'seq' ? key : undefined;
 }
 
 /**
- * Reads the value that starts at `start` (after the `:` of an `id` key): the id when it is a
- * valid one, else undefined; and where scanning goes on (objects and arrays are left to the
- * caller's scan, which tracks their nesting).
+ * Reads the scalar value that starts at `start` (after the `:` of an `id` or `seq` key), if it
+ * is short enough to be a valid one (the caller checks its rule), and where scanning goes on
+ * (objects and arrays are left to the caller's scan, which tracks their nesting).
  */
-function readIdValue(bytes: Uint8Array, start: number): { id: RequestId | undefined; next: number } {
+function readIdValue(bytes: Uint8Array, start: number): { value: unknown; next: number } {
   const c = bytes[start];
   if (c === QUOTE) {
     const close = stringEnd(bytes, start);
-    if (close < 0) return { id: undefined, next: bytes.length };
+    if (close < 0) return { value: undefined, next: bytes.length };
     const value = close - start + 1 <= MAX_ID_STRING_BYTES + 2 ? decode(bytes, start, close + 1) : undefined;
-    return { id: isValidRequestId(value) ? value : undefined, next: close + 1 };
+    return { value, next: close + 1 };
   }
   let end = start;
   while (
@@ -87,7 +90,7 @@ function readIdValue(bytes: Uint8Array, start: number): { id: RequestId | undefi
     end++;
   }
   const value = end > start && end - start <= MAX_ID_NUMBER_BYTES ? decode(bytes, start, end) : undefined;
-  return { id: isValidRequestId(value) ? value : undefined, next: end };
+  return { value, next: end };
 }
 
 /**
@@ -103,13 +106,23 @@ function readIdValue(bytes: Uint8Array, start: number): { id: RequestId | undefi
  * `JSON.parse(data.toString())` (figures: docs/performance.md).
  */
 export function peekRequestId(bytes: Uint8Array): RequestId | undefined {
+  return peekRequestRefs(bytes).id;
+}
+
+/**
+ * The `id` and the `seq` of a client frame, found as {@link peekRequestId} finds the id: a
+ * RATE_LIMITED error echoes both, so a message with `seq` dropped unparsed is settled (not
+ * accepted) for the client, which could not match it to its outbox otherwise. Each is
+ * undefined unless valid (the id rule; `seq` a positive safe integer).
+ */
+export function peekRequestRefs(bytes: Uint8Array): { id: RequestId | undefined; seq: number | undefined } {
+  const refs: { id: RequestId | undefined; seq: number | undefined } = { id: undefined, seq: undefined };
   let i = 0;
   while (isWhitespace(bytes[i])) i++;
-  if (bytes[i] !== OPEN_BRACE) return undefined;
+  if (bytes[i] !== OPEN_BRACE) return refs;
   let depth = 0;
   /** At depth 1: the next string is a key (after `{` or `,`), not a value (after `:`). */
   let expectKey = false;
-  let id: RequestId | undefined;
   const n = bytes.length;
   while (i < n) {
     const c = bytes[i]!;
@@ -120,18 +133,20 @@ export function peekRequestId(bytes: Uint8Array): RequestId | undefined {
     if (c === QUOTE) {
       const open = i;
       const close = stringEnd(bytes, open);
-      if (close < 0) return id;
+      if (close < 0) return refs;
       i = close + 1;
       if (depth !== 1 || !expectKey) continue;
       expectKey = false;
-      if (!isIdKey(bytes, open, close)) continue;
+      const key = keyOf(bytes, open, close);
+      if (key === undefined) continue;
       let v = i;
       while (isWhitespace(bytes[v])) v++;
       if (bytes[v] !== COLON) continue;
       v++;
       while (isWhitespace(bytes[v])) v++;
       const read = readIdValue(bytes, v);
-      id = read.id;
+      if (key === 'id') refs.id = isValidRequestId(read.value) ? read.value : undefined;
+      else refs.seq = isValidSeq(read.value) ? read.value : undefined;
       i = read.next;
       continue;
     }
@@ -139,9 +154,9 @@ export function peekRequestId(bytes: Uint8Array): RequestId | undefined {
       depth++;
       if (depth === 1) expectKey = true;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      if (--depth === 0) return id;
+      if (--depth === 0) return refs;
     } else if (depth === 1 && c === COMMA) expectKey = true;
     i++;
   }
-  return id;
+  return refs;
 }

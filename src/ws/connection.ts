@@ -18,8 +18,10 @@ import { WriteBatch } from '../domain/ports/write-batch.port.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
 import { parseClientFrame } from '../protocol/frame-parser.js';
-import { peekRequestId } from '../protocol/request-id-peek.js';
-import { CloseCode, ErrorCode, type ClientFrame, type RequestId } from '../protocol/protocol.types.js';
+import { peekRequestRefs } from '../protocol/request-id-peek.js';
+
+const NO_REFS = { id: undefined, seq: undefined };
+import { CloseCode, ErrorCode, type ClientFrame, type ErrorFrame, type MessageFrame, type RequestId } from '../protocol/protocol.types.js';
 import { takeAdmittedUpgrade } from './admitted-upgrade.js';
 import type { ManagedSocket } from './managed-socket.js';
 import { errorMessage } from '../kernel/error-message.js';
@@ -143,7 +145,7 @@ export class ConnectionHandler {
     socket.on('error', l.error);
     socket.on('close', l.close);
     // Frames that arrive before the ack is out wait behind the setup in the connection's queue.
-    this.enqueue(connection, () => (accepted.resume ? this.resumer.resume(connection, accepted.resume) : this.lifecycle.start(connection)));
+    this.enqueue(connection, () => (accepted.resume ? this.resumer.resume(connection, accepted.resume, accepted.positions) : this.lifecycle.start(connection)));
   }
 
   private onFrame(connection: ClientConnection, data: Buffer, isBinary: boolean): void {
@@ -154,12 +156,12 @@ export class ConnectionHandler {
       return;
     }
     if (isBinary) {
-      this.badFrame(connection, 'binary frames are not accepted', undefined);
+      this.badFrame(connection, { message: 'binary frames are not accepted' });
       return;
     }
     const parsed = parseClientFrame(data.toString('utf8'));
     if (!parsed.ok) {
-      this.badFrame(connection, parsed.message, parsed.id);
+      this.badFrame(connection, parsed);
       return;
     }
     if (connection.pending) {
@@ -189,7 +191,7 @@ export class ConnectionHandler {
     if (connection.closed) return;
     switch (frame.type) {
       case 'message':
-        return this.onMessage(connection, frame.canvasId, frame.data, frame.id);
+        return this.onMessage(connection, frame);
       case 'ping':
         connection.sendFrame(withId({ type: 'pong' }, frame.id));
         return;
@@ -203,10 +205,15 @@ export class ConnectionHandler {
     }
   }
 
-  private onMessage(connection: ClientConnection, canvasId: string, data: unknown, id: RequestId | undefined): void {
+  private onMessage(connection: ClientConnection, frame: MessageFrame): void {
+    const { canvasId, data, id, seq } = frame;
     const room = connection.rooms.get(canvasId);
     if (!room) {
-      this.sendError(connection, ErrorCode.NOT_IN_ROOM, 'join the canvas before sending to it', id);
+      // A message with seq is settled by its error: it was not accepted (the SDK drops it from its outbox).
+      const error: ErrorFrame = { type: 'error', code: ErrorCode.NOT_IN_ROOM, message: 'join the canvas before sending to it' };
+      if (id !== undefined) error.id = id;
+      if (seq !== undefined) error.seq = seq;
+      connection.sendFrame(error);
       return;
     }
     this.events.publish(
@@ -220,6 +227,8 @@ export class ConnectionHandler {
         roomId: room.wireId,
         canvasId,
         data,
+        seq,
+        requestId: id,
       }),
     );
   }
@@ -230,7 +239,7 @@ export class ConnectionHandler {
     this.batch?.hold(connection.socket);
     try {
       const outcome = await this.rooms.join(connection, canvasId, {
-        beforeEvents: (room) => connection.sendFrame(withId({ type: 'room_joined', roomId: room.wireId, canvasId }, id)),
+        beforeEvents: (room) => connection.sendFrame(withId({ type: 'room_joined', roomId: room.wireId, canvasId, pos: room.lastPos ?? '' }, id)),
       });
       if (!outcome.ok) this.sendError(connection, outcome.code, outcome.message, id);
     } catch (err) {
@@ -297,11 +306,11 @@ export class ConnectionHandler {
   }
 
   /**
-   * A frame over the rate is dropped unparsed. If it carries a valid top-level `id`, found by a
-   * cheap scan of its bytes (peekRequestId: no decode, no JSON.parse of the frame), its
-   * RATE_LIMITED error echoes that id, so a request made in a burst fails at once instead of
-   * waiting for its timeout. Frames without an id get one RATE_LIMITED per one-second window,
-   * not one each. More than 10 × `messageRateLimit` frames rate-limited within
+   * A frame over the rate is dropped unparsed. If it carries a valid top-level `id` or `seq`,
+   * found by a cheap scan of its bytes (peekRequestRefs: no decode, no JSON.parse of the frame),
+   * its RATE_LIMITED error echoes them, so a request made in a burst fails at once instead of
+   * waiting for its timeout, and a message with `seq` is settled (not accepted) for its sender.
+   * Frames with neither get one RATE_LIMITED per one-second window, not one each. More than 10 × `messageRateLimit` frames rate-limited within
    * `badFrameWindowMs` (10 s) is abuse: close 1008, not resumable (the connection would
    * otherwise cost a scan and a reply per frame for ever).
    */
@@ -317,17 +326,22 @@ export class ConnectionHandler {
       this.connections.close(connection, { code: CloseCode.POLICY_VIOLATION, reason: 'too many messages', cause: 'policy_violation', resumable: false });
       return;
     }
-    const id = isBinary ? undefined : peekRequestId(data);
-    if (id === undefined) {
+    const { id, seq } = isBinary ? NO_REFS : peekRequestRefs(data);
+    if (id === undefined && seq === undefined) {
       if (abuse.rateNoticeSent) return;
       abuse.rateNoticeSent = true;
     }
-    this.sendError(connection, ErrorCode.RATE_LIMITED, 'too many messages, slow down', id);
+    const error: ErrorFrame = { type: 'error', code: ErrorCode.RATE_LIMITED, message: 'too many messages, slow down' };
+    if (id !== undefined) error.id = id;
+    if (seq !== undefined) error.seq = seq;
+    connection.sendFrame(error);
   }
 
   /** Answers BAD_REQUEST; past `badFrameLimit` invalid frames in the window, closes with 1008. */
-  private badFrame(connection: ClientConnection, message: string, id: RequestId | undefined): void {
-    this.sendError(connection, ErrorCode.BAD_REQUEST, message, id);
+  private badFrame(connection: ClientConnection, failure: { message: string; id?: RequestId; seq?: number }): void {
+    // A message with a valid seq is settled by its error: it was not accepted.
+    if (failure.seq === undefined) this.sendError(connection, ErrorCode.BAD_REQUEST, failure.message, failure.id);
+    else connection.sendFrame({ ...withId({ type: 'error', code: ErrorCode.BAD_REQUEST, message: failure.message }, failure.id), seq: failure.seq });
     this.countBadFrame(connection);
   }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { UpgradeAttempt } from '../domain/connections/admission.types.js';
 import { AUTH_SUBPROTOCOL_PREFIX, RESUME_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../protocol/subprotocol.js';
+import { decodeResumePositions, POSITIONS_SUBPROTOCOL_PREFIX } from '../protocol/resume-positions.js';
 import { clientIp } from './client-ip.js';
 
 /**
@@ -25,13 +26,23 @@ export function upgradeAttemptOf(req: IncomingMessage, trustProxyHops: number): 
     token: header !== undefined ? bearerToken(header) : (offered.token ?? nonEmpty(query.get('token'))),
     reconnectToken: offered.reconnectToken ?? query.get('reconnectToken') ?? undefined,
     refusedCredentials: offered.refused,
+    ...resumePositionsOf(offered.positions ?? query.get('positions') ?? undefined),
   };
+}
+
+/** Resume positions (src/protocol/resume-positions.ts): decoded, or why they are refused (400). */
+function resumePositionsOf(encoded: string | undefined): Pick<UpgradeAttempt, 'positions' | 'refusedPositions'> {
+  if (encoded === undefined) return {};
+  const positions = decodeResumePositions(encoded);
+  return positions ? { positions } : { refusedPositions: 'malformed resume positions' };
 }
 
 /** The credentials a `Sec-WebSocket-Protocol` header carries, or why they cannot be used. */
 export interface SubprotocolCredentials {
   token?: string;
   reconnectToken?: string;
+  /** The encoded resume positions of a `canvas.pos.<encoded>` entry (not a credential; decoded by the caller). */
+  positions?: string;
   /** Set when the entries are unusable as given: the upgrade is refused (401) with this message. */
   refused?: string;
 }
@@ -51,11 +62,13 @@ export function subprotocolCredentials(header: string | undefined): SubprotocolC
   let v1 = false;
   const tokens: string[] = [];
   const reconnectTokens: string[] = [];
+  let positions: string | undefined;
   for (const raw of header.split(',')) {
     const name = raw.trim();
     if (name === SUBPROTOCOL) v1 = true;
     else if (name.startsWith(AUTH_SUBPROTOCOL_PREFIX)) tokens.push(name.slice(AUTH_SUBPROTOCOL_PREFIX.length));
     else if (name.startsWith(RESUME_SUBPROTOCOL_PREFIX)) reconnectTokens.push(name.slice(RESUME_SUBPROTOCOL_PREFIX.length));
+    else if (name.startsWith(POSITIONS_SUBPROTOCOL_PREFIX)) positions = name.slice(POSITIONS_SUBPROTOCOL_PREFIX.length);
   }
   if (tokens.length > 1 || reconnectTokens.length > 1) return { refused: 'ambiguous credentials' };
   if (tokens.length + reconnectTokens.length > 0 && !v1) return { refused: `credentials in Sec-WebSocket-Protocol need ${SUBPROTOCOL} offered too` };
@@ -63,6 +76,7 @@ export function subprotocolCredentials(header: string | undefined): SubprotocolC
   const token = nonEmpty(tokens[0]);
   if (token !== undefined) out.token = token;
   if (reconnectTokens[0] !== undefined) out.reconnectToken = reconnectTokens[0];
+  if (positions !== undefined) out.positions = positions;
   return out;
 }
 

@@ -2,6 +2,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { afterEach, vi } from 'vitest';
 import { InMemoryConnectionQuotaStore } from '../../src/backends/memory/in-memory-connection-quota-store.js';
 import { InMemoryMembershipStore } from '../../src/backends/memory/in-memory-membership-store.js';
+import { InMemoryRoomLog } from '../../src/backends/memory/in-memory-room-log.js';
 import { InMemorySessionStore } from '../../src/backends/memory/in-memory-session-store.js';
 import { ClientConnection } from '../../src/domain/connections/client-connection.js';
 import { ConnectionLifecycleService } from '../../src/domain/connections/connection-lifecycle.service.js';
@@ -80,8 +81,9 @@ export class FakeRoomBus implements RoomBus {
   readonly published: Array<{ roomKey: string; frame: string; except: string | undefined; messageId: string | undefined }> = [];
   private handler: Parameters<RoomBus['onRemoteFrame']>[0] | undefined;
 
-  subscribe(roomKey: string): void {
+  subscribe(roomKey: string): Promise<void> {
     this.subscribed.add(roomKey);
+    return Promise.resolve();
   }
   unsubscribe(roomKey: string): void {
     this.subscribed.delete(roomKey);
@@ -129,6 +131,7 @@ export class DomainFixture {
   readonly tenantQuotas: TenantQuotas;
   readonly quotas: ConnectionQuotaService;
   readonly sessionStore: InMemorySessionStore;
+  readonly roomLog: InMemoryRoomLog;
   readonly connections: ConnectionService;
   readonly local: LocalRoomRegistry;
   readonly delivery: RoomDelivery;
@@ -144,6 +147,12 @@ export class DomainFixture {
     this.emitter.onAny((name, payload) => this.events.push({ name: String(name), payload }));
     this.publisher = new DomainEventPublisher(this.emitter);
     this.sessionStore = new InMemorySessionStore(this.options.resumeBufferMessages, this.options.resumeBufferBytes);
+    this.roomLog = new InMemoryRoomLog({
+      maxMessages: this.options.resumeBufferMessages,
+      maxBytes: this.options.resumeBufferBytes,
+      idleTtlMs: 86_400_000,
+      seqTtlMs: 2 * this.options.reconnectTokenTtlMs,
+    });
     this.connections = new ConnectionService(this.options);
     this.local = new LocalRoomRegistry(init.bus);
     this.delivery = new RoomDelivery(this.options, this.local, this.connections, init.bus);
@@ -161,13 +170,23 @@ export class DomainFixture {
       this.sessions,
       this.publisher,
       new InstanceRoomSet(),
-      this.instanceId,
       this.tenantQuotas,
+      this.roomLog,
+      this.connections,
       init.bus,
     );
     this.expiry = new TokenExpiryService(this.options, this.connections, this.publisher);
     this.lifecycle = new ConnectionLifecycleService(this.options, this.connections, this.rooms, this.sessions, this.expiry, this.publisher, this.quotas);
-    this.resumer = new SessionResumeService(this.options, this.connections, this.lifecycle, this.rooms, this.sessions, this.expiry, this.publisher);
+    this.resumer = new SessionResumeService(
+      this.options,
+      this.roomLog,
+      this.connections,
+      this.lifecycle,
+      this.rooms,
+      this.sessions,
+      this.expiry,
+      this.publisher,
+    );
   }
 
   /**
@@ -227,6 +246,14 @@ export class DomainFixture {
     this.expiry.onModuleDestroy();
     this.sessions.onApplicationShutdown();
     await this.sessions.onModuleDestroy();
+    this.roomLog.close();
+  }
+
+  /** Publishes a room message as the router does: `frame` is a whole `{"type":"message",…}` frame (the log writes `pos` in). */
+  publish(roomKey: string, frame: string, senderConnectionId?: string, seq?: number): void {
+    const head = '{"type":"message",';
+    if (!frame.startsWith(head)) throw new Error(`fixture: not a message frame: ${frame}`);
+    this.rooms.publish({ roomKey, frameTail: frame.slice(head.length), senderConnectionId, seq });
   }
 }
 

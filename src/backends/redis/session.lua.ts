@@ -5,23 +5,24 @@
  */
 
 /**
- * Appends a frame to every away session of the room but the sender's, bounded per session and
- * room by messages and bytes (oldest dropped, a truncation flag set). Entries are
- * `<server time µs>|<message id>|<frame>`, so a resume can merge rooms in send order.
- * ARGV: listPrefix, truncPrefix, id, frame, maxMessages, maxBytes, ttlMs, the sender's
- * sessionId ('' for none). → away sessions of the room
+ * The body that appends a message to every away session of the room but the sender's, bounded
+ * per session and room by messages and bytes (oldest dropped, a truncation flag set). It reads
+ * the locals `awaySet` and `awayBytes` (the room's away set and away-bytes hash), `msgId` and `msgFrame`, so the room log's publish script can run it on the frame it
+ * built. Entries are `<server time µs>|<message id>|<frame>`, so a resume can merge rooms in
+ * send order. ARGV: 1 listPrefix, 2 truncPrefix, 5 maxMessages, 6 maxBytes, 7 ttlMs, 8 the
+ * sender's sessionId ('' for none). → away sessions of the room
  */
-export const APPEND_LUA = `
-local members = redis.call('SMEMBERS', KEYS[1])
+export const APPEND_BODY_LUA = `
+local members = redis.call('SMEMBERS', awaySet)
 if #members == 0 then return 0 end
 local t = redis.call('TIME')
-local entry = t[1] .. string.format('%06d', tonumber(t[2])) .. '|' .. ARGV[3] .. '|' .. ARGV[4]
-local size = string.len(ARGV[4])
+local entry = t[1] .. string.format('%06d', tonumber(t[2])) .. '|' .. msgId .. '|' .. msgFrame
+local size = string.len(msgFrame)
 for _, s in ipairs(members) do
   if s ~= ARGV[8] then
     local list = ARGV[1] .. s
     local n = redis.call('RPUSH', list, entry)
-    local bytes = redis.call('HINCRBY', KEYS[2], s, size)
+    local bytes = redis.call('HINCRBY', awayBytes, s, size)
     local dropped = false
     while n > tonumber(ARGV[5]) or bytes > tonumber(ARGV[6]) do
       local old = redis.call('LPOP', list)
@@ -29,16 +30,26 @@ for _, s in ipairs(members) do
       n = n - 1
       local p1 = string.find(old, '|', 1, true)
       local p2 = string.find(old, '|', p1 + 1, true)
-      bytes = redis.call('HINCRBY', KEYS[2], s, -(string.len(old) - p2))
+      bytes = redis.call('HINCRBY', awayBytes, s, -(string.len(old) - p2))
       dropped = true
     end
     if dropped then redis.call('SET', ARGV[2] .. s, '1', 'PX', ARGV[7]) end
     redis.call('PEXPIRE', list, ARGV[7])
   end
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[7])
+redis.call('PEXPIRE', awayBytes, ARGV[7])
 return #members
 `;
+
+/**
+ * Appends one frame to the room's away sessions (see {@link APPEND_BODY_LUA}).
+ * KEYS: 1 the room's away set, 2 its away-bytes hash. ARGV as the body, plus 3 the message id, 4 the frame.
+ */
+export const APPEND_LUA = `local awaySet = KEYS[1]
+local awayBytes = KEYS[2]
+local msgId = ARGV[3]
+local msgFrame = ARGV[4]
+${APPEND_BODY_LUA}`;
 
 /** Takes (and deletes) one session's buffer of the room. ARGV: listKey, truncKey, sessionId. → {entries, truncated} */
 export const TAKE_LUA = `
@@ -96,12 +107,3 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 `;
-
-/**
- * A room message in one step: SPUBLISH of the envelope on the room's bus channel (same hash
- * tag, so the same slot on a Cluster), then {@link APPEND_LUA} for the room's away sessions.
- * KEYS as APPEND_LUA; ARGV as APPEND_LUA, then 9 the channel, 10 the envelope's head (the frame
- * is ARGV[4], sent once). → away sessions of the room
- */
-export const PUBLISH_MESSAGE_LUA = `redis.call('SPUBLISH', ARGV[9], ARGV[10] .. ARGV[4])
-${APPEND_LUA}`;

@@ -11,6 +11,7 @@ import { MembershipStore } from '../ports/membership-store.port.js';
 import { SessionStore } from '../ports/session-store.port.js';
 import { LocalRoomRegistry } from '../rooms/local-room.registry.js';
 import { InstanceRoomSet } from './instance-room-set.js';
+import { PresenceResync } from './presence-resync.js';
 import { parseRoomKey } from '../rooms/room-key.js';
 import { RoomService } from '../rooms/room.service.js';
 import { SessionService } from '../sessions/session.service.js';
@@ -29,12 +30,29 @@ import { errorMessage } from '../../kernel/error-message.js';
  * - recovery: when the back-end is reachable again after an outage (or this instance finds its
  *   own lease was purged after a long stall), the instance makes the stores hold exactly its
  *   live memberships (adding missing ones, dropping stale ones) and re-registers its connected
- *   sessions, so presence and capacity are right within seconds.
+ *   sessions, so presence and capacity are right within seconds. Then the members of every
+ *   room get a fresh presence_state (see "presence after an outage" below).
  * Both walk the instance's room set, which {@link InstanceRoomSet} keeps equal to the rooms
  * where the instance has seats (added before a seat is taken, removed after the last is gone).
  * - connection quotas: each tick also renews this instance's lease in the tenants it holds
  *   quota slots in (a dead instance's slots are dropped by the next acquire in the tenant once
  *   its lease is past) and re-registers slots an outage lost; a clean shutdown gives them back.
+ * - presence after an outage (issue 16): presence_join/presence_leave published while the bus
+ *   was down are lost (pub/sub is at-most-once). Who missed them is not only this instance's
+ *   members: a network blip can cut one instance off while Redis and the others stay up, and
+ *   then the frames *it* published are lost for the *others'* members, who noticed nothing. So
+ *   the recovering instance does two things once its memberships are re-registered: it sends
+ *   its own members a fresh presence_state ({@link PresenceResync}: one members read per room,
+ *   bounded concurrency), and it announces its recovery on the registry, upon which every other
+ *   instance does the same for its members. Each instance reads after the announcer's
+ *   re-registration, so after a Redis restart that lost everything (every instance recovers,
+ *   one after the other) the last read of each instance follows the last re-registration: the
+ *   first instance back reads rooms without the others' users, and the later announcements
+ *   make it read again (test/cluster-presence-resync.e2e-spec.ts fails without them).
+ *   Publishing the frame itself on each room's bus instead would let a state read early by one
+ *   instance overtake a complete one read later by another; and a signal per instance costs one
+ *   publish per recovery, not one per room. Like the purge's presence_leave, the frames are
+ *   the protocol's own, sent by the domain whatever presence module the host uses.
  */
 @Injectable()
 export class ClusterCoordinator implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -42,6 +60,8 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
   private timer: NodeJS.Timeout | undefined;
   /** Whether this instance's lease was written once: a later write that creates it means it was purged. */
   private registered = false;
+  /** Fresh presence_state for the local members after an outage (this instance's or another's). */
+  private readonly presence: PresenceResync;
 
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
@@ -56,7 +76,9 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
     private readonly sessions: SessionService,
     private readonly lifecycle: ConnectionLifecycleService,
     @Optional() @Inject(InstanceRegistry) private readonly registry?: InstanceRegistry,
-  ) {}
+  ) {
+    this.presence = new PresenceResync(membership, local);
+  }
 
   /** The back-end the cluster depends on, for readiness checks; undefined on a single instance. */
   get backend(): { name: string; isReady: () => boolean } | undefined {
@@ -68,6 +90,8 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
     const registry = this.registry;
     if (!registry) return;
     registry.onReconnect(() => void this.recover());
+    // Another instance was cut off: frames it published to rooms with members here were lost.
+    registry.onPeerRecovery(() => this.presence.request());
     void this.tick();
     this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.options.instanceLeaseMs / 3)));
     this.timer.unref();
@@ -137,6 +161,9 @@ export class ClusterCoordinator implements OnApplicationBootstrap, OnApplication
         if (live.length > 0 || this.instanceRooms.holds(key)) await registry.addRoom(key);
         else await registry.removeRoom(key);
       }
+      // Our memberships are in the store again: now presence read anywhere includes them.
+      registry.announceRecovery();
+      this.presence.request();
       for (const connection of this.connections.all()) await this.sessions.reactivate(connection);
       await this.tick();
       this.logger.log(`re-registered ${known.size} rooms and ${this.connections.count} sessions after a back-end outage`);

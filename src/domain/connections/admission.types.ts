@@ -21,6 +21,10 @@ export interface UpgradeAttempt {
    * `Sec-WebSocket-Protocol`, …): refused with 401 and this message at the credential check.
    */
   refusedCredentials?: string | undefined;
+  /** Resume positions (canvasId → last processed `pos`), when the upgrade carried them. */
+  positions?: ReadonlyMap<string, string>;
+  /** Set when the upgrade carried resume positions that are malformed: refused with 400 BAD_REQUEST. */
+  refusedPositions?: string;
 }
 
 /** What an admitted upgrade carries from the admission to the connection handler. */
@@ -36,6 +40,8 @@ export interface AdmittedUpgrade {
   ip: string;
   /** Set when resuming: the session to resume (its token is already used up). */
   resume?: SessionRecord;
+  /** Resuming: the client's last processed position per canvas (what the replay starts after). */
+  positions?: ReadonlyMap<string, string>;
 }
 
 /** A refused upgrade: answered with an HTTP response; no WebSocket is opened. */

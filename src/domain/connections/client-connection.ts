@@ -58,8 +58,8 @@ export class ClientConnection {
   /** Tail of the per-connection queue: frames wait here while an async one (join, leave) runs. */
   pending: Promise<void> | null = null;
   /**
-   * While a resume is being set up, room frames are held here instead of sent (with the id of
-   * replayable messages, so ones also found in the replay buffer are sent once). null otherwise.
+   * While a resume is being set up, room frames are held here instead of sent (with the position
+   * of logged messages as id, so ones also found in the replay are sent once). null otherwise.
    */
   held: Array<{ id: string | undefined; roomKey: string; bytes: Buffer }> | null = null;
   /**
@@ -68,6 +68,12 @@ export class ClientConnection {
    * message sent during a drain or a client's close is not lost. Bounded like a replay buffer.
    */
   closingBuffer: Array<{ roomKey: string; id: string; frame: string }> | null = null;
+  /**
+   * The highest `seq` accepted from this connection's session as far as this connection knows
+   * (the resumed ack's `lastSeq`, then each acknowledged message): a `seq` not above it is a
+   * resend, acknowledged without a log round trip. The room logs decide the rest (issue 16).
+   */
+  lastSeq = 0;
   /** SHA-256 of the reconnect token last given to this connection (re-registered after a Redis outage). */
   tokenHash: string | undefined;
   /**

@@ -4,7 +4,7 @@ import type { ClientConnection } from './client-connection.js';
 /** The `connection_ack` of a fresh (`resumed: false`, no rooms) or resumed connection. */
 export function connectionAck(
   connection: ClientConnection,
-  ack: { reconnectToken: string; heartbeatIntervalMs: number; resumed: boolean; rooms: string[]; missed?: ConnectionAckFrame['missed'] },
+  ack: { reconnectToken: string; heartbeatIntervalMs: number; resumed: boolean; rooms: string[]; missed?: ConnectionAckFrame['missed']; lastSeq?: number },
 ): ConnectionAckFrame {
   const frame: ConnectionAckFrame = {
     type: 'connection_ack',
@@ -18,5 +18,6 @@ export function connectionAck(
     rooms: ack.rooms,
   };
   if (ack.missed !== undefined) frame.missed = ack.missed;
+  if (ack.lastSeq !== undefined) frame.lastSeq = ack.lastSeq;
   return frame;
 }

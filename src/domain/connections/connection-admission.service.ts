@@ -116,6 +116,7 @@ export class ConnectionAdmissionService {
   private async authenticate(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
     const { token, reconnectToken, ip } = attempt;
     if (attempt.refusedCredentials !== undefined) return refuse({ status: 401, code: 'UNAUTHORIZED', message: attempt.refusedCredentials });
+    if (attempt.refusedPositions !== undefined) return refuse({ status: 400, code: 'BAD_REQUEST', message: attempt.refusedPositions });
     const connectionId = randomUUID();
     let identity: Identity | undefined;
     if (token !== undefined || reconnectToken === undefined) {
@@ -138,9 +139,10 @@ export class ConnectionAdmissionService {
     }
     if (!record) return refuse({ status: 401, code: 'UNAUTHORIZED', message: 'invalid or expired reconnect token' });
     // A fresh JWT governs from now on; the reconnect token alone keeps the session's deadline.
+    const positions = attempt.positions;
     const upgrade: AdmittedUpgrade = identity
-      ? { connectionId, identity, credentialDeadline: credentialDeadline(identity.expiresAt, this.options), ip, resume: record }
-      : { connectionId, identity: identityOf(record), credentialDeadline: this.storedDeadline(record), ip, resume: record };
+      ? { connectionId, identity, credentialDeadline: credentialDeadline(identity.expiresAt, this.options), ip, resume: record, positions }
+      : { connectionId, identity: identityOf(record), credentialDeadline: this.storedDeadline(record), ip, resume: record, positions };
     return { ok: true, upgrade };
   }
 

@@ -33,6 +33,8 @@ const fixture = domainFixtures(() => {
 const k1 = roomKey('t1', 'c1');
 const k2 = roomKey('t1', 'c2');
 const message = (n: number, canvasId = 'c1') => JSON.stringify({ type: 'message', canvasId, data: n });
+/** Frames without their log position (the positions are the room log's, checked in room.service.spec). */
+const noPos = (frames: Array<Record<string, unknown>>) => frames.map(({ pos: _pos, ...frame }) => frame);
 
 /** The resume an upgrade with `token` would run: claim the token, open a connection on the session, resume. */
 async function resumeWith(f: DomainFixture, token: string, identity: { expiresAt?: number } = {}): Promise<{ b: TestConnection; record: SessionRecord }> {
@@ -61,9 +63,9 @@ describe('SessionResumeService: an away session resumed', () => {
     await f.join(a, 'c1', 'c2');
     await f.join(bob, 'c1', 'c2');
     await f.socketClosed(a);
-    f.rooms.publish(k1, message(1), bob.id);
-    f.rooms.publish(k2, message(2, 'c2'), bob.id);
-    f.rooms.publish(k1, message(3), bob.id);
+    f.publish(k1, message(1), bob.id);
+    f.publish(k2, message(2, 'c2'), bob.id);
+    f.publish(k1, message(3), bob.id);
     f.events.length = 0;
     // Presence's part: presence_state for the joiner on room.joined.
     f.emitter.on(ConnectionManagerEvent.RoomJoined, (e: { connectionId: string; canvasId: string }) => {
@@ -74,7 +76,7 @@ describe('SessionResumeService: an away session resumed', () => {
     const frames = b.socket.frames();
     expect(frames[0]).toMatchObject({ type: 'connection_ack', sessionId: a.sessionId, resumed: true, rooms: ['c1', 'c2'], missed: 'replayed' });
     expect(frames[0]!.reconnectToken).not.toBe(token);
-    expect(frames.slice(1)).toEqual([
+    expect(noPos(frames.slice(1))).toEqual([
       { type: 'presence_state', canvasId: 'c1' },
       { type: 'presence_state', canvasId: 'c2' },
       JSON.parse(message(1)),
@@ -117,7 +119,7 @@ describe('SessionResumeService step 1: the predecessor', () => {
     await f.join(a, 'c1');
     await f.join(bob, 'c1');
     // A message sent between the takeover and the new connection's attach is kept for it.
-    duringReserve = () => f.rooms.publish(k1, message(1), bob.id);
+    duringReserve = () => f.publish(k1, message(1), bob.id);
     f.events.length = 0;
 
     const { b } = await resumeWith(f, token);
@@ -127,7 +129,7 @@ describe('SessionResumeService step 1: the predecessor', () => {
     expect(a.socket.sent).toEqual([]);
     const frames = b.socket.frames();
     expect(frames[0]).toMatchObject({ type: 'connection_ack', resumed: true, rooms: ['c1'], missed: 'replayed' });
-    expect(frames.slice(1)).toEqual([JSON.parse(message(1))]);
+    expect(noPos(frames.slice(1))).toEqual([JSON.parse(message(1))]);
     expect(await f.rooms.members('t1', 'c1')).toEqual([
       { userId: 'ann', connections: 1 },
       { userId: 'bob', connections: 1 },
@@ -208,9 +210,9 @@ describe('SessionResumeService steps 2–6: seats, replay and the burst', () => 
     // While ann is away: cat takes c2's only seat, c3's policy turns, the store fails on c4.
     const { connection: cat } = await f.open({ userId: 'cat' });
     await f.join(cat, 'c2');
-    f.rooms.publish(k1, message(1));
-    f.rooms.publish(k2, message(2, 'c2'), cat.id);
-    f.rooms.publish(k1, message(3));
+    f.publish(k1, message(1));
+    f.publish(k2, message(2, 'c2'), cat.id);
+    f.publish(k1, message(3));
     duringReserve = (canvasId) => {
       if (canvasId === 'c3') throw new Error('policy bug');
     };
@@ -223,7 +225,7 @@ describe('SessionResumeService steps 2–6: seats, replay and the burst', () => 
     const { b } = await resumeWith(f, token);
     const frames = b.socket.frames();
     expect(frames[0]).toMatchObject({ type: 'connection_ack', rooms: ['c1'], missed: 'replayed' });
-    expect(frames.slice(1)).toEqual([
+    expect(noPos(frames.slice(1))).toEqual([
       { type: 'error', code: 'ROOM_FULL', message: 'the room already holds 1 users', canvasId: 'c2' },
       { type: 'error', code: 'FORBIDDEN', message: 'access to this canvas is not allowed', canvasId: 'c3' },
       { type: 'error', code: 'UNAVAILABLE', message: 'rooms are temporarily unavailable, retry later', canvasId: 'c4' },
@@ -239,7 +241,7 @@ describe('SessionResumeService steps 2–6: seats, replay and the burst', () => 
     const { connection: a, token } = await f.open({ userId: 'ann', canvases: ['c1'] });
     await f.join(a, 'c1');
     await f.socketClosed(a);
-    f.rooms.publish(k1, message(1));
+    f.publish(k1, message(1));
     const { b } = await resumeWith(f, token, { expiresAt: Date.now() - 1000 });
     expect(b.socket.takeTypes()).toEqual(['connection_ack', 'reauth_required', 'message']);
   });
@@ -249,14 +251,14 @@ describe('SessionResumeService steps 2–6: seats, replay and the burst', () => 
     const { connection: a, token } = await f.open({ userId: 'ann' });
     await f.join(a, 'c1');
     await f.socketClosed(a);
-    f.rooms.publish(k1, message(1));
+    f.publish(k1, message(1));
     // A slow buffer read (a shared store): message 2 lands in the buffer and is held live as
     // well; message 3 and a broadcast (not replayable) arrive after the buffer was read.
     const takeMissed = f.sessionStore.takeMissed.bind(f.sessionStore);
     vi.spyOn(f.sessionStore, 'takeMissed').mockImplementationOnce(async (sessionId, keys) => {
-      f.rooms.publish(k1, message(2));
+      f.publish(k1, message(2));
       const missed = await takeMissed(sessionId, keys);
-      f.rooms.publish(k1, message(3));
+      f.publish(k1, message(3));
       f.rooms.broadcast('t1', 'c1', { type: 'presence_join', userId: 'dan' });
       return missed;
     });
@@ -264,11 +266,73 @@ describe('SessionResumeService steps 2–6: seats, replay and the burst', () => 
     const { b } = await resumeWith(f, token);
     const frames = b.socket.frames();
     expect(frames[0]).toMatchObject({ type: 'connection_ack', missed: 'replayed' });
-    expect(frames.slice(1)).toEqual([JSON.parse(message(1)), JSON.parse(message(2)), JSON.parse(message(3)), { type: 'presence_join', userId: 'dan' }]);
+    expect(noPos(frames.slice(1))).toEqual([JSON.parse(message(1)), JSON.parse(message(2)), JSON.parse(message(3)), { type: 'presence_join', userId: 'dan' }]);
     expect(b.held).toBeNull();
     // From now on frames go straight out.
-    f.rooms.publish(k1, message(4));
-    expect(b.socket.frames().at(-1)).toEqual(JSON.parse(message(4)));
+    f.publish(k1, message(4));
+    expect(noPos([b.socket.frames().at(-1)!])).toEqual([JSON.parse(message(4))]);
+  });
+
+  it("with positions: replays exactly the room log after each position, never the session's own; lastSeq and missed are the log's", async () => {
+    const f = fixture();
+    const { connection: a, token } = await f.open({ userId: 'ann' });
+    const { connection: bob } = await f.open({ userId: 'bob' });
+    await f.join(a, 'c1', 'c2');
+    await f.join(bob, 'c1', 'c2');
+    f.publish(k1, message(1), bob.id);
+    f.publish(k1, message(2), a.id, 7);
+    const seen = a.socket.frames().filter((m) => m.type === 'message');
+    expect(seen.map((m) => m.data)).toEqual([1]);
+    await f.socketClosed(a);
+    f.publish(k1, message(3), bob.id);
+    f.publish(k2, message(4, 'c2'), bob.id);
+
+    const record = (await f.sessions.claim(token))!;
+    const b = f.connect({ userId: 'ann' }, record.sessionId);
+    const c2 = f.roomLog.head(k2);
+    // c1: the client processed message 1 (and sent 2 itself); c2: it had processed nothing since its join.
+    await f.resumer.resume(
+      b,
+      record,
+      new Map([
+        ['c1', seen[0]!.pos as string],
+        ['c2', `${c2.epoch}.0`],
+      ]),
+    );
+    const frames = b.socket.frames();
+    expect(frames[0]).toMatchObject({ type: 'connection_ack', resumed: true, missed: 'replayed', lastSeq: 7 });
+    expect(frames.filter((m) => m.type === 'message').map((m) => m.data)).toEqual([3, 4]);
+  });
+
+  it('with positions: "none" when nothing came after them, "truncated" when a position is of another epoch or fell out of the log', async () => {
+    const f = fixture({ options: { resumeBufferMessages: 2 } });
+    const { connection: a, token } = await f.open({ userId: 'ann' });
+    const { connection: bob } = await f.open({ userId: 'bob' });
+    await f.join(a, 'c1', 'c2');
+    await f.join(bob, 'c1', 'c2');
+    const h1 = f.roomLog.head(k1);
+    await f.socketClosed(a);
+    let record = (await f.sessions.claim(token))!;
+    let b = f.connect({ userId: 'ann' }, record.sessionId);
+    await f.resumer.resume(b, record, new Map([['c1', `${h1.epoch}.${h1.n}`]]));
+    const ack = b.socket.frames()[0]!;
+    expect(ack).toMatchObject({ missed: 'none', lastSeq: 0 });
+
+    for (const n of [1, 2, 3]) f.publish(k1, message(n), bob.id);
+    await f.socketClosed(b);
+    record = (await f.sessions.claim(ack.reconnectToken as string))!;
+    b = f.connect({ userId: 'ann' }, record.sessionId);
+    // Position 0 fell out (the log keeps 2): what is kept is replayed, and the ack says truncated.
+    await f.resumer.resume(b, record, new Map([['c1', `${h1.epoch}.0`]]));
+    const frames = b.socket.frames();
+    expect(frames[0]).toMatchObject({ missed: 'truncated' });
+    expect(frames.filter((m) => m.type === 'message').map((m) => m.data)).toEqual([2, 3]);
+
+    await f.socketClosed(b);
+    record = (await f.sessions.claim(frames[0]!.reconnectToken as string))!;
+    b = f.connect({ userId: 'ann' }, record.sessionId);
+    await f.resumer.resume(b, record, new Map([['c1', 'otherepoch.3']]));
+    expect(b.socket.frames()[0]).toMatchObject({ missed: 'truncated' });
   });
 
   it.each<[string, Partial<SessionRecord>]>([
@@ -298,7 +362,7 @@ describe('SessionResumeService steps 2–6: seats, replay and the burst', () => 
     const { connection: a, token } = await f.open();
     await f.join(a, 'c1');
     await f.socketClosed(a);
-    f.rooms.publish(k1, message(1));
+    f.publish(k1, message(1));
     vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     vi.spyOn(f.sessionStore, 'takeMissed').mockRejectedValueOnce(new Error('ECONNRESET'));
     const { b } = await resumeWith(f, token);

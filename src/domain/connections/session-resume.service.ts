@@ -15,6 +15,18 @@ import { ConnectionLifecycleService } from './connection-lifecycle.service.js';
 import { ConnectionService } from './connection.service.js';
 import { TokenExpiryService } from './token-expiry.service.js';
 import { errorMessage } from '../../kernel/error-message.js';
+import { RoomLog, parsePosition, type LoggedMessage } from '../ports/room-log.port.js';
+
+/** What the resume replays: from the room logs (rooms the client gave a position for) and from the session's buffers (the others). */
+interface Replay {
+  /** Per room, the log's messages after the client's position, in order. */
+  logged: Array<{ roomKey: string; messages: LoggedMessage[] }>;
+  /** The session's buffered messages of the rooms without a position (oldest first). */
+  buffered: MissedMessage[];
+  truncated: boolean;
+  /** Per room key, the highest position number the client has or is sent (held live frames at or below it are not sent again). */
+  floors: Map<string, { epoch: string; n: number }>;
+}
 
 /** The connection a resume replaces: one still open (half-open TCP, taken over) or one lingering in presence. */
 interface Predecessor {
@@ -31,7 +43,8 @@ interface ResumeBurst {
   reconnectToken: string;
   restored: RestoredRoom[];
   failures: FailedRoom[];
-  missed: MissedMessages;
+  replay: Replay;
+  lastSeq: number;
   /** Live room frames that arrived while the resume was being set up. */
   held: NonNullable<ClientConnection['held']>;
 }
@@ -39,6 +52,13 @@ interface ResumeBurst {
 /** A replayable message that could not be sent because the connection is closing: it starts the session's next replay buffer. */
 function keepForNextResume(connection: ClientConnection, message: MissedMessage): void {
   if (!connection.closed && connection.resumable) (connection.closingBuffer ??= []).push(message);
+}
+
+/** Whether a held message's position is one the client has or was just replayed (same epoch, not above the floor). */
+function atOrBelow(pos: string, floor: { epoch: string; n: number } | undefined): boolean {
+  if (floor === undefined) return false;
+  const p = parsePosition(pos);
+  return p !== undefined && p.epoch === floor.epoch && p.n <= floor.n;
 }
 
 /**
@@ -53,6 +73,7 @@ export class SessionResumeService {
 
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
+    @Inject(RoomLog) private readonly log: RoomLog,
     private readonly connections: ConnectionService,
     private readonly lifecycle: ConnectionLifecycleService,
     private readonly rooms: RoomService,
@@ -61,7 +82,12 @@ export class SessionResumeService {
     private readonly events: DomainEventPublisher,
   ) {}
 
-  async resume(connection: ClientConnection, record: SessionRecord): Promise<void> {
+  /**
+   * `positions`: the client's last processed position per canvas, from the upgrade. Rooms with
+   * one are replayed from the room log, exactly after it; rooms without from the session's
+   * buffers, as before positions existed.
+   */
+  async resume(connection: ClientConnection, record: SessionRecord, positions?: ReadonlyMap<string, string>): Promise<void> {
     const predecessor = await this.takeOverPredecessor(record);
     const canvasIds = predecessor?.takenOver ? predecessor.rooms.map((r) => r.canvasId) : record.rooms;
     const { seats, failures } = await this.reserveSeats(connection, canvasIds);
@@ -82,12 +108,13 @@ export class SessionResumeService {
       connection,
       restored.map((r) => r.room.canvasId),
     );
-    const missed = await this.takeMissed({ connection, record, predecessor, restored, failures });
+    const replay = await this.readReplay({ connection, record, predecessor, restored, failures, positions });
+    const lastSeq = await this.lastSeqOf(connection, record, restored);
     const held = connection.held;
     connection.held = null;
     if (connection.closed) return this.predecessorClosed(predecessor);
 
-    const missedState = this.sendBurst(connection, { reconnectToken, restored, failures, missed, held });
+    const missedState = this.sendBurst(connection, { reconnectToken, restored, failures, replay, lastSeq, held });
     this.lifecycle.established(connection, true);
     this.events.publish(
       ConnectionManagerEvent.SessionResumed,
@@ -164,37 +191,91 @@ export class SessionResumeService {
   }
 
   /**
-   * Step 5: what the session missed in the restored rooms; what was kept for the other rooms is
-   * dropped. A session whose holder vanished without a close (crashed instance) has no buffer:
-   * `truncated`. A store outage also answers `truncated` (the client refetches).
+   * Step 5: what the session missed in the restored rooms. A room the client gave a position
+   * for is read from the room log after that position (`truncated` if the position fell out of
+   * the log or its epoch changed); the others from the session's buffers, as before positions:
+   * a session whose holder vanished without a close (crashed instance) has no buffer, and a
+   * store outage also answers `truncated` (the client refetches). Buffers of rooms not restored,
+   * or replayed from the log instead, are dropped.
    */
-  private async takeMissed(resume: {
+  private async readReplay(resume: {
     connection: ClientConnection;
     record: SessionRecord;
     predecessor: Predecessor | undefined;
     restored: RestoredRoom[];
     failures: FailedRoom[];
-  }): Promise<MissedMessages> {
-    const { connection, record, predecessor, restored, failures } = resume;
-    const restoredKeys = restored.map((r) => r.room.key);
-    const candidates = [...(predecessor?.rooms ?? []).map((r) => r.key), ...failures.map((f) => roomKey(connection.tenantId, f.canvasId))];
-    const droppedKeys = [...new Set(candidates)].filter((k) => !restoredKeys.includes(k));
+    positions: ReadonlyMap<string, string> | undefined;
+  }): Promise<Replay> {
+    const { connection, record, predecessor, restored, failures, positions } = resume;
+    const fromLog = positions ? restored.filter((r) => positions.has(r.room.canvasId)) : [];
+    const fromBuffer = restored.filter((r) => !fromLog.includes(r));
+    const replay: Replay = { logged: [], buffered: [], truncated: false, floors: new Map() };
+    try {
+      await this.readLogs(connection, fromLog, positions, replay);
+    } catch (err) {
+      this.logger.warn(`room log unavailable on resume: ${errorMessage(err)}`);
+      replay.logged = [];
+      replay.truncated = true;
+    }
+    const bufferKeys = fromBuffer.map((r) => r.room.key);
+    const candidates = [
+      ...(predecessor?.rooms ?? []).map((r) => r.key),
+      ...failures.map((f) => roomKey(connection.tenantId, f.canvasId)),
+      ...fromLog.map((r) => r.room.key),
+    ];
+    const droppedKeys = [...new Set(candidates)].filter((k) => !bufferKeys.includes(k));
     let missed: MissedMessages;
     try {
-      missed = await this.sessions.takeMissed(connection.sessionId, restoredKeys);
+      missed = await this.sessions.takeMissed(connection.sessionId, bufferKeys);
       if (droppedKeys.length > 0) this.sessions.takeMissed(connection.sessionId, droppedKeys).catch(() => undefined);
     } catch (err) {
       this.logger.warn(`replay buffer unavailable: ${errorMessage(err)}`);
-      missed = { messages: [], truncated: true };
+      missed = { messages: [], truncated: bufferKeys.length > 0 };
     }
-    if ((record.awayUntil === 0 || record.lostBuffer) && !predecessor) missed.truncated = true;
-    return missed;
+    if (bufferKeys.length > 0 && (record.awayUntil === 0 || record.lostBuffer) && !predecessor) missed.truncated = true;
+    replay.buffered = missed.messages;
+    replay.truncated ||= missed.truncated;
+    return replay;
+  }
+
+  /** The log reads of the rooms with a position, in parallel (one round trip in cluster mode). */
+  private async readLogs(
+    connection: ClientConnection,
+    rooms: RestoredRoom[],
+    positions: ReadonlyMap<string, string> | undefined,
+    replay: Replay,
+  ): Promise<void> {
+    if (!positions || rooms.length === 0) return;
+    const reads = await Promise.all(rooms.map((r) => this.log.readAfter(r.room.key, positions.get(r.room.canvasId)!, connection.sessionId)));
+    reads.forEach((read, i) => {
+      const { key, canvasId } = rooms[i]!.room;
+      replay.logged.push({ roomKey: key, messages: read.messages });
+      replay.truncated ||= read.truncated;
+      const given = parsePosition(positions.get(canvasId)!);
+      const last = read.messages.at(-1);
+      const lastPos = last ? parsePosition(last.pos) : undefined;
+      const floor = lastPos ?? given;
+      if (floor && !read.truncated) replay.floors.set(key, floor);
+    });
+  }
+
+  /** The highest `seq` the session had accepted (in the rooms it is in or was in): the resumed ack's `lastSeq`. */
+  private async lastSeqOf(connection: ClientConnection, record: SessionRecord, restored: RestoredRoom[]): Promise<number> {
+    const keys = new Set([...record.rooms.map((c) => roomKey(connection.tenantId, c)), ...restored.map((r) => r.room.key)]);
+    try {
+      connection.lastSeq = Math.max(connection.lastSeq, await this.log.lastSeq(connection.sessionId, [...keys]));
+    } catch (err) {
+      // Unknown: 0 makes the client resend everything unacknowledged, and the logs' dedup (when back) drops what was accepted.
+      this.logger.warn(`room log unavailable, lastSeq unknown on resume: ${errorMessage(err)}`);
+    }
+    return connection.lastSeq;
   }
 
   /** Step 6 (synchronous, nothing can come in between): ack, expiry, failures, presence, replay, held frames. */
   private sendBurst(connection: ClientConnection, burst: ResumeBurst): NonNullable<ConnectionAckFrame['missed']> {
-    const { missed } = burst;
-    const missedState = missed.truncated ? 'truncated' : missed.messages.length > 0 ? 'replayed' : 'none';
+    const { replay } = burst;
+    const count = replay.buffered.length + replay.logged.reduce((n, l) => n + l.messages.length, 0);
+    const missedState = replay.truncated ? 'truncated' : count > 0 ? 'replayed' : 'none';
     connection.sendFrame(
       connectionAck(connection, {
         reconnectToken: burst.reconnectToken,
@@ -202,6 +283,7 @@ export class SessionResumeService {
         resumed: true,
         rooms: burst.restored.map((r) => r.room.canvasId),
         missed: missedState,
+        lastSeq: burst.lastSeq,
       }),
     );
     this.expiry.schedule(connection);
@@ -213,12 +295,15 @@ export class SessionResumeService {
     // Each frame passes the outbound bound: if the burst finds the client not reading, it is
     // closed (1013, resumable) and the replayable rest is kept for its next resume, not lost.
     const replayed = new Set<string>();
-    for (const m of missed.messages) {
-      replayed.add(m.id);
+    for (const { roomKey: key, messages } of replay.logged) {
+      for (const m of messages) if (!connection.send(m.frame)) keepForNextResume(connection, { roomKey: key, id: m.pos, frame: m.frame });
+    }
+    for (const m of replay.buffered) {
+      replayed.add(`${m.roomKey} ${m.id}`);
       if (!connection.send(m.frame)) keepForNextResume(connection, m);
     }
     for (const h of burst.held) {
-      if (h.id !== undefined && replayed.has(h.id)) continue;
+      if (h.id !== undefined && (replayed.has(`${h.roomKey} ${h.id}`) || atOrBelow(h.id, replay.floors.get(h.roomKey)))) continue;
       if (!connection.send(h.bytes) && h.id !== undefined) keepForNextResume(connection, { roomKey: h.roomKey, id: h.id, frame: h.bytes.toString() });
     }
     return missedState;

@@ -12,8 +12,20 @@ export interface InstanceRegistry {
   readonly backendName: string;
   /** Whether the back-end answers now (cheap: a connection state, no round-trip). */
   isReady(): boolean;
-  /** Runs `listener` each time the back-end is reachable again after an outage. */
+  /**
+   * Runs `listener` each time the back-end is reachable again after an outage: all of this
+   * instance's connections to it are back (so it neither publishes into nor listens to a
+   * half-open bus), whichever of them had dropped.
+   */
   onReconnect(listener: () => void): void;
+  /**
+   * Tells the other instances that this one has just re-registered its memberships after an
+   * outage: what it published meanwhile (presence frames on the room bus) was dropped, and what
+   * it holds in the stores has changed. At-most-once, like the bus; never throws.
+   */
+  announceRecovery(): void;
+  /** Runs `listener` when another instance announced its recovery (see {@link announceRecovery}). */
+  onPeerRecovery(listener: (instanceId: string) => void): void;
   /** Writes this instance's lease until `until` (epoch ms): `created` when it was not there (first write, or purged meanwhile). */
   renewLease(until: number): Promise<'created' | 'renewed'>;
   /** Instances whose lease ran out at or before `now`. */

@@ -3,6 +3,16 @@ import type { ClientConnection } from '../connections/client-connection.js';
 /** The connections of one room that live on this instance: what local fan-out iterates. */
 export class LocalRoom {
   readonly connections = new Set<ClientConnection>();
+  /**
+   * The position of the last logged message delivered here (cluster mode: raised to the log's
+   * head once the room's bus subscription is confirmed). A connection attached now receives every
+   * message after it: that is its `room_joined.pos`. Undefined until known.
+   */
+  lastPos: string | undefined = undefined;
+  /** Joins preparing this room (subscription and head read under way): it is kept while any is. */
+  preparing = 0;
+  /** Cluster mode: resolves once the room's bus subscription is confirmed. */
+  subscribed: Promise<void> | undefined = undefined;
   constructor(
     /** Tenant-scoped internal key (see roomKey). */
     readonly key: string,

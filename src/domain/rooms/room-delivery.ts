@@ -68,11 +68,13 @@ export class RoomDelivery {
   /**
    * Delivers to this instance's connections of `key`; returns how many got it. `except` is a
    * connection id or a session id (see {@link senderOf}): no connection it names gets the frame.
-   * `messageId` marks a replayable room message (see RoomService.publish).
+   * `messageId` marks a logged room message: it is the message's position (see RoomService.publish).
    */
   deliver(key: string, frame: object | string, except?: string, messageId?: string): number {
     const room = this.local.get(key);
     if (!room) return 0;
+    // Logged messages arrive in log order: the room's position is the last one delivered.
+    if (messageId !== undefined) room.lastPos = messageId;
     const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
     const bytes = Buffer.from(text);
     const batch = this.batch;

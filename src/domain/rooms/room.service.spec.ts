@@ -315,9 +315,8 @@ describe('RoomService.leave and detachAll', () => {
 });
 
 describe('RoomService.publish and broadcast', () => {
-  it('publish sends the same bytes to every local member but the sender, keeps the message for away sessions and sends it on the bus with an id', async () => {
-    const bus = new FakeRoomBus();
-    const f = fixture({ bus });
+  it('publish appends to the room log (consecutive positions), sends the same bytes to every local member but the sender, and keeps the message for away sessions', async () => {
+    const f = fixture();
     const [ann, bob, cat] = [f.connect({ userId: 'ann' }), f.connect({ userId: 'bob' }), f.connect({ userId: 'cat' })];
     await f.join(ann, 'c1');
     await f.join(bob, 'c1');
@@ -326,24 +325,46 @@ describe('RoomService.publish and broadcast', () => {
     const [catRoom] = f.rooms.detachAll(cat);
     await f.sessions.suspend(cat, [catRoom!.key], ['c1']);
 
-    const frame = JSON.stringify({ type: 'message', canvasId: 'c1', data: 1 });
-    expect(f.rooms.publish(key, frame, ann.id)).toBe(1);
-    expect(f.rooms.publish(key, JSON.stringify({ type: 'message', canvasId: 'c1', data: 2 }))).toBe(2);
-    expect(bob.socket.sent).toEqual([frame, '{"type":"message","canvasId":"c1","data":2}']);
-    expect(ann.socket.sent).toEqual(['{"type":"message","canvasId":"c1","data":2}']);
-    expect(bus.published).toEqual([
-      // The sender travels as its session: none of that session's connections gets it anywhere.
-      { roomKey: key, frame, except: ann.sessionId, messageId: 'instance-1:1' },
-      { roomKey: key, frame: '{"type":"message","canvasId":"c1","data":2}', except: undefined, messageId: 'instance-1:2' },
-    ]);
+    const { epoch } = f.roomLog.head(key);
+    f.publish(key, JSON.stringify({ type: 'message', canvasId: 'c1', data: 1 }), ann.id);
+    f.publish(key, JSON.stringify({ type: 'message', canvasId: 'c1', data: 2 }));
+    const first = `{"type":"message","pos":"${epoch}.1","canvasId":"c1","data":1}`;
+    const second = `{"type":"message","pos":"${epoch}.2","canvasId":"c1","data":2}`;
+    expect(bob.socket.sent).toEqual([first, second]);
+    expect(ann.socket.sent).toEqual([second]);
     const missed = await f.sessions.takeMissed(cat.sessionId, [key]);
     expect(missed.messages.map((m) => [m.id, m.frame])).toEqual([
-      ['instance-1:1', frame],
-      ['instance-1:2', '{"type":"message","canvasId":"c1","data":2}'],
+      [`${epoch}.1`, first],
+      [`${epoch}.2`, second],
     ]);
+    // The log replays after a position, never the reader's own messages.
+    expect((await f.roomLog.readAfter(key, `${epoch}.0`, ann.sessionId)).messages.map((m) => m.frame)).toEqual([second]);
+    expect((await f.roomLog.readAfter(key, `${epoch}.1`, bob.sessionId)).messages.map((m) => m.frame)).toEqual([second]);
   });
 
-  it("publish never reaches the sender's session: not its resumed connection here, nor from another instance, nor in its own replay", async () => {
+  it('a message with seq is acknowledged once in the log; a resend (seq not above the accepted one) is acknowledged again and not delivered', async () => {
+    const f = fixture();
+    const [ann, bob] = [f.connect({ userId: 'ann' }), f.connect({ userId: 'bob' })];
+    await f.join(ann, 'c1');
+    await f.join(bob, 'c1');
+    f.publish(key, '{"type":"message","data":1}', ann.id, 1);
+    f.publish(key, '{"type":"message","data":2}', ann.id, 2);
+    f.publish(key, '{"type":"message","data":2}', ann.id, 2);
+    // A resend on a new connection of the session (after a resume): the log still knows seq 2.
+    const annAgain = f.connect({ userId: 'ann' }, ann.sessionId);
+    await f.join(annAgain, 'c1');
+    f.publish(key, '{"type":"message","data":1}', annAgain.id, 1);
+    expect(bob.socket.frames().map((m) => m.data)).toEqual([1, 2]);
+    expect(ann.socket.frames()).toEqual([
+      { type: 'ack', seq: 1 },
+      { type: 'ack', seq: 2 },
+      { type: 'ack', seq: 2 },
+    ]);
+    expect(annAgain.socket.frames()).toEqual([{ type: 'ack', seq: 1 }]);
+    expect(await f.roomLog.lastSeq(ann.sessionId, [key])).toBe(2);
+  });
+
+  it("publish never reaches the sender's session: not its resumed connection here, nor from another instance", async () => {
     const bus = new FakeRoomBus();
     const f = fixture({ bus });
     const [ann, bob] = [f.connect({ userId: 'ann' }), f.connect({ userId: 'bob' })];
@@ -353,10 +374,10 @@ describe('RoomService.publish and broadcast', () => {
     await f.join(bob, 'c1');
     await f.join(annAgain, 'c1');
 
-    expect(f.rooms.publish(key, '{"type":"message","data":1}', ann.id)).toBe(1);
+    f.publish(key, '{"type":"message","data":1}', ann.id);
     // What another instance publishes for a sender whose session is here now.
-    bus.remote(key, '{"type":"message","data":2}', ann.sessionId, 'instance-2:1');
-    expect(bob.socket.sent).toEqual(['{"type":"message","data":1}', '{"type":"message","data":2}']);
+    bus.remote(key, '{"type":"message","data":2}', ann.sessionId, 'e.9');
+    expect(bob.socket.frames().map((m) => m.data)).toEqual([1, 2]);
     expect(annAgain.socket.sent).toEqual([]);
     expect(ann.socket.sent).toEqual([]);
 
@@ -369,9 +390,9 @@ describe('RoomService.publish and broadcast', () => {
         f.rooms.detachAll(c).map((r) => r.key),
         ['c1'],
       );
-    f.sessions.append(key, 'instance-1:9', '{"type":"message","data":3}', ann.sessionId);
+    f.sessions.append(key, 'e.10', '{"type":"message","data":3}', ann.sessionId);
     expect((await f.sessions.takeMissed(ann.sessionId, [key])).messages).toEqual([]);
-    expect((await f.sessions.takeMissed(cat.sessionId, [key])).messages.map((m) => m.id)).toEqual(['instance-1:9']);
+    expect((await f.sessions.takeMissed(cat.sessionId, [key])).messages.map((m) => m.id)).toEqual(['e.10']);
   });
 
   it('broadcast reaches the local members but the excepted one and the bus, and is not kept for replay', async () => {
@@ -403,11 +424,12 @@ describe('RoomService.publish and broadcast', () => {
     expect(bob.socket.sent).toEqual([]);
   });
 
-  it('publish and broadcast to a room without local members deliver nothing locally (0) but still go on the bus', () => {
+  it('publish to a room without local members is still logged; broadcast to it still goes on the bus', () => {
     const bus = new FakeRoomBus();
     const f = fixture({ bus });
-    expect(f.rooms.publish(key, '{"type":"message"}')).toBe(0);
+    f.publish(key, '{"type":"message","data":1}');
+    expect(f.roomLog.head(key).n).toBe(1);
     expect(f.rooms.broadcast('t1', 'c1', { type: 'x' })).toBe(0);
-    expect(bus.published).toHaveLength(2);
+    expect(bus.published).toHaveLength(1);
   });
 });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { RoomBus } from '../ports/room-bus.port.js';
 import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
-import { CONNECTION_MANAGER_OPTIONS, INSTANCE_ID } from '../../kernel/connection-manager.tokens.js';
+import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { ConnectionManagerEvent, RoomJoinRefusedEvent, RoomJoinedEvent, RoomLeftEvent, type RoomLeftReason } from '../../kernel/connection-manager.events.js';
 import { MembershipStore, type MembershipJoinResult } from '../ports/membership-store.port.js';
@@ -16,11 +16,34 @@ import { LocalRoomRegistry } from './local-room.registry.js';
 import { RoomDelivery, type DeliveryStats } from './room-delivery.js';
 import { roomKey } from './room-key.js';
 import { errorMessage } from '../../kernel/error-message.js';
+import { RoomLog, parsePosition, type LogAppendResult } from '../ports/room-log.port.js';
+import { ErrorCode, type AckFrame, type ErrorFrame, type RequestId } from '../../protocol/protocol.types.js';
+import { ConnectionService } from '../connections/connection.service.js';
+
+/** A room message to publish (see {@link RoomService.publish}). */
+export interface RoomMessage {
+  roomKey: string;
+  /** The frame after its opening `{"type":"message","pos":"<pos>",`: the room log writes the position in. */
+  frameTail: string;
+  /** The sending connection: neither it nor any connection of its session gets the message. */
+  senderConnectionId?: string;
+  /** The message's `seq` (acknowledged idempotent publish), when it had one. */
+  seq?: number;
+  /** The frame's `id`, echoed on its `ack` or error. */
+  requestId?: RequestId;
+}
 
 export type JoinFailure = { ok: false; code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE' | 'TOO_MANY_ROOMS'; message: string };
 export type JoinOutcome = { ok: true; room: LocalRoom; event: RoomJoinedEvent } | JoinFailure;
 /** A seat taken in the membership store, not yet attached to the connection. */
-export type SeatReservation = { ok: true; canvasId: string; key: string; result: Extract<MembershipJoinResult, { ok: true }> };
+export type SeatReservation = {
+  ok: true;
+  canvasId: string;
+  key: string;
+  result: Extract<MembershipJoinResult, { ok: true }>;
+  /** Cluster mode: the local room kept (subscribed, position known) until the seat is attached or given back. */
+  prepared?: LocalRoom;
+};
 
 export interface JoinOptions {
   /** Runs after the membership is recorded and before `room.joined` is published (the reply goes here). */
@@ -36,9 +59,6 @@ export interface JoinOptions {
 @Injectable()
 export class RoomService {
   private readonly logger = new Logger(RoomService.name);
-  /** Sequence of replayable messages published here; with the instance id, unique cluster-wide. */
-  private messageSeq = 0;
-
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) private readonly options: ResolvedConnectionManagerOptions,
     @Inject(MembershipStore) private readonly store: MembershipStore,
@@ -48,8 +68,9 @@ export class RoomService {
     private readonly sessions: SessionService,
     private readonly events: DomainEventPublisher,
     private readonly instanceRooms: InstanceRoomSet,
-    @Inject(INSTANCE_ID) private readonly instanceId: string,
     private readonly tenantQuotas: TenantQuotas,
+    @Inject(RoomLog) private readonly log: RoomLog,
+    private readonly connections: ConnectionService,
     @Optional() @Inject(RoomBus) private readonly bus?: RoomBus,
   ) {}
 
@@ -103,7 +124,9 @@ export class RoomService {
       // A refused or repeated join took no new seat.
       if (!result.ok || result.alreadyJoined) this.instanceRooms.release(key);
       if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `the room already holds ${roomCapacity} users` };
-      return { ok: true, canvasId, key, result };
+      const seat: SeatReservation = { ok: true, canvasId, key, result };
+      await this.preparePosition(seat, connection.tenantId);
+      return seat;
     } catch (err) {
       this.instanceRooms.release(key);
       this.logger.warn(`membership store unavailable on join: ${errorMessage(err)}`);
@@ -121,6 +144,12 @@ export class RoomService {
       return { ok: false, code: 'UNAVAILABLE', message: 'connection closed' };
     }
     const room = this.local.add(seat.key, connection.tenantId, seat.canvasId, connection);
+    this.endPreparing(seat);
+    // In memory the log is here and synchronous: its head is exactly what this connection has not yet got.
+    if (room.lastPos === undefined && !this.log.deliversItself) {
+      const head = this.log.head(seat.key) as { epoch: string; n: number };
+      room.lastPos = `${head.epoch}.${head.n}`;
+    }
     const { result } = seat;
     // A repeated join changes nothing, but the joiner still gets presence_state again: the
     // event carries firstConnectionOfUser=false, so nobody else hears of it.
@@ -139,6 +168,7 @@ export class RoomService {
 
   /** Gives back a seat that was reserved but never attached (the connection closed meanwhile). No event: nobody was told of it. */
   giveBack(connection: ClientConnection, seat: SeatReservation): void {
+    this.endPreparing(seat);
     if (seat.result.alreadyJoined) return;
     this.store.leave(seat.key, connection.userId, connection.id).then(
       () => this.instanceRooms.release(seat.key),
@@ -235,20 +265,99 @@ export class RoomService {
   }
 
   /**
-   * Sends a room message: delivered like {@link broadcastToRoomKey} and also kept for the
-   * sessions that are away from the room, so they get it on resume. Fan-out never reaches the
-   * sender: not its connection, and not its session's next one after a resume, live (here or
-   * on another instance) or in a replay (its own replay buffer never holds it).
+   * Cluster mode: makes sure the local room's `lastPos` is known before the seat is attached, so
+   * `room_joined.pos` is exact: the room is kept open (subscribed) while this runs, the
+   * subscription is confirmed first, then the log's head is read. Every message after that head
+   * reaches this instance from then on, and deliveries raise `lastPos` as they come (see
+   * LocalRoom.lastPos). Read on every join, not only a room's first: a log lost meanwhile (a
+   * Redis restart) has a new epoch, and a position of the old one would be answered `truncated`.
+   * Rejects when the log is unreachable (the join answers UNAVAILABLE).
    */
-  publish(key: string, frame: string, exceptConnectionId?: string): number {
-    const id = `${this.instanceId}:${++this.messageSeq}`;
-    const sender = this.delivery.senderOf(exceptConnectionId);
-    const bus = this.bus;
-    if (bus?.publishMessage) bus.publishMessage(key, frame, sender, id);
-    else {
-      this.sessions.append(key, id, frame, sender);
-      bus?.publish(key, frame, sender, id);
+  private async preparePosition(seat: SeatReservation, tenantId: string): Promise<void> {
+    if (!this.log.deliversItself) return;
+    const { room, subscribed } = this.local.prepare(seat.key, tenantId, seat.canvasId);
+    seat.prepared = room;
+    try {
+      await subscribed;
+      const head = await this.log.head(seat.key);
+      const current = room.lastPos === undefined ? undefined : parsePosition(room.lastPos);
+      if (current === undefined || current.epoch !== head.epoch || current.n < head.n) room.lastPos = `${head.epoch}.${head.n}`;
+    } catch (err) {
+      this.endPreparing(seat);
+      throw err;
     }
-    return this.delivery.deliver(key, frame, sender, id);
+  }
+
+  private endPreparing(seat: SeatReservation): void {
+    const room = seat.prepared;
+    if (room === undefined) return;
+    seat.prepared = undefined;
+    this.local.endPreparing(room);
+  }
+
+  /**
+   * Publishes a room message: appended to the room's log (which gives it its position), then
+   * delivered to every connection of the room but the sender's session's, on every instance,
+   * and kept for the room's away sessions. In memory the log is here and this runs synchronously;
+   * in cluster mode one Redis script appends and publishes, and every instance (this one
+   * included) delivers on the bus, in log order.
+   *
+   * With a `seq` (acknowledged idempotent publish): a `seq` the session already had accepted in
+   * the room is a resend, answered `ack` and not delivered again; otherwise the sender gets `ack`
+   * once the message is in the log (and, in memory, delivered). If the log is unreachable
+   * (cluster mode, Redis down) a message with `seq` is answered UNAVAILABLE and not delivered
+   * (the client may send it again); one without `seq` is delivered to this instance's members
+   * only, without a position (fire and forget, as before logs existed).
+   */
+  publish(message: RoomMessage): void {
+    const sender = this.delivery.senderOf(message.senderConnectionId);
+    const connection = message.senderConnectionId === undefined ? undefined : this.connections.get(message.senderConnectionId);
+    if (message.seq !== undefined && connection !== undefined && message.seq <= connection.lastSeq) {
+      this.acknowledge(connection, message);
+      return;
+    }
+    let result: LogAppendResult | Promise<LogAppendResult>;
+    try {
+      result = this.log.append({ roomKey: message.roomKey, sender, seq: message.seq, frameTail: message.frameTail });
+    } catch (err) {
+      this.logUnavailable(message, sender, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.accepted(message, sender, r),
+        (err: unknown) => this.logUnavailable(message, sender, err),
+      );
+    } else this.accepted(message, sender, result);
+  }
+
+  private accepted(message: RoomMessage, sender: string | undefined, result: LogAppendResult): void {
+    if (result.appended && !this.log.deliversItself) {
+      this.sessions.append(message.roomKey, result.pos, result.frame, sender);
+      this.delivery.deliver(message.roomKey, result.frame, sender, result.pos);
+    }
+    if (message.seq === undefined || message.senderConnectionId === undefined) return;
+    const connection = this.connections.get(message.senderConnectionId);
+    if (connection) this.acknowledge(connection, message);
+  }
+
+  private acknowledge(connection: ClientConnection, message: RoomMessage): void {
+    const seq = message.seq!;
+    if (seq > connection.lastSeq) connection.lastSeq = seq;
+    const ack: AckFrame = message.requestId === undefined ? { type: 'ack', seq } : { type: 'ack', seq, id: message.requestId };
+    connection.sendFrame(ack);
+  }
+
+  private logUnavailable(message: RoomMessage, sender: string | undefined, err: unknown): void {
+    this.logger.warn(`room log unavailable, message ${message.seq === undefined ? 'delivered here only' : 'refused'}: ${errorMessage(err)}`);
+    if (message.seq === undefined) {
+      this.delivery.deliver(message.roomKey, `{"type":"message",${message.frameTail}`, sender);
+      return;
+    }
+    const connection = message.senderConnectionId === undefined ? undefined : this.connections.get(message.senderConnectionId);
+    if (!connection) return;
+    const frame: ErrorFrame = { type: 'error', code: ErrorCode.UNAVAILABLE, message: 'the room log is unavailable, send again later', seq: message.seq };
+    if (message.requestId !== undefined) frame.id = message.requestId;
+    connection.sendFrame(frame);
   }
 }
