@@ -25,7 +25,7 @@ export * from './kernel/connection-manager.events.js';
 export { ConnectionService } from './domain/connections/connection.service.js';
 export type { ClientConnection } from './domain/connections/client-connection.js';
 export type { Identity } from './domain/connections/identity.js';
-export { RoomService, type JoinOutcome } from './domain/rooms/room.service.js';
+export { RoomService, type JoinOutcome, type RoomMessage } from './domain/rooms/room.service.js';
 export { roomKey } from './domain/rooms/room-key.js';
 export { CanvasAccessPolicy } from './domain/ports/canvas-access-policy.port.js';
 export { ClaimsCanvasAccessPolicy } from './domain/rooms/claims-canvas-access-policy.js';

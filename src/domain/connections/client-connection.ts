@@ -63,6 +63,14 @@ export class ClientConnection {
    */
   held: Array<{ id: string | undefined; roomKey: string; bytes: Buffer }> | null = null;
   /**
+   * After a resume with positions in cluster mode: per room key, the last position the client has
+   * (given or replayed). A room message at or below it that reaches this instance late (its bus
+   * delivery was still in flight when the replay was read) is not sent again. A room's floor goes
+   * once a message above it is delivered; null when none is left (the usual case: one null check
+   * per delivery).
+   */
+  replayFloors: Map<string, { epoch: string; n: number }> | null = null;
+  /**
    * Room messages that arrived after the socket left OPEN (a close handshake under way) and
    * before the close completed: they become the start of the session's replay buffer, so a
    * message sent during a drain or a client's close is not lost. Bounded like a replay buffer.

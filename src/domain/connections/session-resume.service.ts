@@ -306,6 +306,9 @@ export class SessionResumeService {
       if (h.id !== undefined && (replayed.has(`${h.roomKey} ${h.id}`) || atOrBelow(h.id, replay.floors.get(h.roomKey)))) continue;
       if (!connection.send(h.bytes) && h.id !== undefined) keepForNextResume(connection, { roomKey: h.roomKey, id: h.id, frame: h.bytes.toString() });
     }
+    // In cluster mode a message the replay read may still be on its way to this instance on the
+    // bus (the read's reply can overtake it): it must not reach the client a second time.
+    if (this.log.deliversItself && replay.floors.size > 0) connection.replayFloors = replay.floors;
     return missedState;
   }
 

@@ -7,6 +7,22 @@ import type { ClientConnection } from '../connections/client-connection.js';
 import { TEXT_FRAME } from '../ports/socket.port.js';
 import { WriteBatch } from '../ports/write-batch.port.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
+import { parsePosition } from '../ports/room-log.port.js';
+
+/**
+ * Whether a logged message is at or below the position a resumed connection already has in that
+ * room (see ClientConnection.replayFloors); the first message above it lifts the room's floor.
+ */
+function alreadyReplayed(connection: ClientConnection, roomKey: string, pos: string): boolean {
+  const floors = connection.replayFloors!;
+  const floor = floors.get(roomKey);
+  if (floor === undefined) return false;
+  const p = parsePosition(pos);
+  if (p !== undefined && p.epoch === floor.epoch && p.n <= floor.n) return true;
+  floors.delete(roomKey);
+  if (floors.size === 0) connection.replayFloors = null;
+  return false;
+}
 
 /** Counters of the broadcast path, read at scrape time (no per-frame metric calls). */
 export interface DeliveryStats {
@@ -82,6 +98,7 @@ export class RoomDelivery {
     let n = 0;
     for (const connection of room.connections) {
       if (except !== undefined && (connection.id === except || connection.sessionId === except)) continue;
+      if (connection.replayFloors !== null && messageId !== undefined && alreadyReplayed(connection, key, messageId)) continue;
       if (!connection.isOpen || !this.connections.admitSend(connection)) {
         // Closing (or closed just now as a slow consumer) but not yet cleaned up: keep
         // replayable messages for its session, so a resume gets them.

@@ -364,6 +364,18 @@ describe('RoomService.publish and broadcast', () => {
     expect(await f.roomLog.lastSeq(ann.sessionId, [key])).toBe(2);
   });
 
+  it('the deprecated publish(roomKey, frame, exceptConnectionId) still logs and delivers, with a position', async () => {
+    const f = fixture();
+    const [ann, bob] = [f.connect({ userId: 'ann' }), f.connect({ userId: 'bob' })];
+    await f.join(ann, 'c1');
+    await f.join(bob, 'c1');
+    f.rooms.publish(key, '{"type":"message","canvasId":"c1","data":1}', ann.id);
+    f.rooms.publish(key, '{"x":2}');
+    const { epoch } = f.roomLog.head(key);
+    expect(bob.socket.sent).toEqual([`{"type":"message","pos":"${epoch}.1","canvasId":"c1","data":1}`, `{"type":"message","pos":"${epoch}.2","data":{"x":2}}`]);
+    expect(ann.socket.frames().map((m) => m.data)).toEqual([{ x: 2 }]);
+  });
+
   it("publish never reaches the sender's session: not its resumed connection here, nor from another instance", async () => {
     const bus = new FakeRoomBus();
     const f = fixture({ bus });
@@ -410,6 +422,19 @@ describe('RoomService.publish and broadcast', () => {
     expect(bob.socket.sent).toEqual([]);
     expect(bus.published).toEqual([{ roomKey: key, frame: '{"type":"presence_leave","userId":"x"}', except: bob.id, messageId: undefined }]);
     expect((await f.sessions.takeMissed(away.sessionId, [key])).messages).toEqual([]);
+  });
+
+  it('a connection resumed with positions skips a late bus delivery at or below its replay floor; the first message above lifts the floor', async () => {
+    const bus = new FakeRoomBus();
+    const f = fixture({ bus });
+    const [ann, bob] = [f.connect({ userId: 'ann' }), f.connect({ userId: 'bob' })];
+    await f.join(ann, 'c1');
+    await f.join(bob, 'c1');
+    ann.replayFloors = new Map([[key, { epoch: 'e', n: 5 }]]);
+    for (const n of [4, 5, 6, 5]) bus.remote(key, JSON.stringify({ type: 'message', n }), undefined, `e.${n}`);
+    expect(ann.socket.frames().map((m) => m.n)).toEqual([6, 5]);
+    expect(ann.replayFloors).toBeNull();
+    expect(bob.socket.frames().map((m) => m.n)).toEqual([4, 5, 6, 5]);
   });
 
   it("frames from the bus (another instance's members) reach this instance's members of the room", async () => {

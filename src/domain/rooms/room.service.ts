@@ -309,7 +309,15 @@ export class RoomService {
    * (the client may send it again); one without `seq` is delivered to this instance's members
    * only, without a position (fire and forget, as before logs existed).
    */
-  publish(message: RoomMessage): void {
+  publish(message: RoomMessage): void;
+  /**
+   * @deprecated since 1.1.0: pass a {@link RoomMessage} (the frame without its opening, so the
+   * log can write the position in). `frame` is a whole `{"type":"message",…}` frame (any other
+   * JSON value becomes the `data` of one), `exceptConnectionId` the sender.
+   */
+  publish(roomKey: string, frame: string, exceptConnectionId?: string): void;
+  publish(messageOrKey: RoomMessage | string, frame?: string, exceptConnectionId?: string): void {
+    const message = typeof messageOrKey === 'string' ? legacyMessage(messageOrKey, frame ?? '{}', exceptConnectionId) : messageOrKey;
     const sender = this.delivery.senderOf(message.senderConnectionId);
     const connection = message.senderConnectionId === undefined ? undefined : this.connections.get(message.senderConnectionId);
     if (message.seq !== undefined && connection !== undefined && message.seq <= connection.lastSeq) {
@@ -360,4 +368,11 @@ export class RoomService {
     if (message.requestId !== undefined) frame.id = message.requestId;
     connection.sendFrame(frame);
   }
+}
+
+/** A {@link RoomMessage} from the arguments of the deprecated `publish(roomKey, frame, exceptConnectionId)`. */
+function legacyMessage(roomKey: string, frame: string, senderConnectionId: string | undefined): RoomMessage {
+  const head = '{"type":"message",';
+  const frameTail = frame.startsWith(head) ? frame.slice(head.length) : JSON.stringify({ data: JSON.parse(frame) as unknown }).slice(1);
+  return { roomKey, frameTail, senderConnectionId };
 }
