@@ -11,7 +11,7 @@ import {
   type Deployment,
 } from './support/instance-harness.js';
 import { startRedis } from './support/redis-harness.js';
-import { tcpLink, type TcpLink } from './support/tcp-link.js';
+import { tcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 import type { ServerFrame } from './support/test-client.js';
 
 /**
@@ -30,11 +30,11 @@ import type { ServerFrame } from './support/test-client.js';
  */
 describe('cluster presence after a Redis outage (single Redis)', () => {
   let d: Deployment;
-  let link: TcpLink;
+  let link: TcpProxy;
 
   beforeAll(async () => {
     const redis = await startRedis('single');
-    link = await tcpLink(redis.server!.port);
+    link = await tcpProxy(redis.server!.port);
     let group: InstanceGroup;
     try {
       // A on Redis directly, B through the link.

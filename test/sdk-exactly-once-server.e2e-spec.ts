@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeResumePositions, POSITIONS_SUBPROTOCOL_PREFIX } from '../src/protocol/resume-positions.js';
 import type { UnacknowledgedEvent } from '../client/index.js';
-import { lossyProxy, type LossyProxy } from './support/lossy-proxy.js';
+import { tcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 import { sdkAppPerTest, sdkClient, trackedWebSocket, userIds, waitFor, type Recorded } from './support/sdk.js';
 
 type Msg = { n: number; from: string };
@@ -18,7 +18,7 @@ const tcpOf = (ws: unknown): { destroy(): void } => (ws as { _socket: { destroy(
  */
 describe('SDK exactly-once against the server', { timeout: 60_000 }, () => {
   const app = sdkAppPerTest();
-  let proxy: LossyProxy | undefined;
+  let proxy: TcpProxy | undefined;
   afterEach(async () => {
     await proxy?.close();
     proxy = undefined;
@@ -26,7 +26,7 @@ describe('SDK exactly-once against the server', { timeout: 60_000 }, () => {
 
   /** alice (behind the lossy proxy) and bob, both in c1. */
   async function aliceAndBob(): Promise<{ alice: Recorded<Msg>; bob: Recorded<Msg>; offered: Array<string[] | undefined> }> {
-    proxy = await lossyProxy(app().port);
+    proxy = await tcpProxy(app().port);
     const tracked = trackedWebSocket();
     const alice = sdkClient<Msg>({
       url: `ws://127.0.0.1:${proxy.port}${app().path}`,
@@ -57,7 +57,7 @@ describe('SDK exactly-once against the server', { timeout: 60_000 }, () => {
     proxy!.swallow('down'); // the server accepts and delivers alice's messages; their acks never reach her
     const accepted = [1, 2, 3].map((n) => alice.client.send('c1', { n, from: 'alice' }));
     await waitFor(() => bob.messages.length === 3, 'bob has 1-3');
-    proxy!.cut();
+    proxy!.cutLatest();
     await waitFor(() => alice.client.state === 'reconnecting', 'alice reconnecting');
     const whileAway = [4, 5].map((n) => alice.client.send('c1', { n, from: 'alice' }));
 
@@ -74,7 +74,7 @@ describe('SDK exactly-once against the server', { timeout: 60_000 }, () => {
     await alice.client.send('c1', { n: 1, from: 'alice' });
     proxy!.swallow('up'); // alice writes 2 and 3; the server never gets them
     const lost = [2, 3].map((n) => alice.client.send('c1', { n, from: 'alice' }));
-    proxy!.cut();
+    proxy!.cutLatest();
     await waitFor(() => alice.client.state === 'reconnecting', 'alice reconnecting');
     await waitFor(() => alice.client.state === 'resumed', 'alice resumed', 20_000);
     const after = alice.client.send('c1', { n: 4, from: 'alice' });
@@ -94,7 +94,7 @@ describe('SDK exactly-once against the server', { timeout: 60_000 }, () => {
     proxy!.swallow('down');
     await bob.client.send('c1', { n: 2, from: 'bob' });
     await bob.client.send('c1', { n: 3, from: 'bob' });
-    proxy!.cut();
+    proxy!.cutLatest();
     await waitFor(() => alice.client.state === 'reconnecting', 'alice reconnecting');
     await waitFor(() => !userIds(bob.client.presence('c1')).includes('alice'), 'the server saw alice go');
     await bob.client.send('c1', { n: 4, from: 'bob' }); // while she is away
