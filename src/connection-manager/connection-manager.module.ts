@@ -18,6 +18,7 @@ import { TenantQuotas } from '../domain/quotas/tenant-quotas.js';
 import { ClaimsCanvasAccessPolicy } from '../domain/rooms/claims-canvas-access-policy.js';
 import { LocalRoomRegistry } from '../domain/rooms/local-room.registry.js';
 import { RoomDelivery } from '../domain/rooms/room-delivery.js';
+import { RoomMessages } from '../domain/rooms/room-messages.js';
 import { RoomService } from '../domain/rooms/room.service.js';
 import { SessionService } from '../domain/sessions/session.service.js';
 import { resolveConnectionManagerOptions, type ConnectionManagerOptions, type ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
@@ -70,6 +71,7 @@ import { ConfigurableConnectionManagerModule, RAW_CONNECTION_MANAGER_OPTIONS } f
     LocalRoomRegistry,
     InstanceRoomSet,
     RoomDelivery,
+    RoomMessages,
     RoomService,
     SessionService,
     TokenExpiryService,

@@ -3,6 +3,7 @@ import { afterEach, vi } from 'vitest';
 import { InMemoryConnectionQuotaStore } from '../../src/backends/memory/in-memory-connection-quota-store.js';
 import { InMemoryMembershipStore } from '../../src/backends/memory/in-memory-membership-store.js';
 import { InMemoryRoomLog } from '../../src/backends/memory/in-memory-room-log.js';
+import { RoomMessages } from '../../src/domain/rooms/room-messages.js';
 import { InMemorySessionStore } from '../../src/backends/memory/in-memory-session-store.js';
 import { ClientConnection } from '../../src/domain/connections/client-connection.js';
 import { ConnectionLifecycleService } from '../../src/domain/connections/connection-lifecycle.service.js';
@@ -172,7 +173,7 @@ export class DomainFixture {
       new InstanceRoomSet(),
       this.tenantQuotas,
       this.roomLog,
-      this.connections,
+      new RoomMessages(this.roomLog, this.delivery, this.sessions, this.connections),
       init.bus,
     );
     this.expiry = new TokenExpiryService(this.options, this.connections, this.publisher);
