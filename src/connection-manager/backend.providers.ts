@@ -41,8 +41,10 @@ function backend<T>(
 }
 
 /**
- * Room log bounds (the replay bounds) and lifetimes: a log lives a day after its last message or
- * join (a room idle longer restarts with a new epoch); a session's highest `seq` in a room twice
+ * Room log bounds (the replay bounds) and lifetimes: a log lives an hour after its last message or
+ * join (a room idle longer restarts with a new epoch: a resume with a position from before says
+ * `truncated`, and the client refetches; nothing was missed in a room that quiet). An hour, not
+ * more: every log holds up to `resumeBufferBytes`, and rooms nobody uses must not keep it; a session's highest `seq` in a room twice
  * the reconnect TTL (a resend can only come from a resume within the TTL).
  */
 function roomLogLifetimes(o: ResolvedConnectionManagerOptions) {
@@ -55,8 +57,8 @@ function roomLogLifetimes(o: ResolvedConnectionManagerOptions) {
   };
 }
 
-/** A room's log is dropped after this long without a message or a join: 24 h. */
-const ROOM_LOG_IDLE_TTL_MS = 24 * 60 * 60 * 1000;
+/** A room's log is dropped after this long without a message or a join: 1 h. */
+const ROOM_LOG_IDLE_TTL_MS = 60 * 60 * 1000;
 
 /** The ports' adapters, chosen from the options (see docs/architecture.md for the table). */
 export const backendProviders: Provider[] = [
