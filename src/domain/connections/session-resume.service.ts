@@ -91,7 +91,7 @@ export class SessionResumeService {
     const predecessor = await this.takeOverPredecessor(record);
     const canvasIds = predecessor?.takenOver ? predecessor.rooms.map((r) => r.canvasId) : record.rooms;
     const { seats, failures } = await this.reserveSeats(connection, canvasIds);
-    if (predecessor) await this.handOverSeats(connection, predecessor, seats);
+    if (predecessor) await this.handOverSeats(predecessor);
     const reconnectToken = await this.sessions.activate(connection);
     if (connection.closed) {
       // Closed while its seats were being taken: nothing attached them, so its cleanup cannot
@@ -104,6 +104,7 @@ export class SessionResumeService {
     // the buffer or held (or both, and then sent once, by id). Nothing is lost in between.
     connection.held = [];
     const restored = this.attachRooms(connection, seats);
+    await this.refreshMembers(connection, restored);
     this.sessions.rememberRooms(
       connection,
       restored.map((r) => r.room.canvasId),
@@ -168,16 +169,22 @@ export class SessionResumeService {
   }
 
   /**
-   * Step 3: the predecessor's seats go before the presence snapshot is taken, so a user who
-   * resumes is one connection in presence, not two; each seat's snapshot is then refreshed.
+   * Step 3: the predecessor's seats go before the presence snapshot is taken (step 4b), so a
+   * user who resumes is one connection in presence, not two.
    */
-  private async handOverSeats(connection: ClientConnection, predecessor: Predecessor, seats: SeatReservation[]): Promise<void> {
+  private async handOverSeats(predecessor: Predecessor): Promise<void> {
     await this.lifecycle.releaseSeats(predecessor.connection, predecessor.rooms);
-    for (const seat of seats) {
-      const members = await this.rooms.members(connection.tenantId, seat.canvasId).catch(() => undefined);
-      const member = members?.find((m) => m.userId === connection.userId);
-      if (members && member) seat.result = { ...seat.result, members, member };
-    }
+  }
+
+  /**
+   * Step 4b: each restored room's members read again now that the connection is attached and its
+   * live frames held, so presence_state and the held presence frames after it miss no change made
+   * while the seats were being taken (other connections' joins and leaves, a predecessor's seats
+   * handed over): a user who resumes is one connection in presence, and sees everyone who is there.
+   */
+  private async refreshMembers(connection: ClientConnection, restored: RestoredRoom[]): Promise<void> {
+    const events = await Promise.all(restored.map((r) => this.rooms.withCurrentMembers(connection, r.event)));
+    events.forEach((event, i) => (restored[i]!.event = event));
   }
 
   /** Step 4 (synchronous): the connection joins the local fan-out of every reserved room. */

@@ -424,6 +424,26 @@ describe('RoomService.publish and broadcast', () => {
     expect((await f.sessions.takeMissed(away.sessionId, [key])).messages).toEqual([]);
   });
 
+  it('cluster mode: a join holds live frames from its attach, reads the members again, and sends what it held after room_joined', async () => {
+    const bus = new FakeRoomBus();
+    const f = fixture({ bus });
+    const bob = f.connect({ userId: 'bob' });
+    await f.join(bob, 'c1');
+    const ann = f.connect({ userId: 'ann' });
+    const members = f.membership.members.bind(f.membership);
+    // Another instance's presence frame arrives while the members are read (after the attach).
+    vi.spyOn(f.membership, 'members').mockImplementationOnce(async (k) => {
+      bus.remote(key, '{"type":"presence_join","userId":"cat"}');
+      return members(k);
+    });
+    let sentAtReply: string[] | undefined;
+    const outcome = await f.rooms.join(ann, 'c1', { beforeEvents: () => (sentAtReply = [...ann.socket.sent]) });
+    expect(sentAtReply).toEqual([]);
+    expect(ann.socket.frames()).toEqual([{ type: 'presence_join', userId: 'cat' }]);
+    expect(outcome.ok && outcome.event.members.map((m) => m.userId).sort()).toEqual(['ann', 'bob']);
+    expect(ann.held).toBeNull();
+  });
+
   it('a connection resumed with positions skips a late bus delivery at or below its replay floor; the first message above lifts the floor', async () => {
     const bus = new FakeRoomBus();
     const f = fixture({ bus });

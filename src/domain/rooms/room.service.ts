@@ -79,11 +79,34 @@ export class RoomService {
     // The room is in the session's stored list before the join is confirmed (issue 16: a crash
     // right after room_joined must not drop it from the crash-resume).
     if (!seat.result.alreadyJoined) await this.sessions.rememberRoom(connection, canvasId);
+    // Cluster mode: presence changes published by other instances between the seat's snapshot of
+    // the members and the attach would be lost to the joiner; so the live frames are held from
+    // the attach, the members read again, and the held frames sent after presence_state (a
+    // presence frame says who is there, so one also in the snapshot changes nothing).
+    // In memory nothing can come in between: every step is a microtask of this join.
+    const hold = this.bus !== undefined && connection.held === null;
+    if (hold) connection.held = [];
     const attached = this.attach(connection, seat, false);
-    if (!attached.ok) return attached;
+    if (attached.ok && hold) attached.event = await this.withCurrentMembers(connection, attached.event);
+    // From here to the last send all is synchronous: nothing is delivered in between.
+    const held = hold ? connection.held : null;
+    if (hold) connection.held = null;
+    if (!attached.ok || connection.closed) return attached;
     opts.beforeEvents?.(attached.room);
     this.announce(attached.event);
+    if (held) for (const h of held) connection.send(h.bytes);
     return attached;
+  }
+
+  /**
+   * The `room.joined` event with the room's members read now (presence_state is built from it).
+   * Read after the attach, while the connection's live frames are held, it and the held frames
+   * together miss no presence change. The seat's snapshot stays when the store does not answer.
+   */
+  async withCurrentMembers(connection: ClientConnection, event: RoomJoinedEvent): Promise<RoomJoinedEvent> {
+    const members = await this.store.members(event.roomKey).catch(() => undefined);
+    const member = members?.find((m) => m.userId === connection.userId);
+    return members && member ? new RoomJoinedEvent({ ...event, members, member }) : event;
   }
 
   /**
