@@ -3,6 +3,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Observable } from 'rxjs';
 import { ConnectionAdmissionService } from '../domain/connections/connection-admission.service.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.js';
@@ -42,6 +43,8 @@ type VerifyDone = (ok: boolean, status?: number, message?: string, headers?: Rec
 export class ConnectionManagerWsAdapter extends WsAdapter {
   /** The WebSocket servers of the Connection Manager's gateway (other gateways are Nest's as usual). */
   private readonly managedServers = new WeakSet<object>();
+  /** Set once {@link dispose} left the HTTP server answering upgrades with 503. */
+  private refusingUpgrades = false;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -85,6 +88,29 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
     }) as object;
     this.managedServers.add(server);
     return server;
+  }
+
+  /**
+   * Nest closes the WebSocket side (it takes its `upgrade` listener off the HTTP server) before
+   * the HTTP server stops listening. An upgrade arriving in between would fall through to the
+   * HTTP router and get a 404, which a load balancer hands to the client instead of trying the
+   * next instance (seen in the issue 16 chaos runs: 1-2 per drained instance). Until the HTTP
+   * server closes, upgrades get 503 DRAINING with `Retry-After`, as during the drain itself.
+   */
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    const http = this.httpServer as Server | undefined;
+    if (!http || this.refusingUpgrades) return;
+    this.refusingUpgrades = true;
+    const retryAfterS = this.app.get<ResolvedConnectionManagerOptions>(CONNECTION_MANAGER_OPTIONS, { strict: false }).retryAfterS;
+    const { body, headers } = refusalResponse({ status: 503, code: 'DRAINING', message: 'server is restarting, reconnect to another instance', retryAfterS });
+    const head = Object.entries({ ...headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    http.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => undefined);
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\n${head}\r\n${body}`);
+    });
   }
 
   override bindClientConnect(server: EventEmitter, callback: (...args: unknown[]) => void): void {
