@@ -16,7 +16,7 @@ describe('an upgrade after the WebSocket side closed', () => {
     const close = server.close.bind(server);
     let refusal: Refusal | Error | undefined;
     // The HTTP server's close comes after the WebSocket side's: the attempt is made in between.
-    server.close = ((callback?: (err?: Error) => void) => {
+    server.close = (callback?: (err?: Error) => void) => {
       attemptRefusal(`ws://127.0.0.1:${t.port}${t.path}?token=${encodeURIComponent(t.token({ sub: 'late' }))}`).then(
         (r) => {
           refusal = r;
@@ -28,7 +28,7 @@ describe('an upgrade after the WebSocket side closed', () => {
         },
       );
       return server;
-    });
+    };
     await t.close();
     expect(refusal).toMatchObject({ status: 503, headers: { 'retry-after': '5' }, body: { error: { code: 'DRAINING' } } });
   });
