@@ -177,7 +177,9 @@ describe(`the README host app, built from the packed tarball, in a child process
     assert.equal(ack.userId, 'bob');
 
     alice.send({ type: 'join', canvasId: 'board-1', id: 'a1' });
-    assert.deepEqual(await alice.next('room_joined'), { type: 'room_joined', id: 'a1', roomId: 'canvas:board-1', canvasId: 'board-1' });
+    const { pos, ...joined } = await alice.next('room_joined');
+    assert.deepEqual(joined, { type: 'room_joined', id: 'a1', roomId: 'canvas:board-1', canvasId: 'board-1' });
+    assert.match(pos, /^[a-z0-9]{1,16}\.\d+$/);
     assert.deepEqual((await alice.next('presence_state')).members, [{ userId: 'alice', name: 'Alice', connections: 1 }]);
 
     bob.send({ type: 'join', canvasId: 'board-1', id: 'b1' });
@@ -186,10 +188,13 @@ describe(`the README host app, built from the packed tarball, in a child process
     assert.deepEqual(members, ['alice', 'bob']);
     assert.deepEqual((await alice.next('presence_join')).member, { userId: 'bob', name: 'Bob', connections: 1 });
 
-    bob.send({ type: 'message', canvasId: 'board-1', data: { stroke: [1, 2, 3] } });
+    // Acknowledged publish through the host's router module: the ack comes once the room has it.
+    bob.send({ type: 'message', canvasId: 'board-1', data: { stroke: [1, 2, 3] }, seq: 1 });
+    assert.deepEqual(await bob.next('ack'), { type: 'ack', seq: 1 });
     const message = await alice.next('message');
     assert.equal(message.from.userId, 'bob');
     assert.deepEqual(message.data, { stroke: [1, 2, 3] });
+    assert.match(message.pos ?? '', /^[a-z0-9]{1,16}\.1$/);
   });
 
   it("applies the host's access policy, whose dependency comes from canvasAccessPolicyImports", STEP, async () => {
