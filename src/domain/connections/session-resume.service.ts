@@ -15,7 +15,7 @@ import { ConnectionLifecycleService } from './connection-lifecycle.service.js';
 import { ConnectionService } from './connection.service.js';
 import { TokenExpiryService } from './token-expiry.service.js';
 import { errorMessage } from '../../kernel/error-message.js';
-import { RoomLog, parsePosition, type LoggedMessage } from '../ports/room-log.port.js';
+import { RoomLog, atOrBelow, parsePosition, type LoggedMessage } from '../ports/room-log.port.js';
 
 /** What the resume replays: from the room logs (rooms the client gave a position for) and from the session's buffers (the others). */
 interface Replay {
@@ -52,13 +52,6 @@ interface ResumeBurst {
 /** A replayable message that could not be sent because the connection is closing: it starts the session's next replay buffer. */
 function keepForNextResume(connection: ClientConnection, message: MissedMessage): void {
   if (!connection.closed && connection.resumable) (connection.closingBuffer ??= []).push(message);
-}
-
-/** Whether a held message's position is one the client has or was just replayed (same epoch, not above the floor). */
-function atOrBelow(pos: string, floor: { epoch: string; n: number } | undefined): boolean {
-  if (floor === undefined) return false;
-  const p = parsePosition(pos);
-  return p !== undefined && p.epoch === floor.epoch && p.n <= floor.n;
 }
 
 /**
@@ -109,8 +102,11 @@ export class SessionResumeService {
       connection,
       restored.map((r) => r.room.canvasId),
     );
-    const replay = await this.readReplay({ connection, record, predecessor, restored, failures, positions });
-    const lastSeq = await this.lastSeqOf(connection, record, restored);
+    // Independent reads: one round trip of each at once in cluster mode.
+    const [replay, lastSeq] = await Promise.all([
+      this.readReplay({ connection, record, predecessor, restored, failures, positions }),
+      this.lastSeqOf(connection, record, restored),
+    ]);
     const held = connection.held;
     connection.held = null;
     if (connection.closed) return this.predecessorClosed(predecessor);

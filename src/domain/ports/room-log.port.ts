@@ -83,6 +83,13 @@ export function parsePosition(pos: string): LogHead | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? { epoch: pos.slice(0, dot), n } : undefined;
 }
 
+/** Whether position `pos` is at or below `floor`: same epoch, number not above (a position of another epoch never is). */
+export function atOrBelow(pos: string, floor: LogHead | undefined): boolean {
+  if (floor === undefined) return false;
+  const p = parsePosition(pos);
+  return p !== undefined && p.epoch === floor.epoch && p.n <= floor.n;
+}
+
 /** The opening every logged frame starts with; the position follows, then `",` and the tail. */
 export const LOGGED_FRAME_HEAD = '{"type":"message","pos":"';
 

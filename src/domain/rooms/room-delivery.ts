@@ -7,7 +7,7 @@ import type { ClientConnection } from '../connections/client-connection.js';
 import { TEXT_FRAME } from '../ports/socket.port.js';
 import { WriteBatch } from '../ports/write-batch.port.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
-import { parsePosition } from '../ports/room-log.port.js';
+import { atOrBelow } from '../ports/room-log.port.js';
 
 /**
  * Whether a logged message is at or below the position a resumed connection already has in that
@@ -17,8 +17,7 @@ function alreadyReplayed(connection: ClientConnection, roomKey: string, pos: str
   const floors = connection.replayFloors!;
   const floor = floors.get(roomKey);
   if (floor === undefined) return false;
-  const p = parsePosition(pos);
-  if (p !== undefined && p.epoch === floor.epoch && p.n <= floor.n) return true;
+  if (atOrBelow(pos, floor)) return true;
   floors.delete(roomKey);
   if (floors.size === 0) connection.replayFloors = null;
   return false;
@@ -71,19 +70,8 @@ export class RoomDelivery {
   }
 
   /**
-   * Who a room message comes from, as {@link deliver} and the replay buffers exclude it: the
-   * session of the sending connection, so that no connection of that session gets it back (its
-   * resumed connection included, here or on another instance); the id itself when it names no
-   * open connection here.
-   */
-  senderOf(connectionId: string | undefined): string | undefined {
-    if (connectionId === undefined) return undefined;
-    return this.connections.get(connectionId)?.sessionId ?? connectionId;
-  }
-
-  /**
    * Delivers to this instance's connections of `key`; returns how many got it. `except` is a
-   * connection id or a session id (see {@link senderOf}): no connection it names gets the frame.
+   * connection id or a session id (see RoomMessages.publish): no connection it names gets the frame.
    * `messageId` marks a logged room message: it is the message's position (see RoomService.publish).
    */
   deliver(key: string, frame: object | string, except?: string, messageId?: string): number {

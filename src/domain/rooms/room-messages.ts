@@ -50,8 +50,12 @@ export class RoomMessages {
    * only, without a position (fire and forget, as before logs existed).
    */
   publish(message: RoomMessage): void {
-    const sender = this.delivery.senderOf(message.senderConnectionId);
+    // One lookup serves the sender's identity, the resend check and the ack. The sender is its
+    // session, so that no connection of that session gets the message back (its resumed
+    // connection included, here or on another instance); the connection id itself when it names
+    // no open connection here.
     const connection = message.senderConnectionId === undefined ? undefined : this.connections.get(message.senderConnectionId);
+    const sender = connection?.sessionId ?? message.senderConnectionId;
     if (message.seq !== undefined && connection !== undefined && message.seq <= connection.lastSeq) {
       this.acknowledge(connection, message);
       return;
@@ -60,25 +64,24 @@ export class RoomMessages {
     try {
       result = this.log.append({ roomKey: message.roomKey, sender, seq: message.seq, frameTail: message.frameTail });
     } catch (err) {
-      this.logUnavailable(message, sender, err);
+      this.logUnavailable(message, connection, sender, err);
       return;
     }
     if (result instanceof Promise) {
       result.then(
-        (r) => this.accepted(message, sender, r),
-        (err: unknown) => this.logUnavailable(message, sender, err),
+        (r) => this.accepted(message, connection, sender, r),
+        (err: unknown) => this.logUnavailable(message, connection, sender, err),
       );
-    } else this.accepted(message, sender, result);
+    } else this.accepted(message, connection, sender, result);
   }
 
-  private accepted(message: RoomMessage, sender: string | undefined, result: LogAppendResult): void {
+  /** `connection` may have closed meanwhile (cluster mode): an ack to it then goes nowhere, as before. */
+  private accepted(message: RoomMessage, connection: ClientConnection | undefined, sender: string | undefined, result: LogAppendResult): void {
     if (result.appended && !this.log.deliversItself) {
       this.sessions.append(message.roomKey, result.pos, result.frame, sender);
       this.delivery.deliver(message.roomKey, result.frame, sender, result.pos);
     }
-    if (message.seq === undefined || message.senderConnectionId === undefined) return;
-    const connection = this.connections.get(message.senderConnectionId);
-    if (connection) this.acknowledge(connection, message);
+    if (message.seq !== undefined && connection) this.acknowledge(connection, message);
   }
 
   private acknowledge(connection: ClientConnection, message: RoomMessage): void {
@@ -88,13 +91,12 @@ export class RoomMessages {
     connection.sendFrame(ack);
   }
 
-  private logUnavailable(message: RoomMessage, sender: string | undefined, err: unknown): void {
+  private logUnavailable(message: RoomMessage, connection: ClientConnection | undefined, sender: string | undefined, err: unknown): void {
     this.logger.warn(`room log unavailable, message ${message.seq === undefined ? 'delivered here only' : 'refused'}: ${errorMessage(err)}`);
     if (message.seq === undefined) {
       this.delivery.deliver(message.roomKey, `{"type":"message",${message.frameTail}`, sender);
       return;
     }
-    const connection = message.senderConnectionId === undefined ? undefined : this.connections.get(message.senderConnectionId);
     if (!connection) return;
     const frame: ErrorFrame = { type: 'error', code: ErrorCode.UNAVAILABLE, message: 'the room log is unavailable, send again later', seq: message.seq };
     if (message.requestId !== undefined) frame.id = message.requestId;
