@@ -8,7 +8,8 @@
 // Env: PORT, HOST (127.0.0.1), JWT_SECRET, WS_HEARTBEAT_INTERVAL_MS (30000),
 //   RAW_WS_CORK=1     raw-ws-corked: hold every socket written to in this
 //                     event-loop turn corked until setImmediate (like the
-//                     product's src/ws/ws-write-batch.ts)
+//                     product's src/ws/ws-write-batch.ts), the handshake's
+//                     101 included (it leaves with the connection_ack)
 //   RAW_WS_FRAMES     'merged' (default): the frame is one Buffer per broadcast,
 //                     one socket.write per recipient; 'pair': ws's own shape,
 //                     header + payload written under cork/uncork (Sender#sendFrame).
@@ -102,7 +103,12 @@ server.on('upgrade', (req, socket, head) => {
     socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     return;
   }
+  // raw-ws-corked: corked across the handshake, like the product (src/ws/connection-manager.adapter.ts):
+  // ws writes the 101 inside handleUpgrade, the connection_ack holds the socket to the end of the
+  // turn, so both leave in one write.
+  if (CORK) socket.cork();
   wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, user));
+  if (CORK) socket.uncork();
 });
 
 // Listeners are shared functions (this = the WebSocket, which carries its

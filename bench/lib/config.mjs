@@ -25,7 +25,8 @@ const SMOKE_FANOUT = { users: 20, rateHz: 5, warmupSec: 0.4, durationSec: 1.2, d
 const FULL = {
   repeats: 3,
   // Closed loop at `concurrency`: the server runs at its limit by design (issue 15's row).
-  connect: { conns: 2000, concurrency: 50, roomSize: 10 },
+  // warmupConns connects first (closed, then settleMs of quiet): the window measures a warm server.
+  connect: { conns: 2000, concurrency: 50, roomSize: 10, warmupConns: 2000, settleMs: 1500 },
   fanout: FULL_FANOUT,
   // Closed loop: at most `window` messages in flight (a message is in flight
   // until all users-1 recipients got it): busy rooms, many frames per turn.
@@ -41,7 +42,7 @@ const FULL = {
 
 const SMOKE = {
   repeats: 1,
-  connect: { conns: 100, concurrency: 20, roomSize: 10 },
+  connect: { conns: 100, concurrency: 20, roomSize: 10, warmupConns: 20, settleMs: 200 },
   fanout: SMOKE_FANOUT,
   'fanout-max': { users: 20, window: 16, warmupSec: 0.3, durationSec: 1, drainMs: 1000 },
   idle: { conns: 200, conns2: 400, concurrency: 20, roomSize: 10, warmupConns: 5 },

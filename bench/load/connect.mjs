@@ -7,16 +7,26 @@
 // the handshake time is mostly queueing (mean ≈ concurrency / connections per s).
 // Connections stay open until the end so closes never land in the window.
 // Rooms of `roomSize` so presence fan-out per join is small and realistic.
+// Warm-up: `warmupConns` connects (same shape, own users and rooms) run and
+// close before the window, then `settleMs` of quiet, so the window measures a
+// warm server's steady cost per connection and not the JIT compiling its code
+// (a one-off of a process's first seconds: more code, more of it; the fanout
+// scenarios warm up for the same reason). 0 = no warm-up (the first round's rule).
 import { performance } from 'node:perf_hooks';
 import { openClient } from './clients.mjs';
 import { pool } from './pool.mjs';
 import { makeTokens } from './tokens.mjs';
 import { mark, window } from './link.mjs';
-import { closeAll } from './util.mjs';
+import { closeAll, connectAll, sleep } from './util.mjs';
 import { percentiles } from '../lib/stats.mjs';
 
 export async function run({ protocol, port, secret, params }) {
-  const { conns, concurrency, roomSize } = params;
+  const { conns, concurrency, roomSize, warmupConns, settleMs } = params;
+  if (warmupConns > 0) {
+    const warm = await connectAll(protocol, port, makeTokens(secret, warmupConns, 'w'), (i) => `w${Math.floor(i / roomSize)}`, { concurrency });
+    closeAll(warm);
+    await sleep(settleMs);
+  }
   const tokens = makeTokens(secret, conns);
   const clients = new Array(conns);
   const hs = new Float64Array(conns).fill(Number.NaN);
@@ -39,6 +49,7 @@ export async function run({ protocol, port, secret, params }) {
   const joinOk = hs.map((h, i) => h - up[i]).filter(Number.isFinite);
   return {
     conns,
+    warmupConns,
     ok: res.ok,
     failed: res.failed + res.notStarted,
     errors: res.errors,

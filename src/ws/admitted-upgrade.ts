@@ -32,7 +32,17 @@ export function takeAdmittedUpgrade(req: IncomingMessage): AdmittedUpgrade | und
  * back at once: no listener or closure per upgrade is needed for that.
  */
 export function completeAdmitted(req: IncomingMessage, upgrade: AdmittedUpgrade, done: () => void, admission: ConnectionAdmissionService): void {
-  const pending: PendingUpgrade = { ...upgrade, settled: false };
+  // Every field written out: one object shape, no runtime map transitions per upgrade (a spread
+  // followed by more fields costs those).
+  const pending: PendingUpgrade = {
+    connectionId: upgrade.connectionId,
+    identity: upgrade.identity,
+    credentialDeadline: upgrade.credentialDeadline,
+    ip: upgrade.ip,
+    resume: upgrade.resume,
+    positions: upgrade.positions,
+    settled: false,
+  };
   (req as RequestWithUpgrade)[ACCEPTED] = pending;
   done();
   if (pending.settled) return;

@@ -57,8 +57,10 @@ const RATE_ABUSE_FACTOR = 10;
  */
 export const MAX_REAUTH_TOKEN_BYTES = 8192;
 
+/** Adds the request's `id` to a frame literal made for it (no copy: a spread per reply costs runtime map transitions). */
 function withId<T extends object>(frame: T, id: RequestId | undefined): T & { id?: RequestId } {
-  return id === undefined ? frame : { ...frame, id };
+  if (id !== undefined) (frame as T & { id?: RequestId }).id = id;
+  return frame;
 }
 
 /**
@@ -139,6 +141,9 @@ export class ConnectionHandler {
     connection.credentialDeadline = accepted.credentialDeadline;
     this.connections.register(connection);
     (socket as ManagedSocket).connection = connection;
+    // The 101 is still in the corked socket (see the adapter): held to the end of the turn, it
+    // leaves with the connection_ack in one write.
+    this.batch?.hold(socket);
     const l = this.listeners;
     socket.on('message', l.message);
     socket.on('pong', l.pong);

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { bearerToken, selectSubprotocol, subprotocolCredentials, upgradeAttemptOf } from './upgrade-request.js';
+import { bearerToken, selectSubprotocol, subprotocolCredentials, upgradeAttemptOf, upgradePathOf } from './upgrade-request.js';
 
 function req(url: string, headers: Record<string, string> = {}): IncomingMessage {
   return { url, headers, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
@@ -81,5 +82,49 @@ describe('selectSubprotocol', () => {
     expect(selectSubprotocol(new Set(['canvas.auth.a.b.c', 'canvas.v1']))).toBe('canvas.v1');
     expect(selectSubprotocol(new Set(['canvas.resume.R']))).toBe(false);
     expect(selectSubprotocol(new Set(['graphql-ws']))).toBe(false);
+  });
+});
+
+/** Strings over the characters that matter to URL parsing (separators, escapes, dots, slashes). */
+const urlish = fc.stringMatching(/^[a-zA-Z0-9=&%+./\\#?~_ -]{0,24}$/);
+
+describe('the lean query and path readers (issue 15) read what the WHATWG URL parser reads', () => {
+  it('token, reconnectToken and positions equal new URL(...).searchParams, for any query', () => {
+    fc.assert(
+      fc.property(urlish, (query) => {
+        const url = `/ws?${query}`;
+        const params = new URL(url, 'ws://h/').searchParams;
+        const attempt = upgradeAttemptOf(req(url), 0);
+        const token = params.get('token');
+        expect(attempt.token).toBe(token === null || token === '' ? undefined : token);
+        expect(attempt.reconnectToken).toBe(params.get('reconnectToken') ?? undefined);
+        expect(attempt.positions === undefined && attempt.refusedPositions === undefined).toBe(params.get('positions') === null);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the first of repeated names wins, a name without "=" is empty, escapes and "+" are decoded', () => {
+    expect(credentials('/ws?token=a&token=b').token).toBe('a');
+    expect(credentials('/ws?reconnectToken').reconnectToken).toBe('');
+    expect(credentials('/ws?x=1&&token=a%2Eb+c').token).toBe('a.b c');
+    expect(credentials('/ws?tokens=a&token=b').token).toBe('b');
+  });
+
+  it('upgradePathOf equals new URL(...).pathname, for any request target (and throws where it throws)', () => {
+    fc.assert(
+      fc.property(urlish, (target) => {
+        const url = `/${target}`;
+        let expected: string | undefined;
+        try {
+          expected = new URL(url, 'ws://localhost/').pathname;
+        } catch {
+          expected = undefined;
+        }
+        if (expected === undefined) expect(() => upgradePathOf(req(url))).toThrow();
+        else expect(upgradePathOf(req(url))).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { TurnWriteCoalescer } from './turn-write-coalescer.js';
 import {
   parsePosition,
   type LogAppend,
@@ -46,12 +47,14 @@ type Scripted = RedisClient & {
 export class RedisRoomLog implements RoomLog {
   readonly deliversItself = true;
   private readonly redis: Scripted;
+  private readonly writes: TurnWriteCoalescer;
 
   constructor(private readonly options: RedisRoomLogOptions) {
     options.redis.defineCommand('cmLogPublish', { numberOfKeys: 5, lua: LOG_PUBLISH_LUA });
     options.redis.defineCommand('cmLogHead', { numberOfKeys: 1, lua: LOG_HEAD_LUA });
     options.redis.defineCommand('cmLogRead', { numberOfKeys: 2, lua: LOG_READ_LUA });
     this.redis = options.redis as Scripted;
+    this.writes = new TurnWriteCoalescer(options.redis);
   }
 
   async append(message: LogAppend): Promise<LogAppendResult> {
@@ -59,6 +62,7 @@ export class RedisRoomLog implements RoomLog {
     const tag = this.tag(message.roomKey);
     const sender = message.sender ?? '';
     const seqKey = message.seq !== undefined && sender !== '' ? `${tag}:seq:${sender}` : `${tag}:seq:`;
+    this.writes.hold();
     const result = await this.redis.cmLogPublish(
       `${tag}:logmeta`,
       `${tag}:log`,

@@ -120,14 +120,35 @@ export class ConnectionLifecycleService implements OnModuleDestroy {
 
   /** Publishes `connection.closed`. */
   closed(connection: ClientConnection, close: ClosedConnection): void {
-    this.events.publish(ConnectionManagerEvent.ConnectionClosed, new ConnectionClosedEvent({ ...connection.ref(), ...close }));
+    // Fields written out, no spreads (see RoomService.attach).
+    this.events.publish(
+      ConnectionManagerEvent.ConnectionClosed,
+      new ConnectionClosedEvent({
+        connectionId: connection.id,
+        sessionId: connection.sessionId,
+        userId: connection.userId,
+        tenantId: connection.tenantId,
+        code: close.code,
+        reason: close.reason,
+        cause: close.cause,
+        resumable: close.resumable,
+      }),
+    );
   }
 
   /** Publishes `connection.established`. */
   established(connection: ClientConnection, resumed: boolean): void {
     this.events.publish(
       ConnectionManagerEvent.ConnectionEstablished,
-      new ConnectionEstablishedEvent({ ...connection.ref(), name: connection.identity.name, ip: connection.ip, resumed }),
+      new ConnectionEstablishedEvent({
+        connectionId: connection.id,
+        sessionId: connection.sessionId,
+        userId: connection.userId,
+        tenantId: connection.tenantId,
+        name: connection.identity.name,
+        ip: connection.ip,
+        resumed,
+      }),
     );
   }
 

@@ -33,9 +33,18 @@ export class ConnectionQuotaService {
    */
   async acquire(slot: QuotaSlot & { replaces?: string }): Promise<QuotaDecision> {
     if (!this.enabled) return ADMITTED;
-    const { maxConnections } = await this.tenants.quotaOf(slot.tenantId);
+    // Without a host policy the tenant cap is the module's: no lookup and no await for it.
+    const tenantCap = this.tenants.hasPolicy ? (await this.tenants.quotaOf(slot.tenantId)).maxConnections : this.options.maxConnectionsPerTenant;
     try {
-      return await this.store.tryAcquire({ ...slot, userCap: this.options.maxConnectionsPerUser, tenantCap: maxConnections });
+      // One literal with every field (a spread plus fields is built by runtime transitions per call).
+      return await this.store.tryAcquire({
+        tenantId: slot.tenantId,
+        userId: slot.userId,
+        connectionId: slot.connectionId,
+        replaces: slot.replaces,
+        userCap: this.options.maxConnectionsPerUser,
+        tenantCap,
+      });
     } catch (err) {
       // Stores fall back rather than reject; should one reject anyway, a quota outage must not refuse everyone.
       this.logger.warn(`connection quota store failed, admitting without a quota: ${(err as Error).message}`);

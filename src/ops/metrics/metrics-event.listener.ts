@@ -42,7 +42,7 @@ export class MetricsEventListener implements OnModuleInit, OnApplicationShutdown
     const m = this.metrics;
     const E = ConnectionManagerEvent;
     this.subscriptions
-      .on(E.ConnectionEstablished, (_e: ConnectionEstablishedEvent) => m.upgrades.inc({ outcome: 'accepted', status: '101', code: 'OK' }))
+      .on(E.ConnectionEstablished, (_e: ConnectionEstablishedEvent) => m.tally.acceptedUpgrades++)
       .on(E.ConnectionRefused, (e: ConnectionRefusedEvent) => {
         m.upgrades.inc({ outcome: 'refused', status: String(e.status), code: e.code });
         if (e.quota !== undefined) m.quotaRefusals.inc({ quota: e.quota });
@@ -53,7 +53,7 @@ export class MetricsEventListener implements OnModuleInit, OnApplicationShutdown
         else if (e.cause === 'slow_consumer') m.slowConsumerCloses.inc();
       })
       .on(E.ConnectionMessage, (_e: ConnectionMessageEvent) => m.messagesIn.inc())
-      .on(E.RoomJoined, (e: RoomJoinedEvent) => m.joins.inc({ outcome: e.resumed ? 'restored' : 'ok' }))
+      .on(E.RoomJoined, (e: RoomJoinedEvent) => (e.resumed ? m.joins.inc({ outcome: 'restored' }) : m.tally.joinsOk++))
       .on(E.RoomJoinRefused, (e: RoomJoinRefusedEvent) => m.joins.inc({ outcome: e.code }))
       .on(E.RoomLeft, (e: RoomLeftEvent) => m.leaves.inc({ reason: e.reason }))
       .on(E.AuthReauthenticated, (_e: AuthReauthenticatedEvent) => m.reauths.inc())

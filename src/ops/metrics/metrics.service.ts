@@ -59,6 +59,12 @@ export class MetricsService implements OnApplicationShutdown {
   readonly prefix: string;
 
   readonly upgrades: Counter<'outcome' | 'status' | 'code'>;
+  /**
+   * Per-connection increments of the commonest label sets (an accepted upgrade, an ok join),
+   * counted as plain numbers and added to their counters at scrape time: prom-client hashes and
+   * validates the labels on every `inc`, which is part of each connect otherwise (issue 15).
+   */
+  readonly tally = { acceptedUpgrades: 0, joinsOk: 0 };
   readonly quotaRefusals: Counter<'quota'>;
   readonly closes: Counter<'cause'>;
   readonly heartbeatTerminations: Counter;
@@ -200,6 +206,11 @@ export class MetricsService implements OnApplicationShutdown {
       help: 'WebSocket upgrade attempts by outcome: accepted (status 101) or refused with an HTTP status and code.',
       labelNames: ['outcome', 'status', 'code'],
       registers,
+      collect: () => {
+        if (this.tally.acceptedUpgrades === 0) return;
+        this.upgrades.inc({ outcome: 'accepted', status: '101', code: 'OK' }, this.tally.acceptedUpgrades);
+        this.tally.acceptedUpgrades = 0;
+      },
     });
     this.upgrades.inc({ outcome: 'accepted', status: '101', code: 'OK' }, 0);
     for (const [status, code] of KNOWN_REFUSALS) this.upgrades.inc({ outcome: 'refused', status, code }, 0);
@@ -228,6 +239,11 @@ export class MetricsService implements OnApplicationShutdown {
       help: 'Room joins by outcome: ok, restored (by a resume), or the refusal code.',
       labelNames: ['outcome'],
       registers,
+      collect: () => {
+        if (this.tally.joinsOk === 0) return;
+        this.joins.inc({ outcome: 'ok' }, this.tally.joinsOk);
+        this.tally.joinsOk = 0;
+      },
     });
     for (const outcome of JOIN_OUTCOMES) this.joins.inc({ outcome }, 0);
     this.leaves = new Counter({ name: name('room_leaves_total'), help: 'Connections leaving rooms, by reason.', labelNames: ['reason'], registers });
