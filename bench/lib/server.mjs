@@ -1,5 +1,6 @@
 // Start one server fresh on a free loopback port with the memory probe
 // preloaded and an IPC channel, wait until it accepts TCP, and stop it.
+import { createWriteStream } from 'node:fs';
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import { PROBE, REPO_DIR } from './targets.mjs';
@@ -50,6 +51,13 @@ export async function startServer(target, { secret, readyTimeoutMs = 30_000 }) {
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  // BENCH_SERVER_LOG=<file>: the server's whole output also goes there (e.g. with
+  // BENCH_NODE_ARGS=--trace-deopt); the tail above stays what a crash report shows.
+  if (process.env.BENCH_SERVER_LOG) {
+    const out = createWriteStream(process.env.BENCH_SERVER_LOG, { flags: 'a' });
+    child.stdout.pipe(out, { end: false });
+    child.stderr.pipe(out, { end: false });
+  }
   let exitInfo = null;
   child.once('exit', (code, signal) => { exitInfo = { code, signal }; });
 

@@ -42,8 +42,9 @@ class StoredSession implements SessionRecord {
 }
 
 /**
- * Made once at load with the widest value of every field (times that are not small integers, a
- * Set of rooms): V8 then gives StoredSession's fields their general representation up front. Left
+ * Made once at load with every kind of value each field holds (times that are not small
+ * integers and small integers, a Set of rooms and one room, absent values): V8 then gives
+ * StoredSession's fields their general representation up front. Left
  * to the first sessions instead (a time of 0, then the first suspend's real one), the fields
  * widen at run time, the old object layout is deprecated, and every session made afterwards was
  * migrated field by field at runtime: ~4 % of the connect path's CPU in the profile (issue 15).
@@ -64,10 +65,18 @@ function primeStoredSessionLayout(): void {
     instanceId: 'i',
   };
   new StoredSession(record, { rooms: ['r'], awayUntil: 0.5, tokenHash: 'h', liveRooms: new Set(['a', 'b']) });
-  new StoredSession(
-    { ...record, name: undefined, canvases: undefined, lostBuffer: undefined, instanceId: undefined },
-    { rooms: [], awayUntil: 0, tokenHash: undefined, liveRooms: 'a' },
-  );
+  // …then small integers and absent values in the same fields: every field ends up general.
+  const small: SessionRecord = {
+    ...record,
+    name: undefined,
+    canvases: undefined,
+    expiresAt: 0,
+    credentialDeadline: 0,
+    awayUntil: 0,
+    lostBuffer: undefined,
+    instanceId: undefined,
+  };
+  new StoredSession(small, { rooms: [], awayUntil: 0, tokenHash: undefined, liveRooms: 'a' });
 }
 primeStoredSessionLayout();
 
