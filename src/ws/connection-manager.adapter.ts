@@ -111,9 +111,9 @@ export class ConnectionManagerWsAdapter extends WsAdapter {
   }
 
   /**
-   * Nest closes the WebSocket side (it takes its `upgrade` listener off the HTTP server) before
-   * the HTTP server stops listening. An upgrade arriving in between would fall through to the
-   * HTTP router and get a 404, which a load balancer hands to the client instead of trying the
+   * Nest closes the WebSocket side before the HTTP server stops listening, and the routing
+   * `upgrade` listener ({@link ensureHttpServerExists}) comes off the HTTP server with it. An
+   * upgrade arriving in between would fall through to the HTTP router and get a 404, which a load balancer hands to the client instead of trying the
    * next instance (seen in the issue 16 chaos runs: 1-2 per drained instance). Until the HTTP
    * server closes, upgrades get 503 DRAINING with `Retry-After`, as during the drain itself.
    */
