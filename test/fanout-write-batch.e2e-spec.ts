@@ -7,8 +7,8 @@ import { WriteBatch } from '../src/domain/ports/write-batch.port.js';
 import { TestApp } from './support/test-app.js';
 
 /**
- * Write batching on the broadcast path (issues 5 and 15): a socket's first broadcast frame of a
- * turn goes to the kernel at once, and all the frames after it in the same turn as one more
+ * Write batching on the broadcast path (issues 5 and 15): a socket's first room message of a
+ * turn goes to the kernel at once (presence and host broadcasts are held from their first frame), and all the frames after it in the same turn as one more
  * write, in order (so a trickle of one message per turn is never held, and a busy room costs a
  * recipient two writes per turn whatever the number of frames). Measured on
  * the server's own TCP socket of a recipient: how many times Node's stream hands data to the
@@ -73,6 +73,20 @@ describe('broadcast write batching', () => {
     expect(counter.handOffs).toBe(1);
     expect(t!.get<{ size: number }>(WriteBatch).size).toBe(0);
     expect(((await receiver.next('message')).data as { i: number }).i).toBe(0);
+  });
+
+  it('presence and host broadcasts (frames that come in waves with joins) are held from the first frame: one write at the end of the turn', async () => {
+    const { receiver, counter } = await room();
+    const rooms = t!.get(RoomService);
+    // What CanvasPresenceService sends for a wave of joins, through the same path.
+    for (let i = 0; i < 3; i++)
+      rooms.broadcast('t1', 'c1', { type: 'presence_join', roomId: 'canvas:c1', canvasId: 'c1', member: { userId: `u${i}`, connections: 1 } });
+    expect(counter.handOffs).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(counter.handOffs).toBe(1);
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) got.push(((await receiver.next('presence_join')).member as { userId: string }).userId);
+    expect(got).toEqual(['u0', 'u1', 'u2']);
   });
 
   it('a burst bigger than the slow-consumer bound in one turn is written out in parts, not taken for a slow consumer', async () => {

@@ -27,7 +27,7 @@
 // in the DEFAULT state with an empty queue; if it ever were not, we fall back
 // to ws.send so nothing overtakes a queued frame.
 import http from 'node:http';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import { WebSocketServer, Sender } from 'ws';
 import { makeVerifier, tokenFromRequest } from './auth.mjs';
 
@@ -92,6 +92,18 @@ function broadcast(room, except, text) {
   for (const c of room.conns) if (c !== except) write(c, f, text);
 }
 
+// Reconnect-token bytes from a 4 KiB pool, like the product (src/domain/values/entropy-pool.ts):
+// one randomFillSync per 170 tokens instead of one OpenSSL call (~4.5 µs) per connection.
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+function newToken() {
+  if (poolAt + 24 > pool.length) { randomFillSync(pool); poolAt = 0; }
+  const token = pool.toString('base64url', poolAt, poolAt + 24);
+  pool.fill(0, poolAt, poolAt + 24);
+  poolAt += 24;
+  return token;
+}
+
 // ---- connections --------------------------------------------------------------
 const server = http.createServer((req, res) => { res.writeHead(404).end(); });
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: DEFLATE, clientTracking: false });
@@ -127,7 +139,7 @@ function onConnection(ws, user) {
   conns.add(c);
   sendText(c, `{"type":"connection_ack","connectionId":"${id}","sessionId":"${randomUUID()}",`
     + `"userId":${JSON.stringify(user.userId)},"tenantId":${JSON.stringify(user.tenantId)},`
-    + `"reconnectToken":"${randomBytes(24).toString('base64url')}","heartbeatIntervalMs":${HEARTBEAT_MS},"resumed":false,"rooms":[]}`);
+    + `"reconnectToken":"${newToken()}","heartbeatIntervalMs":${HEARTBEAT_MS},"resumed":false,"rooms":[]}`);
   ws.on('pong', onWsPong);
   ws.on('message', onWsMessage);
   ws.on('close', onWsClose);

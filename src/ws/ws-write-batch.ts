@@ -52,13 +52,14 @@ const MAX_TURN = 2 ** 27;
  * (`setImmediate`, which runs right after the poll phase that delivered the client messages).
  * Node then writes everything the socket got meanwhile with one `writev`.
  *
- * Broadcasts use {@link holdAfterFirst}, which corks only when it pays: a socket's first frame
+ * Room messages use {@link holdAfterFirst}, which corks only when it pays: a socket's first frame
  * of a turn is written at once unless the socket was busy in the turn just before (it got
  * several frames then); a second frame in a turn corks it. So when traffic trickles (one
  * message per turn, cursors at 5 Hz) nothing is corked and nothing waits (corking a socket for
  * one frame costs ~6 % of the delivery CPU), and in a busy room every recipient is corked from
- * its first frame: one write per turn whatever the number of frames. {@link hold} corks at once
- * (a join's replies, which come together).
+ * its first frame: one write per turn whatever the number of frames. {@link hold} corks at once:
+ * a join's replies, which come together, and presence frames, which come in waves with the
+ * joins and leaves (RoomDelivery.deliverBurst).
  *
  * What it relies on, beyond ws's public API: the WebSocket's `_socket` field (the net.Socket,
  * present in every ws release since 1.x), and for the encoded write `_sender` and

@@ -1,5 +1,8 @@
 import type { ConnectionQuotaStore, QuotaDecision, QuotaRequest, QuotaSlot } from '../../domain/ports/connection-quota-store.port.js';
 
+/** Shared answer of an admitted slot (read-only for callers, as every decision). */
+const ADMITTED: QuotaDecision = Object.freeze({ ok: true });
+
 /** One tenant's slots: connection → user, and the count per user. */
 interface TenantSlots {
   users: Map<string, number>;
@@ -22,30 +25,47 @@ export class InMemoryConnectionQuotaStore implements ConnectionQuotaStore {
     return this.take(request);
   }
 
-  /** The synchronous check-and-take behind {@link tryAcquire}. */
+  /**
+   * The synchronous check-and-take behind {@link tryAcquire}. Each map is looked up once (the
+   * tenant's connection map holds every open connection of the tenant: on the connect path its
+   * lookups showed in the profile, issue 15).
+   */
   take(request: QuotaRequest): QuotaDecision {
     const tenant = this.tenants.get(request.tenantId);
-    if (tenant?.connections.has(request.connectionId)) return { ok: true };
-    let userCount = tenant?.users.get(request.userId) ?? 0;
-    let tenantCount = tenant?.connections.size ?? 0;
-    const replaced = request.replaces === undefined ? undefined : tenant?.connections.get(request.replaces);
+    // A tenant with no slot yet: no count can be at a cap (caps are 0 = none, or 1 and more).
+    if (tenant === undefined) {
+      this.create(request);
+      return ADMITTED;
+    }
+    const connections = tenant.connections;
+    if (connections.has(request.connectionId)) return ADMITTED;
+    const held = tenant.users.get(request.userId) ?? 0;
+    let userCount = held;
+    let tenantCount = connections.size;
+    const replaced = request.replaces === undefined ? undefined : connections.get(request.replaces);
     if (replaced !== undefined) {
       tenantCount--;
       if (replaced === request.userId) userCount--;
     }
     if (request.userCap > 0 && userCount >= request.userCap) return { ok: false, exceeded: 'user' };
     if (request.tenantCap > 0 && tenantCount >= request.tenantCap) return { ok: false, exceeded: 'tenant' };
-    this.add(request);
-    return { ok: true };
+    connections.set(request.connectionId, request.userId);
+    tenant.users.set(request.userId, held + 1);
+    return ADMITTED;
   }
 
   /** Records a slot without any cap check (one admitted before). Idempotent. */
   add(slot: QuotaSlot): void {
-    let tenant = this.tenants.get(slot.tenantId);
-    if (!tenant) this.tenants.set(slot.tenantId, (tenant = { users: new Map(), connections: new Map() }));
+    const tenant = this.tenants.get(slot.tenantId);
+    if (tenant === undefined) return this.create(slot);
     if (tenant.connections.has(slot.connectionId)) return;
     tenant.connections.set(slot.connectionId, slot.userId);
     tenant.users.set(slot.userId, (tenant.users.get(slot.userId) ?? 0) + 1);
+  }
+
+  /** The first slot of a tenant. */
+  private create(slot: QuotaSlot): void {
+    this.tenants.set(slot.tenantId, { users: new Map([[slot.userId, 1]]), connections: new Map([[slot.connectionId, slot.userId]]) });
   }
 
   async release(slot: QuotaSlot): Promise<void> {

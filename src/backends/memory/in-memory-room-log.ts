@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { drawRandom } from '../../domain/values/entropy-pool.js';
 import {
   loggedFrame,
   parsePosition,
@@ -40,10 +40,15 @@ interface Log {
   lastAppend: number;
 }
 
-/** A fresh epoch: 8 random base36-ish characters (the position format allows [a-z0-9]{1,16}). */
+/**
+ * A fresh epoch: 8 random base36-ish characters (the position format allows [a-z0-9]{1,16}).
+ * From the pooled CSPRNG: a new room's log is made on its first join, on the connect path.
+ */
 export function newEpoch(): string {
-  return randomBytes(6).readUIntBE(0, 6).toString(36).padStart(8, '0').slice(-8);
+  return drawRandom(6, readUint48).toString(36).padStart(8, '0').slice(-8);
 }
+
+const readUint48 = (pool: Buffer, at: number): number => pool.readUIntBE(at, 6);
 
 /**
  * The room logs of a single instance, in the process. Appends are synchronous, so log order is

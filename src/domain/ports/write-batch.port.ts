@@ -23,11 +23,11 @@ export interface WriteBatch {
   encode(payload: Buffer): EncodedFrame;
   /** Writes an encoded frame to an open socket: the same bytes and order as `socket.send(payload)`. */
   write(socket: SocketLike, frame: EncodedFrame): void;
-  /** Holds the socket's writes from now to the end of the turn (a reply of several frames). */
+  /** Holds the socket's writes from now to the end of the turn (a reply of several frames, presence waves). */
   hold(socket: SocketLike): void;
   /**
    * Holds the socket's writes of this turn after its first frame, which is written at once (the
-   * broadcast path: when one message per turn reaches a socket, nothing is held, nothing waits).
+   * room-message path: when one message per turn reaches a socket, nothing is held, nothing waits).
    */
   holdAfterFirst(socket: SocketLike): void;
   /**

@@ -75,6 +75,20 @@ export class RoomDelivery {
    * `messageId` marks a logged room message: it is the message's position (see RoomService.publish).
    */
   deliver(key: string, frame: object | string, except?: string, messageId?: string): number {
+    return this.fanOut(key, frame, except, messageId, 'afterFirst');
+  }
+
+  /**
+   * {@link deliver} for frames that come with membership changes (presence, the host's own
+   * broadcasts): these arrive in bursts (a wave of joins lands many in one turn), so every
+   * recipient is corked from the first frame and a turn's frames leave in one write per socket.
+   * Room messages keep {@link deliver}'s rule, which writes a trickle at once.
+   */
+  deliverBurst(key: string, frame: object | string, except?: string): number {
+    return this.fanOut(key, frame, except, undefined, 'always');
+  }
+
+  private fanOut(key: string, frame: object | string, except: string | undefined, messageId: string | undefined, cork: 'always' | 'afterFirst'): number {
     const room = this.local.get(key);
     if (!room) return 0;
     // Logged messages arrive in log order: the room's position is the last one delivered.
@@ -97,7 +111,8 @@ export class RoomDelivery {
       if (connection.held !== null) connection.held.push({ id: messageId, roomKey: key, bytes });
       else if (batch === undefined || encoded === undefined) socket.send(bytes, TEXT_FRAME);
       else {
-        batch.holdAfterFirst(socket);
+        if (cork === 'always') batch.hold(socket);
+        else batch.holdAfterFirst(socket);
         batch.write(socket, encoded);
       }
       n++;

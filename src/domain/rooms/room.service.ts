@@ -279,7 +279,7 @@ export class RoomService {
   broadcastToRoomKey(key: string, frame: object | string, exceptConnectionId?: string): number {
     const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
     this.bus?.publish(key, text, exceptConnectionId, undefined);
-    return this.delivery.deliver(key, text, exceptConnectionId);
+    return this.delivery.deliverBurst(key, text, exceptConnectionId);
   }
 
   /**
