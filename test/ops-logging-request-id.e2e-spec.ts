@@ -1,6 +1,7 @@
 import { Controller, Get, Logger, Module } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpsLogger } from '../src/ops/logging/ops-logger.service.js';
+import { requestLogContext } from '../src/ops/logging/request-log-context.js';
 import { OpsModule } from '../src/ops/ops.module.js';
 import { httpGet } from './support/ops.js';
 import { TestApp } from './support/test-app.js';
@@ -22,8 +23,9 @@ class HostController {
 class HostModule {}
 
 /**
- * Request ids on every line written while an HTTP request is handled: OpsLogger finds the
- * request's pino child through AsyncLocalStorage (set by the request-logging middleware), so a
+ * Request ids: the request line always carries one; with `logging.requestContext` so does every
+ * line written while the request is handled: OpsLogger finds the request's pino child through
+ * AsyncLocalStorage (set by the request-logging middleware), so a
  * host's own Nest Logger line carries `reqId` even after an `await`; a line written outside any
  * request (the connection lines) carries none.
  */
@@ -34,10 +36,34 @@ describe('request ids on the lines of a request', () => {
     t = undefined;
   });
 
-  it("a host handler's line carries the request's id across an await, and lines outside requests carry none", async () => {
+  it('by default only the request line carries the id: no AsyncLocalStorage is entered, so no promise hook is turned on for the WebSocket paths', async () => {
     const chunks: string[] = [];
     const destination = { write: (s: string) => void chunks.push(s) };
     t = await TestApp.create({ imports: [HostModule, OpsModule.forRoot({ logging: { level: 'info', destination }, metrics: { enabled: false } })] });
+    t.app.useLogger(t.app.get(OpsLogger));
+
+    const res = await httpGet(t, '/host/work', { 'X-Request-Id': 'req-9' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('req-9');
+    await t.until(() => chunks.join('').includes('"request completed"'), 3000, 'request line');
+    const lines = chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as Record<string, any>);
+    expect(lines.find((l) => l.msg === 'working')).toMatchObject({ context: 'HostController', step: 1 });
+    expect(lines.find((l) => l.msg === 'working')).not.toHaveProperty('reqId');
+    expect(lines.find((l) => l.req?.url === '/host/work')).toMatchObject({ reqId: 'req-9', res: { statusCode: 200 } });
+    // Node 20's AsyncLocalStorage turns itself (and its promise hooks) on at the first run(); Node 24's has no such flag.
+    expect((requestLogContext as unknown as { enabled?: boolean }).enabled ?? false).toBe(false);
+  });
+
+  it("with logging.requestContext, a host handler's line carries the request's id across an await, and lines outside requests carry none", async () => {
+    const chunks: string[] = [];
+    const destination = { write: (s: string) => void chunks.push(s) };
+    t = await TestApp.create({
+      imports: [HostModule, OpsModule.forRoot({ logging: { level: 'info', destination, requestContext: true }, metrics: { enabled: false } })],
+    });
     t.app.useLogger(t.app.get(OpsLogger));
 
     const first = await httpGet(t, '/host/work', { 'X-Request-Id': 'req-7' });

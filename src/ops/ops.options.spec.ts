@@ -6,7 +6,7 @@ describe('resolveOpsOptions', () => {
     expect(resolveOpsOptions()).toEqual({
       metrics: { enabled: true, prefix: 'cm_', defaultMetrics: true, tenantLabelLimit: 20, fanoutBuckets: DEFAULT_FANOUT_BUCKETS },
       health: { checkTimeoutMs: 1000 },
-      logging: { level: 'info', requestLogging: true },
+      logging: { level: 'info', requestLogging: true, requestContext: false },
       connectionLog: true,
     });
   });

@@ -76,6 +76,15 @@ export const opsOptionsSchema = z.object({
           .optional(),
         /** One line per HTTP request (pino-http). Probes (`/health/*`) and `/metrics` are never logged. Default true. */
         requestLogging: z.boolean().default(true),
+        /**
+         * Carry the request's `reqId` onto every line OpsLogger writes while an HTTP request is
+         * handled, across `await`s (AsyncLocalStorage). Default false: on Node 20 the first
+         * AsyncLocalStorage `run` installs promise hooks for the whole process and for good, and
+         * every promise of the WebSocket paths pays for them from then on (+3 to 9 % server CPU
+         * per connection in the connect benchmark, docs/performance.md). The request line itself
+         * always carries `reqId`. Node 24's AsyncContextFrame makes the context nearly free.
+         */
+        requestContext: z.boolean().default(false),
       }),
     ])
     .prefault({}),
