@@ -8,6 +8,9 @@
 //                        (cluster, storm, compression) run the product only
 //   --layouts=a,b        cluster layouts subset (mem,redis-1,redis-2,redis-3,rcluster-1,rcluster-2,rcluster-3)
 //   --repeats=N          repeats per (scenario, target); medians are reported
+//   --steady-retries=N   re-runs of a run whose CPU probe (before or after it) was over
+//                        1.3× the best probe of the session (a throttled moment of the
+//                        host), 0..5; default 2 (smoke 0); every discarded run is listed
 //   --build              force `npm run build` for the product even if dist/main.js exists
 //   --set=sc.key=N       override one numeric size, e.g. --set=idle.conns2=0 (repeatable)
 import { LAYOUTS } from './cluster.mjs';
@@ -24,6 +27,7 @@ const SMOKE_FANOUT = { users: 20, rateHz: 5, warmupSec: 0.4, durationSec: 1.2, d
 
 const FULL = {
   repeats: 3,
+  steadyRetries: 2,
   // Closed loop at `concurrency`: the server runs at its limit by design (issue 15's row).
   // warmupConns connects first (closed, then settleMs of quiet): the window measures a warm server.
   connect: { conns: 2000, concurrency: 50, roomSize: 10, warmupConns: 2000, settleMs: 1500 },
@@ -42,6 +46,7 @@ const FULL = {
 
 const SMOKE = {
   repeats: 1,
+  steadyRetries: 0,
   connect: { conns: 100, concurrency: 20, roomSize: 10, warmupConns: 20, settleMs: 200 },
   fanout: SMOKE_FANOUT,
   'fanout-max': { users: 20, window: 16, warmupSec: 0.3, durationSec: 1, drainMs: 1000 },
@@ -64,7 +69,7 @@ function list(value, allowed, flag) {
 }
 
 export function parseArgs(argv) {
-  const opts = { smoke: false, build: false, only: null, targets: null, layouts: null, repeats: null, set: [] };
+  const opts = { smoke: false, build: false, only: null, targets: null, layouts: null, repeats: null, steadyRetries: null, set: [] };
   for (const arg of argv) {
     const [k, v] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, ''];
     if (k === '--smoke') opts.smoke = true;
@@ -75,6 +80,9 @@ export function parseArgs(argv) {
     else if (k === '--repeats') {
       opts.repeats = Number.parseInt(v, 10);
       if (!(opts.repeats >= 1 && opts.repeats <= 50)) throw new Error('--repeats must be an integer 1..50');
+    } else if (k === '--steady-retries') {
+      opts.steadyRetries = Number.parseInt(v, 10);
+      if (!(opts.steadyRetries >= 0 && opts.steadyRetries <= 5)) throw new Error('--steady-retries must be an integer 0..5');
     } else if (k === '--set') {
       const m = /^([a-z-]+)\.([A-Za-z0-9]+)=(\d+(?:\.\d+)?)$/.exec(v);
       if (!m) throw new Error('--set must look like scenario.key=number (e.g. idle.conns=10000)');
@@ -93,6 +101,7 @@ export function parseArgs(argv) {
     build: opts.build,
     help: !!opts.help,
     repeats: opts.repeats ?? sizes.repeats,
+    steadyRetries: opts.steadyRetries ?? sizes.steadyRetries,
     scenarios: opts.only ?? ALL_SCENARIOS,
     targets: opts.targets ?? ALL_TARGETS,
     targetsExplicit: opts.targets !== null,
@@ -103,5 +112,5 @@ export function parseArgs(argv) {
 
 export const USAGE = `usage: node bench/run.mjs [--smoke] [--only=connect,fanout,fanout-max,idle,cluster,storm,compression] \\
        [--targets=raw-ws,raw-ws-corked,product,socket.io] [--layouts=mem,redis-1,…,rcluster-3] \\
-       [--repeats=N] [--build] [--set=idle.conns2=0]
+       [--repeats=N] [--steady-retries=N] [--build] [--set=idle.conns2=0]
 cluster, storm and compression run product layouts (cluster/storm need redis-server; rcluster-* also redis-cli).`;
