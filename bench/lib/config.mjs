@@ -8,7 +8,7 @@
 //                        (cluster, storm, compression) run the product only
 //   --layouts=a,b        cluster layouts subset (mem,redis-1,redis-2,redis-3,rcluster-1,rcluster-2,rcluster-3)
 //   --repeats=N          repeats per (scenario, target); medians are reported
-//   --steady-retries=N   re-runs of a run whose CPU probe (before or after it) was over
+//   --steady-retries=N   re-runs of a run whose CPU probe (right before it) was over
 //                        1.3× the best probe of the session (a throttled moment of the
 //                        host), 0..5; default 2 (smoke 0); every discarded run is listed
 //   --build              force `npm run build` for the product even if dist/main.js exists
