@@ -37,8 +37,10 @@ export interface DeliveryStats {
  * The broadcast path: one frame to every connection of a room on this instance. This is the
  * hot path of fan-out, so it does the least per recipient: the frame is serialized and turned
  * into bytes once, and each recipient gets the same Buffer (ws frames it without copying the
- * payload). No promise, no event and no closure per recipient. Each recipient's socket is held
- * in the {@link WriteBatch} first, so all it gets in this event-loop turn is one write.
+ * payload). No promise, no event and no closure per recipient. Writes go through the
+ * {@link WriteBatch}: room messages ({@link deliver}) reach a recipient's socket at once for its
+ * first frame of a turn and as one more merged write for the rest; presence and host broadcasts
+ * ({@link deliverBurst}) are held from the first frame, one write per turn.
  *
  * Backpressure: a recipient with more than `maxBufferedBytes` unsent is a slow consumer; it is
  * closed with 1013 (resumable: it gets what it missed after the close on resume) instead of
