@@ -49,8 +49,7 @@ export class InMemoryConnectionQuotaStore implements ConnectionQuotaStore {
     }
     if (request.userCap > 0 && userCount >= request.userCap) return { ok: false, exceeded: 'user' };
     if (request.tenantCap > 0 && tenantCount >= request.tenantCap) return { ok: false, exceeded: 'tenant' };
-    connections.set(request.connectionId, request.userId);
-    tenant.users.set(request.userId, held + 1);
+    this.put(tenant, request, held);
     return ADMITTED;
   }
 
@@ -59,8 +58,13 @@ export class InMemoryConnectionQuotaStore implements ConnectionQuotaStore {
     const tenant = this.tenants.get(slot.tenantId);
     if (tenant === undefined) return this.create(slot);
     if (tenant.connections.has(slot.connectionId)) return;
+    this.put(tenant, slot, tenant.users.get(slot.userId) ?? 0);
+  }
+
+  /** Records a slot not held yet, its user holding `held` slots of the tenant before it. */
+  private put(tenant: TenantSlots, slot: QuotaSlot, held: number): void {
     tenant.connections.set(slot.connectionId, slot.userId);
-    tenant.users.set(slot.userId, (tenant.users.get(slot.userId) ?? 0) + 1);
+    tenant.users.set(slot.userId, held + 1);
   }
 
   /** The first slot of a tenant. */
