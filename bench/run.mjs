@@ -6,7 +6,7 @@
 // ratios vs the strongest floor from this same run, issue 15's thresholds) and
 // write bench/results/latest.{md,json}.
 // Columns are targets (raw-ws, raw-ws-corked, product, socket.io) for
-// connect/fanout/fanout-max/idle, and product layouts for cluster, storm and
+// connect/fanout/fanout-max/fanout-busy/idle, and product layouts for cluster, storm and
 // compression (lib/cluster.mjs LAYOUTS: K instances, private Redis or Redis Cluster).
 // Progress goes to stderr so stdout is just the report.
 import { randomBytes } from 'node:crypto';

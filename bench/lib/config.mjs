@@ -2,9 +2,9 @@
 // full and --smoke runs differ only by data, never by code path.
 //
 //   --smoke              tiny sizes, 1 repeat, must finish in < 2 min (CI; ~75 s on an idle machine)
-//   --only=a,b           scenarios subset (connect,fanout,fanout-max,idle,cluster,storm,compression)
+//   --only=a,b           scenarios subset (connect,fanout,fanout-max,fanout-busy,idle,cluster,storm,compression)
 //   --targets=a,b        targets subset (raw-ws,raw-ws-corked,product,socket.io) for
-//                        connect/fanout/fanout-max/idle; the layout scenarios
+//                        connect/fanout/fanout-max/fanout-busy/idle; the layout scenarios
 //                        (cluster, storm, compression) run the product only
 //   --layouts=a,b        cluster layouts subset (mem,redis-1,redis-2,redis-3,rcluster-1,rcluster-2,rcluster-3)
 //   --repeats=N          repeats per (scenario, target); medians are reported
@@ -15,7 +15,7 @@
 //   --set=sc.key=N       override one numeric size, e.g. --set=idle.conns2=0 (repeatable)
 import { LAYOUTS } from './cluster.mjs';
 
-export const ALL_SCENARIOS = ['connect', 'fanout', 'fanout-max', 'idle', 'cluster', 'storm', 'compression'];
+export const ALL_SCENARIOS = ['connect', 'fanout', 'fanout-max', 'fanout-busy', 'idle', 'cluster', 'storm', 'compression'];
 export const ALL_TARGETS = ['raw-ws', 'raw-ws-corked', 'product', 'socket.io'];
 export const LAYOUT_SCENARIOS = Object.keys(LAYOUTS); // columns are product layouts, not targets
 const ALL_CLUSTER_LAYOUTS = Object.keys(LAYOUTS.cluster);
@@ -35,6 +35,10 @@ const FULL = {
   // Closed loop: at most `window` messages in flight (a message is in flight
   // until all users-1 recipients got it): busy rooms, many frames per turn.
   'fanout-max': { users: 100, window: 32, warmupSec: 2, durationSec: 10, drainMs: 3000 },
+  // Open loop at a fixed load: `burst` messages at once every `everyMs` (3,200 messages,
+  // 316,800 deliveries / s for 100 users), about 40 % of the floor's closed-loop maximum, so
+  // neither the server nor the generator saturates while many frames meet in one turn.
+  'fanout-busy': { users: 100, burst: 16, everyMs: 5, warmupSec: 2, durationSec: 10, drainMs: 3000 },
   // Heap per idle conn at `conns`, then at `conns2` in total (0 = skip).
   idle: { conns: 5000, conns2: 10000, concurrency: 50, roomSize: 10, warmupConns: 20 },
   cluster: FULL_FANOUT,
@@ -50,6 +54,7 @@ const SMOKE = {
   connect: { conns: 100, concurrency: 20, roomSize: 10, warmupConns: 20, settleMs: 200 },
   fanout: SMOKE_FANOUT,
   'fanout-max': { users: 20, window: 16, warmupSec: 0.3, durationSec: 1, drainMs: 1000 },
+  'fanout-busy': { users: 20, burst: 4, everyMs: 5, warmupSec: 0.3, durationSec: 1, drainMs: 1000 },
   idle: { conns: 200, conns2: 400, concurrency: 20, roomSize: 10, warmupConns: 5 },
   cluster: SMOKE_FANOUT,
   storm: { clients: 60, roomSize: 10, freshConns: 60, settleMs: 300, maxStormMs: 15000 },
@@ -110,7 +115,7 @@ export function parseArgs(argv) {
   };
 }
 
-export const USAGE = `usage: node bench/run.mjs [--smoke] [--only=connect,fanout,fanout-max,idle,cluster,storm,compression] \\
+export const USAGE = `usage: node bench/run.mjs [--smoke] [--only=connect,fanout,fanout-max,fanout-busy,idle,cluster,storm,compression] \\
        [--targets=raw-ws,raw-ws-corked,product,socket.io] [--layouts=mem,redis-1,…,rcluster-3] \\
        [--repeats=N] [--steady-retries=N] [--build] [--set=idle.conns2=0]
 cluster, storm and compression run product layouts (cluster/storm need redis-server; rcluster-* also redis-cli).`;

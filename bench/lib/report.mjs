@@ -29,12 +29,23 @@ export const METRICS = [
   { sc: 'fanout', key: 'serverCpuShare', label: 'server CPU share of a core' },
   { sc: 'fanout', key: 'genCpuShare', label: 'generator CPU share of a core' },
   { sc: 'fanout', key: 'otherCpuCores', label: "other processes' CPU during the window, cores (noise)" },
-  { sc: 'fanout-max', key: 'maxCpuUsPerDelivery', label: 'server CPU µs / delivery (busy room)', better: 'low', limit: { le: 1.15 } },
+  // Closed loop: each side runs as fast as the pair goes, so a side whose generator saturates
+  // is measured at another operating point; reported, judged on fanout-busy below.
+  { sc: 'fanout-max', key: 'maxCpuUsPerDelivery', label: 'server CPU µs / delivery (closed loop, as fast as it goes)', better: 'low' },
   { sc: 'fanout-max', key: 'deliveredPerSec', label: 'delivered msgs / s', better: 'high' },
   { sc: 'fanout-max', key: 'stalled', label: 'incomplete msgs (max)', limit: { zero: true } },
   { sc: 'fanout-max', key: 'serverCpuShare', label: 'server CPU share of a core (closed loop)' },
   { sc: 'fanout-max', key: 'genCpuShare', label: 'generator CPU share of a core' },
   { sc: 'fanout-max', key: 'otherCpuCores', label: "other processes' CPU during the window, cores (noise)" },
+  { sc: 'fanout-busy', key: 'busyCpuUsPerDelivery', label: (z) => `server CPU µs / delivery (busy room: ${z['fanout-busy'].burst} msgs every ${z['fanout-busy'].everyMs} ms)`, better: 'low', limit: { le: 1.15 } },
+  { sc: 'fanout-busy', key: 'completionP50', label: 'message complete p50 ms (sent → all recipients)', better: 'low' },
+  { sc: 'fanout-busy', key: 'completionP99', label: 'message complete p99 ms', better: 'low' },
+  { sc: 'fanout-busy', key: 'deliveriesPerSec', label: 'deliveries / s (offered load fixed)' },
+  { sc: 'fanout-busy', key: 'overloaded', label: 'overloaded runs (offered load not sustained)' },
+  { sc: 'fanout-busy', key: 'stalled', label: 'incomplete msgs / echoes (max)', limit: { zero: true } },
+  { sc: 'fanout-busy', key: 'serverCpuShare', label: 'server CPU share of a core' },
+  { sc: 'fanout-busy', key: 'genCpuShare', label: 'generator CPU share of a core' },
+  { sc: 'fanout-busy', key: 'otherCpuCores', label: "other processes' CPU during the window, cores (noise)" },
   { sc: 'idle', key: 'heapPerConn', label: (z) => `server JS heap bytes / idle conn at ${z.idle.conns.toLocaleString('en-US')}`, better: 'low', limit: { le: 1.15 } },
   { sc: 'idle', key: 'heapPerConn2', label: (z) => `server JS heap bytes / idle conn at ${z.idle.conns2.toLocaleString('en-US')}`, better: 'low', limit: { le: 1.15 }, when: (z) => z.idle.conns2 > z.idle.conns },
   { sc: 'idle', key: 'rssPerConn', label: (z) => `server RSS bytes / idle conn at ${z.idle.conns.toLocaleString('en-US')}`, better: 'low' },
@@ -101,7 +112,7 @@ export function floorOf(agg, k, better) {
   return cands.reduce((a, b) => ((better === 'low' ? b[1] < a[1] : b[1] > a[1]) ? b : a));
 }
 
-/** The main table (connect, fanout, fanout-max, idle). */
+/** The main table (connect, fanout, fanout-max, fanout-busy, idle). */
 export function mainTable(agg, scenarios, sizes, { smoke = false } = {}) {
   const rows = [
     '| scenario | metric | raw-ws | raw-ws-corked | floor (strongest) | product | product / floor | target | product verdict | socket.io | socket.io / floor |',

@@ -100,6 +100,28 @@ const SUMMARIZERS = {
       flags: flagsFor(r, cpu, { closedLoop: true }),
     };
   },
+  // Open loop at a fixed load: a saturated side, a send schedule the generator could not
+  // keep, or a backlog (sends skipped) is flagged, and the run counted as overloaded.
+  'fanout-busy'(r, s) {
+    const cpu = delta(s, 'start', 'end');
+    const behind = r.maxSendLagMs > 4 * r.everyMs;
+    const flags = flagsFor(r, cpu);
+    if (behind) flags.push(`generator behind schedule (max send lag ${Math.round(r.maxSendLagMs)} ms)`);
+    if (r.skipped > 0) flags.push(`overloaded: ${r.skipped} sends skipped with ${r.burst * 64} messages incomplete`);
+    return {
+      metrics: {
+        busyCpuUsPerDelivery: per(cpu * 1000, r.delivered),
+        completionP50: r.completionMs.p50,
+        completionP99: r.completionMs.p99,
+        deliveriesPerSec: r.deliveriesPerSec,
+        overloaded: behind || r.skipped > 0 ? 1 : 0,
+        stalled: r.stalled + r.anomalies,
+        genCpuShare: r.genCpuShare,
+        serverCpuShare: cpu / r.wallMs,
+      },
+      flags,
+    };
+  },
   // The fanout figures over a group of instances (lib/cluster.mjs): server CPU
   // is the sum over all instances; Redis CPU (all nodes) is kept apart (it is
   // the bus, not the product) and reported beside it.

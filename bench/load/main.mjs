@@ -4,12 +4,13 @@
 import { run as connect } from './connect.mjs';
 import { run as fanout } from './fanout.mjs';
 import { run as fanoutMax } from './fanout-max.mjs';
+import { run as fanoutBusy } from './fanout-busy.mjs';
 import { run as idle } from './idle.mjs';
 import { run as cluster } from './cluster.mjs';
 import { run as storm } from './storm.mjs';
 import { run as compression } from './compression.mjs';
 
-const SCENARIOS = { connect, fanout, 'fanout-max': fanoutMax, idle, cluster, storm, compression };
+const SCENARIOS = { connect, fanout, 'fanout-max': fanoutMax, 'fanout-busy': fanoutBusy, idle, cluster, storm, compression };
 
 // Orphan protection: if the harness goes away, so do we (and our sockets).
 process.on('disconnect', () => process.exit(0));
