@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { makeTokens } from './tokens.mjs';
 import { lastInts } from './wire.mjs';
-import { mark, window } from './link.mjs';
+import { measurePhase } from './link.mjs';
 import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
 import { percentiles } from '../lib/stats.mjs';
 
@@ -69,17 +69,14 @@ export async function run({ protocol, port, secret, params }) {
     setTimeout(sendBurst, Math.max(0, t0 + tick * everyMs - performance.now()));
   };
   sendBurst();
-  await sleep(warmupSec * 1000);
-  measuring = true; // flip before sampling; the end flip mirrors it, so skews cancel
-  const a = await mark('start');
-  await sleep(durationSec * 1000);
-  measuring = false;
-  const b = await mark('end');
-  stopped = true;
-  await waitFor(() => inFlight === 0, drainMs);
+  const w = await measurePhase({
+    warmupSec, durationSec, drainMs, sleep, waitFor,
+    measure: (on) => { measuring = on; },
+    stop: () => { stopped = true; },
+    settled: () => inFlight === 0,
+  });
 
   closeAll(clients);
-  const w = window(a, b);
   return {
     users: n,
     burst,

@@ -8,7 +8,7 @@
 // message id `q` from the frame's last bytes (wire.mjs lastInts), no JSON.parse.
 import { makeTokens } from './tokens.mjs';
 import { lastInts } from './wire.mjs';
-import { mark, window } from './link.mjs';
+import { measurePhase } from './link.mjs';
 import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
 
 const ROOM = 'fanout-max';
@@ -46,17 +46,14 @@ export async function run({ protocol, port, secret, params }) {
   for (const c of clients) c.onMessage = (buf, start, end) => { if (lastInts(buf, start, end, q)) onDelivery(q[0]); else anomalies++; };
 
   pump();
-  await sleep(warmupSec * 1000);
-  measuring = true; // flip before sampling; the end flip mirrors it, so skews cancel
-  const a = await mark('start');
-  await sleep(durationSec * 1000);
-  measuring = false;
-  const b = await mark('end');
-  stop = true;
-  await waitFor(() => inFlight === 0, drainMs);
+  const w = await measurePhase({
+    warmupSec, durationSec, drainMs, sleep, waitFor,
+    measure: (on) => { measuring = on; },
+    stop: () => { stop = true; },
+    settled: () => inFlight === 0,
+  });
 
   closeAll(clients);
-  const w = window(a, b);
   return {
     users: n,
     window: win,

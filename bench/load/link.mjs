@@ -37,3 +37,22 @@ export function window(a, b) {
   const cpuMs = (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000;
   return { wallMs, genCpuMs: cpuMs, genCpuShare: wallMs > 0 ? cpuMs / wallMs : null };
 }
+
+/**
+ * The measured phase of a loop that is already running: `warmupSec`, then `durationSec`
+ * between two marks. `measure(true)` comes right before the first mark and `measure(false)`
+ * right before the second, so the skews of the two flips cancel. Then `stop()`, and up to
+ * `drainMs` for `settled()` to hold (what has not settled by then counts as lost or stalled).
+ * Returns the window (see {@link window}).
+ */
+export async function measurePhase({ warmupSec, durationSec, drainMs, measure, stop, settled, sleep, waitFor }) {
+  await sleep(warmupSec * 1000);
+  measure(true);
+  const a = await mark('start');
+  await sleep(durationSec * 1000);
+  measure(false);
+  const b = await mark('end');
+  stop();
+  await waitFor(settled, drainMs);
+  return window(a, b);
+}
