@@ -107,7 +107,7 @@ const SUMMARIZERS = {
     const behind = r.maxSendLagMs > 4 * r.everyMs;
     const flags = flagsFor(r, cpu);
     if (behind) flags.push(`generator behind schedule (max send lag ${Math.round(r.maxSendLagMs)} ms)`);
-    if (r.skipped > 0) flags.push(`overloaded: ${r.skipped} sends skipped with ${r.burst * 64} messages incomplete`);
+    if (r.skipped > 0) flags.push(`overloaded: ${r.skipped} sends skipped with ${r.maxInFlight} messages incomplete`);
     return {
       metrics: {
         busyCpuUsPerDelivery: per(cpu * 1000, r.delivered),

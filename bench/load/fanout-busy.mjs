@@ -70,7 +70,7 @@ export async function run({ protocol, port, secret, params }) {
   };
   sendBurst();
   const w = await measurePhase({
-    warmupSec, durationSec, drainMs, sleep, waitFor,
+    warmupSec, durationSec, drainMs,
     measure: (on) => { measuring = on; },
     stop: () => { stopped = true; },
     settled: () => inFlight === 0,
@@ -85,6 +85,7 @@ export async function run({ protocol, port, secret, params }) {
     delivered,
     completed,
     skipped,
+    maxInFlight,
     maxSendLagMs: maxLagMs,
     stalled: inFlight, // messages never completed: lost deliveries
     anomalies,

@@ -47,7 +47,7 @@ export async function run({ protocol, port, secret, params }) {
 
   pump();
   const w = await measurePhase({
-    warmupSec, durationSec, drainMs, sleep, waitFor,
+    warmupSec, durationSec, drainMs,
     measure: (on) => { measuring = on; },
     stop: () => { stop = true; },
     settled: () => inFlight === 0,

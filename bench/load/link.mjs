@@ -1,4 +1,6 @@
 // Generator side of the IPC link to the harness (see bench/lib/generator.mjs).
+import { sleep, waitFor } from './util.mjs';
+
 let nextId = 1;
 const pending = new Map();
 
@@ -45,7 +47,7 @@ export function window(a, b) {
  * `drainMs` for `settled()` to hold (what has not settled by then counts as lost or stalled).
  * Returns the window (see {@link window}).
  */
-export async function measurePhase({ warmupSec, durationSec, drainMs, measure, stop, settled, sleep, waitFor }) {
+export async function measurePhase({ warmupSec, durationSec, drainMs, measure, stop, settled }) {
   await sleep(warmupSec * 1000);
   measure(true);
   const a = await mark('start');
