@@ -178,17 +178,36 @@ export class ConnectionHandler {
   }
 
   /**
-   * Runs `work` after the connection's pending async frames. The chain never rejects (a failure
-   * is logged and the queue goes on), so no part of it can become an unhandled rejection.
+   * Runs `work` after the connection's pending async frames: at once when nothing is pending
+   * (the connection's setup, and most joins), else when the last pending one has finished. The
+   * queue's tail never rejects (a failure is logged and the queue goes on), so no part of it can
+   * become an unhandled rejection. One promise per queued step (the setup and each join used to
+   * cost four: part of issue 15's connect profile).
    */
   private enqueue(connection: ClientConnection, work: () => Promise<void> | void): void {
-    const tail: Promise<void> = (connection.pending ?? Promise.resolve())
-      .then(work)
-      .catch((err: unknown) => this.logger.error(`frame handling failed: ${errorMessage(err)}`))
-      .then(() => {
-        if (connection.pending === tail) connection.pending = null;
-      });
+    let running: Promise<void> | void;
+    if (connection.pending === null) {
+      try {
+        running = work();
+      } catch (err) {
+        this.frameFailed(err);
+        return;
+      }
+      // Done synchronously: nothing for later frames to wait for.
+      if (running === undefined) return;
+    } else running = connection.pending.then(work);
+    const settle = (): void => {
+      if (connection.pending === tail) connection.pending = null;
+    };
+    const tail: Promise<void> = running.then(settle, (err: unknown) => {
+      this.frameFailed(err);
+      settle();
+    });
     connection.pending = tail;
+  }
+
+  private frameFailed(err: unknown): void {
+    this.logger.error(`frame handling failed: ${errorMessage(err)}`);
   }
 
   /** Handles one valid frame; returns a promise only for frames that need async work. */

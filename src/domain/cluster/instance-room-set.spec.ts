@@ -41,10 +41,17 @@ function setUp(): { registry: OrderedRegistry; set: InstanceRoomSet } {
 }
 
 describe('InstanceRoomSet', () => {
+  it('on a single instance (no registry) there is nothing to wait for and nothing is counted', () => {
+    const set = new InstanceRoomSet();
+    expect(set.acquire('r')).toBeUndefined();
+    expect(set.holds('r')).toBe(false);
+    set.release('r');
+  });
+
   it('a reservation waits until the room is in the registry', async () => {
     const { registry, set } = setUp();
     let added = false;
-    const acquired = set.acquire('r').then(() => (added = registry.rooms.has('r')));
+    const acquired = set.acquire('r')!.then(() => (added = registry.rooms.has('r')));
     await Promise.resolve();
     expect(added).toBe(false);
     registry.flush();

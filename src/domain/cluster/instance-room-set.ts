@@ -37,11 +37,12 @@ export class InstanceRoomSet {
   /**
    * Counts one seat of `roomKey` about to be reserved, and resolves once the room is in the
    * instance's set. Rejects when the registry cannot record it (back-end down): the caller must
-   * then take no seat, and must {@link release} this one either way.
+   * then take no seat, and must {@link release} this one either way. Without a registry: undefined,
+   * nothing to wait for (no promise: a join awaits only what it must).
    */
-  acquire(roomKey: string): Promise<void> {
+  acquire(roomKey: string): Promise<void> | undefined {
     const registry = this.registry;
-    if (!registry) return Promise.resolve();
+    if (!registry) return undefined;
     let room = this.rooms.get(roomKey);
     if (!room) {
       room = { seats: 0, added: registry.addRoom(roomKey) };

@@ -6,11 +6,11 @@ import { ConnectionManagerEvent, ConnectionRefusedEvent } from '../../kernel/con
 import { DomainEventPublisher } from '../../kernel/domain-events.publisher.js';
 import type { SessionRecord } from '../ports/session-store.port.js';
 import { TokenVerifier } from '../ports/token-verifier.port.js';
-import { UpgradeRateLimiter } from '../ports/upgrade-rate-limiter.port.js';
+import { UpgradeRateLimiter, type RateLimitDecision } from '../ports/upgrade-rate-limiter.port.js';
 import { ConnectionQuotaService } from '../quotas/connection-quota.service.js';
 import { QuotaExceededError } from '../quotas/quota-exceeded-error.js';
 import { SessionService, identityOf } from '../sessions/session.service.js';
-import { refuse, type AdmissionDecision, type AdmittedUpgrade, type UpgradeAttempt } from './admission.types.js';
+import { refuse, type AdmissionDecision, type AdmittedUpgrade, type UpgradeAttempt, type UpgradeRefusal } from './admission.types.js';
 import { AuthError } from './auth-error.js';
 import { credentialDeadline } from './credential-deadline.js';
 import { ConnectionService } from './connection.service.js';
@@ -45,12 +45,38 @@ export class ConnectionAdmissionService {
     this.allowedOrigins = options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins) : undefined;
   }
 
-  /** Runs every check; a refusal is also published as `connection.refused`. */
+  /**
+   * Runs every check; a refusal is also published as `connection.refused`. One async step for
+   * the IP's attempt rate (the limiter's port is async) and one for the quota or the session
+   * store; every other check is synchronous (each extra async layer was a promise, a resumption
+   * and a microtask per connect: part of issue 15's connect profile).
+   */
   async admit(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
-    const decision = await this.checkInstance(attempt);
+    const retryAfterS = this.options.retryAfterS;
+    if (this.lifecycle.draining) {
+      return this.refused(attempt, { status: 503, code: 'DRAINING', message: 'server is restarting, reconnect to another instance', retryAfterS });
+    }
+    let rate: RateLimitDecision;
+    try {
+      rate = await this.rateLimiter.consume(attempt.ip);
+    } catch {
+      // A limiter that cannot count at all must not let floods through: refuse, but briefly.
+      return this.refused(attempt, { status: 503, code: 'UNAVAILABLE', message: 'rate limiter unavailable', retryAfterS });
+    }
+    const early = this.checkRateAndSlots(attempt, rate);
+    if (early !== undefined) return this.refused(attempt, early);
+    // From here the attempt holds an IP slot and a connection slot: a refusal gives both back.
+    let decision: AdmissionDecision | Promise<AdmissionDecision>;
+    try {
+      decision = this.authenticate(attempt);
+      if (decision instanceof Promise) decision = await decision;
+    } catch {
+      decision = refuse({ status: 401, code: 'UNAUTHORIZED', message: 'invalid credentials' });
+    }
     if (!decision.ok) {
-      const { status, code, quota } = decision.refusal;
-      this.events.publish(ConnectionManagerEvent.ConnectionRefused, new ConnectionRefusedEvent({ status, code, ip: attempt.ip, quota }));
+      this.connections.releaseReservation();
+      this.connections.releaseIp(attempt.ip);
+      this.publishRefusal(attempt, decision.refusal);
     }
     return decision;
   }
@@ -62,58 +88,46 @@ export class ConnectionAdmissionService {
     this.quotas.release({ tenantId: upgrade.identity.tenantId, userId: upgrade.identity.userId, connectionId: upgrade.connectionId });
   }
 
-  /** Draining, then the IP's attempt rate, then its open-connection slot. */
-  private async checkInstance(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
+  /**
+   * The IP's attempt rate, then its open-connection slot, the Origin and a slot of the
+   * instance's connection budget. Returns the refusal, having given back what it took; or
+   * undefined with the IP slot and the connection slot taken.
+   */
+  private checkRateAndSlots(attempt: UpgradeAttempt, rate: RateLimitDecision): UpgradeRefusal | undefined {
     const retryAfterS = this.options.retryAfterS;
-    if (this.lifecycle.draining) {
-      return refuse({ status: 503, code: 'DRAINING', message: 'server is restarting, reconnect to another instance', retryAfterS });
-    }
-    let rate;
-    try {
-      rate = await this.rateLimiter.consume(attempt.ip);
-    } catch {
-      // A limiter that cannot count at all must not let floods through: refuse, but briefly.
-      return refuse({ status: 503, code: 'UNAVAILABLE', message: 'rate limiter unavailable', retryAfterS });
-    }
     if (!rate.allowed) {
-      return refuse({
-        status: 429,
-        code: 'RATE_LIMITED',
-        message: 'too many connection attempts',
-        retryAfterS: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)),
-      });
+      return { status: 429, code: 'RATE_LIMITED', message: 'too many connection attempts', retryAfterS: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)) };
     }
     if (!this.connections.tryReserveIp(attempt.ip)) {
-      return refuse({ status: 429, code: 'RATE_LIMITED', message: 'too many open connections from this address', retryAfterS });
+      return { status: 429, code: 'RATE_LIMITED', message: 'too many open connections from this address', retryAfterS };
     }
-    const decision = await this.checkOriginAndCapacity(attempt);
-    if (!decision.ok) this.connections.releaseIp(attempt.ip);
-    return decision;
+    let refusal: UpgradeRefusal | undefined;
+    if (this.allowedOrigins && attempt.origin !== undefined && !this.allowedOrigins.has(attempt.origin)) {
+      refusal = { status: 403, code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed' };
+    } else if (!this.connections.tryReserve()) {
+      refusal = { status: 503, code: 'SERVER_FULL', message: 'server is at its connection limit', retryAfterS };
+    }
+    if (refusal !== undefined) this.connections.releaseIp(attempt.ip);
+    return refusal;
   }
 
-  /** Origin, then a slot of the instance's connection budget, then the credentials. */
-  private async checkOriginAndCapacity(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
-    if (this.allowedOrigins && attempt.origin !== undefined && !this.allowedOrigins.has(attempt.origin)) {
-      return refuse({ status: 403, code: 'ORIGIN_NOT_ALLOWED', message: 'origin not allowed' });
-    }
-    if (!this.connections.tryReserve()) {
-      return refuse({ status: 503, code: 'SERVER_FULL', message: 'server is at its connection limit', retryAfterS: this.options.retryAfterS });
-    }
-    let decision: AdmissionDecision;
-    try {
-      decision = await this.authenticate(attempt);
-    } catch {
-      decision = refuse({ status: 401, code: 'UNAUTHORIZED', message: 'invalid credentials' });
-    }
-    if (!decision.ok) this.connections.releaseReservation();
-    return decision;
+  /** A refusal before any slot was held: published, and returned as the decision. */
+  private refused(attempt: UpgradeAttempt, refusal: UpgradeRefusal): AdmissionDecision {
+    this.publishRefusal(attempt, refusal);
+    return { ok: false, refusal };
+  }
+
+  private publishRefusal(attempt: UpgradeAttempt, refusal: UpgradeRefusal): void {
+    const { status, code, quota } = refusal;
+    this.events.publish(ConnectionManagerEvent.ConnectionRefused, new ConnectionRefusedEvent({ status, code, ip: attempt.ip, quota }));
   }
 
   /**
    * JWT, reconnect token, or both (then the JWT must name the session's user and governs
-   * expiry); then the connection quotas, for fresh connections and resumes alike.
+   * expiry); then the connection quotas, for fresh connections and resumes alike. Synchronous
+   * refusals are returned as they are; the quota and the session store answer through a promise.
    */
-  private async authenticate(attempt: UpgradeAttempt): Promise<AdmissionDecision> {
+  private authenticate(attempt: UpgradeAttempt): AdmissionDecision | Promise<AdmissionDecision> {
     const { token, reconnectToken, ip } = attempt;
     if (attempt.refusedCredentials !== undefined) return refuse({ status: 401, code: 'UNAUTHORIZED', message: attempt.refusedCredentials });
     if (attempt.refusedPositions !== undefined) return refuse({ status: 400, code: 'BAD_REQUEST', message: attempt.refusedPositions });
@@ -129,6 +143,24 @@ export class ConnectionAdmissionService {
     if (reconnectToken === undefined) {
       return this.withinQuota({ connectionId, identity: identity!, credentialDeadline: credentialDeadline(identity!.expiresAt, this.options), ip });
     }
+    return this.resumeAttempt(attempt, reconnectToken, identity, connectionId);
+  }
+
+  /** A fresh connection takes its quota slot (last check: the identity is proven). */
+  private withinQuota(upgrade: AdmittedUpgrade): Promise<AdmissionDecision> {
+    const { identity, connectionId } = upgrade;
+    return this.quotas
+      .acquire({ tenantId: identity.tenantId, userId: identity.userId, connectionId })
+      .then((quota): AdmissionDecision => (quota.ok ? { ok: true, upgrade } : this.quotaExceeded(new QuotaExceededError(quota.exceeded))));
+  }
+
+  /** A resume: the session of the reconnect token, claimed once every check passed. */
+  private async resumeAttempt(
+    attempt: UpgradeAttempt,
+    reconnectToken: string,
+    identity: Identity | undefined,
+    connectionId: string,
+  ): Promise<AdmissionDecision> {
     let record: SessionRecord | undefined;
     try {
       record = await this.claimSession(reconnectToken, identity, connectionId);
@@ -139,18 +171,11 @@ export class ConnectionAdmissionService {
     }
     if (!record) return refuse({ status: 401, code: 'UNAUTHORIZED', message: 'invalid or expired reconnect token' });
     // A fresh JWT governs from now on; the reconnect token alone keeps the session's deadline.
-    const positions = attempt.positions;
+    const { ip, positions } = attempt;
     const upgrade: AdmittedUpgrade = identity
       ? { connectionId, identity, credentialDeadline: credentialDeadline(identity.expiresAt, this.options), ip, resume: record, positions }
       : { connectionId, identity: identityOf(record), credentialDeadline: this.storedDeadline(record), ip, resume: record, positions };
     return { ok: true, upgrade };
-  }
-
-  /** A fresh connection takes its quota slot (last check: the identity is proven). */
-  private async withinQuota(upgrade: AdmittedUpgrade): Promise<AdmissionDecision> {
-    const { identity, connectionId } = upgrade;
-    const quota = await this.quotas.acquire({ tenantId: identity.tenantId, userId: identity.userId, connectionId });
-    return quota.ok ? { ok: true, upgrade } : this.quotaExceeded(new QuotaExceededError(quota.exceeded));
   }
 
   private quotaExceeded(err: QuotaExceededError): AdmissionDecision {

@@ -31,13 +31,19 @@ export class ConnectionQuotaService {
    * Takes the connection's slot unless its user's or its tenant's cap is reached. `replaces`
    * (a resume) is the session's previous connection, not counted if it still holds a slot.
    */
-  async acquire(slot: QuotaSlot & { replaces?: string }): Promise<QuotaDecision> {
-    if (!this.enabled) return ADMITTED;
-    // Without a host policy the tenant cap is the module's: no lookup and no await for it.
-    const tenantCap = this.tenants.hasPolicy ? (await this.tenants.quotaOf(slot.tenantId)).maxConnections : this.options.maxConnectionsPerTenant;
+  acquire(slot: QuotaSlot & { replaces?: string }): Promise<QuotaDecision> {
+    if (!this.enabled) return Promise.resolve(ADMITTED);
+    // Without a host policy the tenant cap is the module's: no lookup and no extra step for it.
+    if (this.tenants.hasPolicy) return Promise.resolve(this.tenants.quotaOf(slot.tenantId)).then((quota) => this.take(slot, quota.maxConnections));
+    return this.take(slot, this.options.maxConnectionsPerTenant);
+  }
+
+  /** The store's check-and-take (one `then` on its promise, no async wrapper: this is on every connect). */
+  private take(slot: QuotaSlot & { replaces?: string }, tenantCap: number): Promise<QuotaDecision> {
+    let taken: Promise<QuotaDecision>;
     try {
       // One literal with every field (a spread plus fields is built by runtime transitions per call).
-      return await this.store.tryAcquire({
+      taken = this.store.tryAcquire({
         tenantId: slot.tenantId,
         userId: slot.userId,
         connectionId: slot.connectionId,
@@ -46,10 +52,15 @@ export class ConnectionQuotaService {
         tenantCap,
       });
     } catch (err) {
-      // Stores fall back rather than reject; should one reject anyway, a quota outage must not refuse everyone.
-      this.logger.warn(`connection quota store failed, admitting without a quota: ${(err as Error).message}`);
-      return ADMITTED;
+      return Promise.resolve(this.storeFailed(err));
     }
+    return taken.then(undefined, (err: unknown) => this.storeFailed(err));
+  }
+
+  /** Stores fall back rather than reject; should one fail anyway, a quota outage must not refuse everyone. */
+  private storeFailed(err: unknown): QuotaDecision {
+    this.logger.warn(`connection quota store failed, admitting without a quota: ${(err as Error).message}`);
+    return ADMITTED;
   }
 
   /** Gives a slot back (fire and forget: never rejects; a store outage is healed by its resync). */

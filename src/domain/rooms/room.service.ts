@@ -117,7 +117,9 @@ export class RoomService {
     const { identity } = connection;
     let allowed: boolean;
     try {
-      allowed = await this.policy.canJoin(identity, canvasId);
+      // A synchronous policy (the default reads the JWT's claims) is not awaited: one microtask less per join.
+      const answer = this.policy.canJoin(identity, canvasId);
+      allowed = typeof answer === 'boolean' ? answer : await answer;
     } catch (err) {
       this.logger.warn(`canvas access policy failed, treating as FORBIDDEN: ${errorMessage(err)}`);
       allowed = false;
@@ -128,13 +130,14 @@ export class RoomService {
     const roomCapacity = this.tenantQuotas.hasPolicy ? (await this.tenantQuotas.quotaOf(identity.tenantId)).roomCapacity : this.options.roomCapacity;
     try {
       // Cluster mode: the room is in this instance's set before its seat exists (InstanceRoomSet).
-      await this.instanceRooms.acquire(key);
+      const listed = this.instanceRooms.acquire(key);
+      if (listed !== undefined) await listed;
       const result = await this.store.join(key, { userId: identity.userId, connectionId: connection.id, name: identity.name }, roomCapacity);
       // A refused or repeated join took no new seat.
       if (!result.ok || result.alreadyJoined) this.instanceRooms.release(key);
       if (!result.ok) return { ok: false, code: 'ROOM_FULL', message: `the room already holds ${roomCapacity} users` };
       const seat: SeatReservation = { ok: true, canvasId, key, result };
-      await this.preparePosition(seat, connection.tenantId);
+      if (this.log.deliversItself) await this.preparePosition(seat, connection.tenantId);
       return seat;
     } catch (err) {
       this.instanceRooms.release(key);
@@ -289,10 +292,10 @@ export class RoomService {
    * reaches this instance from then on, and deliveries raise `lastPos` as they come (see
    * LocalRoom.lastPos). Read on every join, not only a room's first: a log lost meanwhile (a
    * Redis restart) has a new epoch, and a position of the old one would be answered `truncated`.
-   * Rejects when the log is unreachable (the join answers UNAVAILABLE).
+   * Rejects when the log is unreachable (the join answers UNAVAILABLE). Only for a log that
+   * delivers itself; the caller checks (no promise per join in memory).
    */
   private async preparePosition(seat: SeatReservation, tenantId: string): Promise<void> {
-    if (!this.log.deliversItself) return;
     const { room, subscribed } = this.local.prepare(seat.key, tenantId, seat.canvasId);
     seat.prepared = room;
     try {

@@ -59,17 +59,21 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
    * Records the connection as the session's holder under a fresh token and returns the token
    * (shown once, in the ack). The previous token of the session stops working.
    */
-  async activate(connection: ClientConnection): Promise<string> {
+  activate(connection: ClientConnection): Promise<string> {
     const token = newReconnectToken();
     connection.tokenHash = hashReconnectToken(token);
-    try {
-      await this.store.activate(toRecord(connection, connection.rooms.keys()), connection.tokenHash);
-    } catch (err) {
+    // One `then` on the store's promise (no async wrapper: this is on every connect).
+    const unavailable = (err: unknown): string => {
       // A shared store that is down must not keep the connection from opening; the session is
       // re-registered (same token) when the store is back, so the token works from then on.
       this.logger.warn(`session store unavailable, session not yet resumable: ${errorMessage(err)}`);
+      return token;
+    };
+    try {
+      return this.store.activate(toRecord(connection, connection.rooms.keys()), connection.tokenHash).then(() => token, unavailable);
+    } catch (err) {
+      return Promise.resolve(unavailable(err));
     }
-    return token;
   }
 
   /** Registers a live connection's session again (after a shared store lost it). */
@@ -83,11 +87,13 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown, OnMo
    * session's room set, awaited). A store that is down does not fail the join: the list is
    * rewritten whole when the store is back (reactivate).
    */
-  async rememberRoom(connection: ClientConnection, canvasId: string): Promise<void> {
+  rememberRoom(connection: ClientConnection, canvasId: string): Promise<void> {
+    const unavailable = (err: unknown): void => this.logger.warn(`session store unavailable, room list not updated: ${errorMessage(err)}`);
     try {
-      await this.store.addRoom(connection.sessionId, canvasId);
+      return this.store.addRoom(connection.sessionId, canvasId).then(undefined, unavailable);
     } catch (err) {
-      this.logger.warn(`session store unavailable, room list not updated: ${errorMessage(err)}`);
+      unavailable(err);
+      return Promise.resolve();
     }
   }
 
