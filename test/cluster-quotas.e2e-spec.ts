@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   dumpLogsOnFailure,
+  metricValue,
   signToken,
   startDeployment,
   uniqueTenant,
@@ -179,9 +180,3 @@ describe('cluster connection quotas through a Redis outage (single Redis)', () =
     await Promise.all([b1, again].map((c) => c.close()));
   }, 90_000);
 });
-
-/** The value of an unlabelled metric in an exposition text. */
-function metricValue(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}

@@ -373,6 +373,12 @@ export async function waitFor(client: TestClient, pred: (f: ServerFrame) => bool
 }
 
 /** Removes and returns the frames of the inbox matching `pred` (others stay). */
+/** The value of an unlabelled metric in a Prometheus exposition text (an instance's GET /metrics body). */
+export function metricValue(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
 export function takeFrames(client: TestClient, pred: (f: ServerFrame) => boolean): ServerFrame[] {
   const taken: ServerFrame[] = [];
   for (let i = 0; i < client.frames.length;) {

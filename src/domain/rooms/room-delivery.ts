@@ -8,6 +8,7 @@ import { TEXT_FRAME } from '../ports/socket.port.js';
 import { WriteBatch } from '../ports/write-batch.port.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 import { atOrBelow } from '../ports/room-log.port.js';
+import { staleLeaveRepair } from '../cluster/stale-presence-leave.js';
 
 /**
  * Whether a logged message is at or below the position a resumed connection already has in that
@@ -31,6 +32,8 @@ export interface DeliveryStats {
   delivered: number;
   /** Connections closed with 1013 for exceeding maxBufferedBytes, whatever frame found them over it. */
   readonly slowConsumerCloses: number;
+  /** Cluster mode: stale presence_leave frames from other instances not delivered here, and repaired (see staleLeaveRepair). */
+  staleLeavesRepaired: number;
 }
 
 /**
@@ -62,13 +65,30 @@ export class RoomDelivery {
     this.stats = {
       broadcasts: 0,
       delivered: 0,
+      staleLeavesRepaired: 0,
       get slowConsumerCloses() {
         return connections.slowConsumerCloses;
       },
     };
     this.maxClosingMessages = options.resumeBufferMessages;
     // Frames other instances published to rooms with members here.
-    bus?.onRemoteFrame((key, frame, except, messageId) => this.deliver(key, frame, except, messageId));
+    bus?.onRemoteFrame((key, frame, except, messageId) => {
+      if (messageId === undefined && this.repairedStaleLeave(bus, key, frame)) return;
+      this.deliver(key, frame, except, messageId);
+    });
+  }
+
+  /**
+   * A presence_leave from another instance naming a user who has a connection in the room here is
+   * stale (finding 11, see staleLeaveRepair): it is not delivered, and the user's presence_join is
+   * published on the room's bus instead. Returns whether the frame was such a leave.
+   */
+  private repairedStaleLeave(bus: RoomBus, key: string, frame: string): boolean {
+    const repair = staleLeaveRepair(this.local.get(key), frame);
+    if (repair === undefined) return false;
+    bus.publish(key, JSON.stringify(repair), undefined, undefined);
+    this.stats.staleLeavesRepaired++;
+    return true;
   }
 
   /**

@@ -177,6 +177,18 @@ export class MetricsService implements OnApplicationShutdown {
       },
     });
 
+    let lastStaleLeaves = 0;
+    new Counter({
+      name: name('presence_stale_leaves_total'),
+      help: "Cluster mode: presence_leave frames from other instances for a user still in the room here (published late, after the user's join elsewhere): not delivered, the user's presence_join published again instead.",
+      registers,
+      collect() {
+        const now = delivery.staleLeavesRepaired;
+        if (now > lastStaleLeaves) this.inc(now - lastStaleLeaves);
+        lastStaleLeaves = now;
+      },
+    });
+
     let lastRateLimiterFallbacks = 0;
     new Counter({
       name: name('rate_limiter_fallbacks_total'),
