@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEAVE_LUA } from '../src/backends/redis/membership.lua.js';
@@ -16,6 +15,7 @@ import {
   type Deployment,
 } from './support/instance-harness.js';
 import { startRedis } from './support/redis-harness.js';
+import { tcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 import type { ServerFrame } from './support/test-client.js';
 
 /**
@@ -36,70 +36,11 @@ import type { ServerFrame } from './support/test-client.js';
 
 const LEAVE_SHA = createHash('sha1').update(LEAVE_LUA).digest('hex');
 
-interface HoldingProxy {
-  port: number;
-  /** From now on, the first connection that sends the LEAVE script gets no bytes from Redis until release(). */
-  arm(): void;
-  /** Resolves once a connection sent the LEAVE script while armed. */
-  held: () => Promise<void>;
-  release(): void;
-  close(): Promise<void>;
-}
-
-function holdingProxy(targetPort: number): Promise<HoldingProxy> {
-  const sockets = new Set<Socket>();
-  let armed = false;
-  let holding: { link: Socket; buffered: Buffer[] } | undefined;
-  let onHeld: () => void = () => undefined;
-  let heldP: Promise<void> = Promise.resolve();
-  const server: Server = createServer((client) => {
-    sockets.add(client);
-    const upstream = connect(targetPort, '127.0.0.1');
-    sockets.add(upstream);
-    for (const s of [client, upstream]) s.on('error', () => undefined);
-    client.on('data', (chunk: Buffer) => {
-      if (armed && holding === undefined) {
-        const text = chunk.toString('latin1');
-        if (text.includes(LEAVE_SHA) || text.includes("HINCRBY', KEYS[2], ARGV[2], -1")) {
-          holding = { link: client, buffered: [] };
-          onHeld();
-        }
-      }
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (holding?.link === client && holding.buffered !== null) holding.buffered.push(chunk);
-      else client.write(chunk);
-    });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.address() as { port: number }).port,
-        arm: () => {
-          heldP = new Promise<void>((r) => (onHeld = r));
-          armed = true;
-        },
-        held: () => heldP,
-        release: () => {
-          if (!holding) return;
-          const { link, buffered } = holding;
-          (holding as { buffered: Buffer[] | null }).buffered = null;
-          for (const b of buffered) link.write(b);
-          holding = undefined;
-          armed = false;
-        },
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
-      }),
-    ),
-  );
-}
+/** Whether a chunk C sends to Redis runs the LEAVE script (EVALSHA, or EVAL of its text). */
+const sendsLeave = (chunk: Buffer): boolean => {
+  const text = chunk.toString('latin1');
+  return text.includes(LEAVE_SHA) || text.includes("HINCRBY', KEYS[2], ARGV[2], -1");
+};
 
 /** The member list a client holds after applying its presence frames in order (as the SDK's PresenceCache does). */
 function view(frames: ServerFrame[], canvasId: string, start: string[]): Set<string> {
@@ -117,14 +58,14 @@ function view(frames: ServerFrame[], canvasId: string, start: string[]): Set<str
 
 describe('finding 11: stale presence_leave of a resumed user (single Redis)', () => {
   let d: Deployment;
-  let proxy: HoldingProxy;
+  let proxy: TcpProxy;
   let spy: Redis;
   /** Everything published on the rooms' bus channels the test subscribed to. */
   const busFrames: string[] = [];
 
   beforeAll(async () => {
     const redis = await startRedis('single');
-    proxy = await holdingProxy(redis.server!.port);
+    proxy = await tcpProxy(redis.server!.port);
     const group = await InstanceGroup.start(3, { ...redis.env, REDIS_KEY_PREFIX: 'cm' }, (i): Record<string, string> =>
       i === 2 ? { REDIS_URL: `redis://127.0.0.1:${proxy.port}` } : {},
     );
@@ -167,9 +108,9 @@ describe('finding 11: stale presence_leave of a resumed user (single Redis)', ()
 
     const repairs = async () => metricValue((await A.get('/metrics')).body, 'cm_presence_stale_leaves_total') ?? 0;
     const repairsBefore = await repairs();
-    proxy.arm();
+    const held = proxy.holdDownAfter(sendsLeave);
     u1.ws.terminate(); // resumable close (1006), like the 1012 of a drain
-    await proxy.held(); // C sent its LEAVE script; Redis ran it; C gets no reply for now
+    await held; // C sent its LEAVE script; Redis ran it; C gets no reply for now
 
     const back = await A.resume(u1.ack.reconnectToken);
     expect(back.ack).toMatchObject({ resumed: true, rooms: [canvas] });

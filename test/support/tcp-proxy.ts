@@ -22,6 +22,14 @@ export interface TcpProxy {
    * `ws` hands what it read to the app when the socket closes); here the bytes are gone.
    */
   swallow(direction: Direction): void;
+  /**
+   * Arms a hold: the first connection that then sends a chunk for which `trigger` is true gets no
+   * bytes from the target from that moment (they are kept, in order) until {@link release}: a
+   * peer that answers, but late. Resolves once the hold took effect.
+   */
+  holdDownAfter(trigger: (chunk: Buffer) => boolean): Promise<void>;
+  /** Delivers what the hold kept, in order, and lets that connection's bytes through again. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -29,12 +37,16 @@ interface Link {
   client: Socket;
   upstream: Socket;
   swallowed: Set<Direction>;
+  /** Bytes from the target kept by a hold (null: not held). */
+  held: Buffer[] | null;
 }
 
 export function tcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let up = true;
   let latest: Link | undefined;
+  let armed: { trigger: (chunk: Buffer) => boolean; took: () => void } | undefined;
+  let holding: Link | undefined;
   const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -48,13 +60,20 @@ export function tcpProxy(targetPort: number): Promise<TcpProxy> {
     }
     const upstream = connect(targetPort, '127.0.0.1');
     track(upstream);
-    const link: Link = { client, upstream, swallowed: new Set() };
+    const link: Link = { client, upstream, swallowed: new Set(), held: null };
     latest = link;
     client.on('data', (chunk: Buffer) => {
+      if (armed?.trigger(chunk)) {
+        link.held = [];
+        holding = link;
+        armed.took();
+        armed = undefined;
+      }
       if (!link.swallowed.has('up')) upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (!link.swallowed.has('down')) client.write(chunk);
+      if (link.held !== null) link.held.push(chunk);
+      else if (!link.swallowed.has('down')) client.write(chunk);
     });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
@@ -83,6 +102,15 @@ export function tcpProxy(targetPort: number): Promise<TcpProxy> {
           upstream.destroy();
         },
         swallow: (direction) => current().swallowed.add(direction),
+        holdDownAfter: (trigger) => new Promise<void>((took) => (armed = { trigger, took })),
+        release: () => {
+          const link = holding;
+          if (!link?.held) return;
+          const kept = link.held;
+          link.held = null;
+          holding = undefined;
+          for (const chunk of kept) link.client.write(chunk);
+        },
         close: () =>
           new Promise<void>((done) => {
             destroyAll();
