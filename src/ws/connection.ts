@@ -181,8 +181,8 @@ export class ConnectionHandler {
    * Runs `work` after the connection's pending async frames: at once when nothing is pending
    * (the connection's setup, and most joins), else when the last pending one has finished. The
    * queue's tail never rejects (a failure is logged and the queue goes on), so no part of it can
-   * become an unhandled rejection. One promise per queued step (the setup and each join used to
-   * cost four: part of issue 15's connect profile).
+   * become an unhandled rejection. A step that runs at once costs one promise, a queued one two
+   * (the setup and each join used to cost four: part of issue 15's connect profile).
    */
   private enqueue(connection: ClientConnection, work: () => Promise<void> | void): void {
     let running: Promise<void> | void;

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import { ConnectionQuotaStore, type QuotaDecision, type QuotaSlot } from '../ports/connection-quota-store.port.js';
-import { TenantQuotas } from './tenant-quotas.js';
+import { TenantQuotas, type ResolvedTenantQuota } from './tenant-quotas.js';
 
 const ADMITTED: QuotaDecision = { ok: true };
 
@@ -34,7 +34,10 @@ export class ConnectionQuotaService {
   acquire(slot: QuotaSlot & { replaces?: string }): Promise<QuotaDecision> {
     if (!this.enabled) return Promise.resolve(ADMITTED);
     // Without a host policy the tenant cap is the module's: no lookup and no extra step for it.
-    if (this.tenants.hasPolicy) return Promise.resolve(this.tenants.quotaOf(slot.tenantId)).then((quota) => this.take(slot, quota.maxConnections));
+    // A policy that throws rejects the acquire: it never throws synchronously.
+    if (this.tenants.hasPolicy) {
+      return new Promise<ResolvedTenantQuota>((resolve) => resolve(this.tenants.quotaOf(slot.tenantId))).then((quota) => this.take(slot, quota.maxConnections));
+    }
     return this.take(slot, this.options.maxConnectionsPerTenant);
   }
 
