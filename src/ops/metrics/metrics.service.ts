@@ -10,6 +10,7 @@ import { RoomService } from '../../domain/rooms/room.service.js';
 import { ReadinessRegistry } from '../health/readiness.registry.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
 import type { ResolvedOpsOptions } from '../ops.options.js';
+import { scrapedCounter } from './scraped-counter.js';
 import { topTenants } from './top-tenants.js';
 
 /** Refusals the Connection Manager can answer, pre-created at 0 so `rate()` and alerts work from the first scrape. */
@@ -154,62 +155,37 @@ export class MetricsService implements OnApplicationShutdown {
         for (const r of await readiness.evaluate(options.health.checkTimeoutMs)) this.set({ backend: r.name }, r.ready ? 1 : 0);
       },
     });
-    let lastDelivered = 0;
-    new Counter({
+    scrapedCounter({
       name: name('messages_out_total'),
       help: 'Frames written to sockets by room broadcasts on this instance (messages, presence_join/leave; one per recipient).',
       registers,
-      collect() {
-        const now = delivery.delivered;
-        if (now > lastDelivered) this.inc(now - lastDelivered);
-        lastDelivered = now;
-      },
+      read: () => delivery.delivered,
     });
-    let lastBroadcasts = 0;
-    new Counter({
+    scrapedCounter({
       name: name('broadcasts_total'),
       help: "Room broadcasts that reached this instance's part of a room (one per frame, whatever the recipients).",
       registers,
-      collect() {
-        const now = delivery.broadcasts;
-        if (now > lastBroadcasts) this.inc(now - lastBroadcasts);
-        lastBroadcasts = now;
-      },
+      read: () => delivery.broadcasts,
     });
 
-    let lastStaleLeaves = 0;
-    new Counter({
+    scrapedCounter({
       name: name('presence_stale_leaves_total'),
       help: "Cluster mode: presence_leave frames from other instances for a user still in the room here (published late, after the user's join elsewhere): not delivered, the user's presence_join published again instead.",
       registers,
-      collect() {
-        const now = delivery.staleLeavesRepaired;
-        if (now > lastStaleLeaves) this.inc(now - lastStaleLeaves);
-        lastStaleLeaves = now;
-      },
+      read: () => delivery.staleLeavesRepaired,
     });
 
-    let lastRateLimiterFallbacks = 0;
-    new Counter({
+    scrapedCounter({
       name: name('rate_limiter_fallbacks_total'),
       help: 'Cluster mode: upgrade attempts the IP rate limiter counted per instance because Redis did not answer.',
       registers,
-      collect() {
-        const now = admission.rateLimiterFallbacks;
-        if (now > lastRateLimiterFallbacks) this.inc(now - lastRateLimiterFallbacks);
-        lastRateLimiterFallbacks = now;
-      },
+      read: () => admission.rateLimiterFallbacks,
     });
-    let lastQuotaFallbacks = 0;
-    new Counter({
+    scrapedCounter({
       name: name('quota_fallbacks_total'),
       help: 'Cluster mode: upgrades whose connection quota was checked per instance because Redis did not answer.',
       registers,
-      collect() {
-        const now = admission.quotaFallbacks;
-        if (now > lastQuotaFallbacks) this.inc(now - lastQuotaFallbacks);
-        lastQuotaFallbacks = now;
-      },
+      read: () => admission.quotaFallbacks,
     });
 
     // --- moved by events ---
