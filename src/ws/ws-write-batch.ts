@@ -3,7 +3,7 @@ import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import * as wsPackage from 'ws';
 import { TEXT_FRAME, type SocketLike } from '../domain/ports/socket.port.js';
-import type { EncodedFrame, WriteBatch } from '../domain/ports/write-batch.port.js';
+import type { BatchCork, EncodedFrame, WriteBatch } from '../domain/ports/write-batch.port.js';
 
 /** A text frame as ws would write it: FIN, opcode 1, unmasked (server to client), no compression. */
 const TEXT_FRAME_OPTIONS = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
@@ -14,11 +14,13 @@ interface WsEncodedFrame {
   payload: Buffer;
 }
 
-/** The parts of a ws WebSocket the encoded write relies on (ws 8: `_socket`, `_sender`, `_extensions`). */
+/** The parts of a ws WebSocket the encoded write relies on (ws 8: `_socket`, `_sender`, `_extensions`, `_readyState`). */
 interface WsInternals {
-  _socket?: { write(data: Buffer): boolean } | null;
+  _socket?: { write(data: Buffer): boolean; readonly writableLength: number } | null;
   _sender?: { _state: number; _queue: unknown[] } | null;
   _extensions?: Record<string, unknown>;
+  /** What ws's `readyState` getter returns (1: OPEN). */
+  _readyState?: number;
 }
 
 /** ws's `Sender.frame` (exported by ws, not declared by @types/ws). */
@@ -121,6 +123,25 @@ export class WsWriteBatch implements WriteBatch {
     const sender = ws._sender;
     if (tcp && sender && sender._state === 0 && sender._queue.length === 0 && ws._extensions?.['permessage-deflate'] === undefined) tcp.write(frame.wire);
     else socket.send(frame.payload, TEXT_FRAME);
+  }
+
+  /**
+   * One call per recipient of a broadcast, reading ws's fields directly instead of its
+   * `readyState` and `bufferedAmount` getters and ConnectionService.admitSend: open (`_readyState`
+   * 1), ws's sender idle with an empty queue and no permessage-deflate (the conditions of
+   * {@link write}'s direct path; `bufferedAmount` is then the TCP stream's `writableLength`, as
+   * ws's sender holds nothing), and at most `maxBuffered` unsent. Otherwise false, nothing written.
+   */
+  offer(socket: SocketLike, encoded: EncodedFrame, maxBuffered: number, cork: BatchCork): boolean {
+    const ws = socket as unknown as WsInternals & Marked;
+    const tcp = ws._socket;
+    const sender = ws._sender;
+    if (ws._readyState !== 1 || !tcp || !sender || sender._state !== 0 || sender._queue.length !== 0) return false;
+    if (ws._extensions?.['permessage-deflate'] !== undefined || tcp.writableLength > maxBuffered) return false;
+    if (cork === 'always') this.hold(socket);
+    else this.holdAfterFirst(socket);
+    tcp.write((encoded as unknown as WsEncodedFrame).wire);
+    return true;
   }
 
   hold(socket: SocketLike): void {

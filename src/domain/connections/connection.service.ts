@@ -139,6 +139,9 @@ export class ConnectionService implements OutboundGuard {
    * Bytes the {@link WriteBatch} holds until the end of the turn are in `bufferedAmount` but
    * are not late: before deciding, they are written out and the socket is looked at again, so a
    * burst within one turn is never taken for a slow consumer.
+   *
+   * Broadcasts ask the transport first (WriteBatch.offer, the same bound read from the socket's
+   * fields in the same call as the write) and come here only when it wrote nothing.
    */
   admitSend(connection: ClientConnection): boolean {
     const socket = connection.socket;

@@ -35,7 +35,20 @@ export interface WriteBatch {
    * held is left alone. Used before a slow-consumer decision: held bytes are not late bytes.
    */
   flush(socket: SocketLike): void;
+  /**
+   * The broadcast fast path, one call per recipient: {@link hold} (`cork: 'always'`) or
+   * {@link holdAfterFirst} (`'afterFirst'`), then {@link write}, but only when the transport can
+   * tell at once that the socket is open, has at most `maxBuffered` bytes unsent and can take the
+   * encoded bytes as they are. Returns false when it wrote nothing (closing socket, over the
+   * budget, compression, a frame of the transport's own still queued): the caller then takes the
+   * general path (ConnectionService.admitSend, which writes held bytes out before it decides that
+   * a socket is a slow consumer). Never closes and never throws.
+   */
+  offer(socket: SocketLike, frame: EncodedFrame, maxBuffered: number, cork: BatchCork): boolean;
 }
+
+/** When {@link WriteBatch.offer} holds a socket: from its first frame of the turn, or from its second (see holdAfterFirst). */
+export type BatchCork = 'always' | 'afterFirst';
 
 /** Injection token of {@link WriteBatch} (same name as the interface). */
 export const WriteBatch = Symbol('WriteBatch');

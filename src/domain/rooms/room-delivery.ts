@@ -5,7 +5,7 @@ import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-m
 import { ConnectionService } from '../connections/connection.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { TEXT_FRAME } from '../ports/socket.port.js';
-import { WriteBatch } from '../ports/write-batch.port.js';
+import { WriteBatch, type BatchCork, type EncodedFrame } from '../ports/write-batch.port.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 import { atOrBelow } from '../ports/room-log.port.js';
 import { staleLeaveRepair } from '../cluster/stale-presence-leave.js';
@@ -22,6 +22,17 @@ function alreadyReplayed(connection: ClientConnection, roomKey: string, pos: str
   floors.delete(roomKey);
   if (floors.size === 0) connection.replayFloors = null;
   return false;
+}
+
+/** One recipient of a broadcast, for {@link RoomDelivery}'s general path. */
+interface OneDelivery {
+  connection: ClientConnection;
+  key: string;
+  text: string;
+  bytes: Buffer;
+  encoded: EncodedFrame | undefined;
+  messageId: string | undefined;
+  cork: BatchCork;
 }
 
 /** Counters of the broadcast path, read at scrape time (no per-frame metric calls). */
@@ -48,12 +59,15 @@ export interface DeliveryStats {
  * Backpressure: a recipient with more than `maxBufferedBytes` unsent is a slow consumer; it is
  * closed with 1013 (resumable: it gets what it missed after the close on resume) instead of
  * letting its buffer, and the instance's memory, grow without bound. The check is the one
- * every send to a connection goes through (ConnectionService.admitSend).
+ * every send to a connection goes through (ConnectionService.admitSend); for most recipients the
+ * transport makes it in the same call as the write ({@link WriteBatch.offer}), and a recipient it
+ * refuses takes the general path, which decides.
  */
 @Injectable()
 export class RoomDelivery {
   readonly stats: DeliveryStats;
   private readonly maxClosingMessages: number;
+  private readonly maxBufferedBytes: number;
 
   constructor(
     @Inject(CONNECTION_MANAGER_OPTIONS) options: ResolvedConnectionManagerOptions,
@@ -71,6 +85,7 @@ export class RoomDelivery {
       },
     };
     this.maxClosingMessages = options.resumeBufferMessages;
+    this.maxBufferedBytes = options.maxBufferedBytes;
     // Frames other instances published to rooms with members here.
     bus?.onRemoteFrame((key, frame, except, messageId) => {
       if (messageId === undefined && this.repairedStaleLeave(bus, key, frame)) return;
@@ -110,7 +125,7 @@ export class RoomDelivery {
     return this.fanOut(key, frame, except, undefined, 'always');
   }
 
-  private fanOut(key: string, frame: object | string, except: string | undefined, messageId: string | undefined, cork: 'always' | 'afterFirst'): number {
+  private fanOut(key: string, frame: object | string, except: string | undefined, messageId: string | undefined, cork: BatchCork): number {
     const room = this.local.get(key);
     if (!room) return 0;
     // Logged messages arrive in log order: the room's position is the last one delivered.
@@ -119,29 +134,43 @@ export class RoomDelivery {
     const bytes = Buffer.from(text);
     const batch = this.batch;
     const encoded = batch?.encode(bytes);
+    const maxBuffered = this.maxBufferedBytes;
     let n = 0;
     for (const connection of room.connections) {
       if (except !== undefined && (connection.id === except || connection.sessionId === except)) continue;
       if (connection.replayFloors !== null && messageId !== undefined && alreadyReplayed(connection, key, messageId)) continue;
-      if (!connection.isOpen || !this.connections.admitSend(connection)) {
-        // Closing (or closed just now as a slow consumer) but not yet cleaned up: keep
-        // replayable messages for its session, so a resume gets them.
-        if (messageId !== undefined && !connection.closed && connection.resumable) this.keepWhileClosing(connection, key, messageId, text);
-        continue;
-      }
-      const socket = connection.socket;
-      if (connection.held !== null) connection.held.push({ id: messageId, roomKey: key, bytes });
-      else if (batch === undefined || encoded === undefined) socket.send(bytes, TEXT_FRAME);
-      else {
-        if (cork === 'always') batch.hold(socket);
-        else batch.holdAfterFirst(socket);
-        batch.write(socket, encoded);
-      }
-      n++;
+      // Most recipients: open, within budget, no resume in progress: one call of the transport.
+      if (encoded !== undefined && connection.held === null && !connection.closed && batch!.offer(connection.socket, encoded, maxBuffered, cork)) n++;
+      else if (this.sendOne({ connection, key, text, bytes, encoded, messageId, cork })) n++;
     }
     this.stats.broadcasts++;
     this.stats.delivered += n;
     return n;
+  }
+
+  /**
+   * One recipient the fast path left: closing, over its budget (admitSend writes out held bytes,
+   * then closes a slow consumer), held while its resume is set up, or a socket the transport
+   * writes through ws's own `send`. Returns whether the frame went to it (or into its held list).
+   */
+  private sendOne(delivery: OneDelivery): boolean {
+    const { connection, key, messageId } = delivery;
+    if (!connection.isOpen || !this.connections.admitSend(connection)) {
+      // Closing (or closed just now as a slow consumer) but not yet cleaned up: keep
+      // replayable messages for its session, so a resume gets them.
+      if (messageId !== undefined && !connection.closed && connection.resumable) this.keepWhileClosing(connection, key, messageId, delivery.text);
+      return false;
+    }
+    const socket = connection.socket;
+    const batch = this.batch;
+    if (connection.held !== null) connection.held.push({ id: messageId, roomKey: key, bytes: delivery.bytes });
+    else if (batch === undefined || delivery.encoded === undefined) socket.send(delivery.bytes, TEXT_FRAME);
+    else {
+      if (delivery.cork === 'always') batch.hold(socket);
+      else batch.holdAfterFirst(socket);
+      batch.write(socket, delivery.encoded);
+    }
+    return true;
   }
 
   private keepWhileClosing(connection: ClientConnection, roomKey: string, id: string, frame: string): void {

@@ -1,8 +1,9 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { resolveOpsOptions } from '../ops.options.js';
 import { FanoutLatencyTimer } from './fanout-latency.timer.js';
+import { LeanHistogram } from './lean-histogram.js';
 import type { MetricsService } from './metrics.service.js';
 
 /** Spins for `ms` on the monotonic high-resolution clock (Date.now()'s 1 ms steps made it short). */
@@ -16,7 +17,7 @@ function busy(ms: number): void {
 async function setUp(enabled = true) {
   const events = new EventEmitter2();
   const registry = new Registry();
-  const fanoutSeconds = new Histogram({ name: 'f', help: 'f', buckets: [0.001, 0.01, 0.1], registers: [registry] });
+  const fanoutSeconds = new LeanHistogram({ name: 'f', help: 'f', buckets: [0.001, 0.01, 0.1], registers: [registry] });
   const timer = new FanoutLatencyTimer(events, { fanoutSeconds } as unknown as MetricsService, resolveOpsOptions({ metrics: { enabled } }));
   timer.onModuleInit();
   const stats = async () => (await fanoutSeconds.get()).values;

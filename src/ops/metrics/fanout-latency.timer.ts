@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ConnectionManagerEvent } from '../../kernel/connection-manager.events.js';
 import { OPS_OPTIONS } from '../ops.constants.js';

@@ -52,7 +52,7 @@ export class MetricsEventListener implements OnModuleInit, OnApplicationShutdown
         if (e.cause === 'heartbeat_timeout') m.heartbeatTerminations.inc();
         else if (e.cause === 'slow_consumer') m.slowConsumerCloses.inc();
       })
-      .on(E.ConnectionMessage, (_e: ConnectionMessageEvent) => m.messagesIn.inc())
+      .on(E.ConnectionMessage, (_e: ConnectionMessageEvent) => m.tally.messagesIn++)
       .on(E.RoomJoined, (e: RoomJoinedEvent) => (e.resumed ? m.joins.inc({ outcome: 'restored' }) : m.tally.joinsOk++))
       .on(E.RoomJoinRefused, (e: RoomJoinRefusedEvent) => m.joins.inc({ outcome: e.code }))
       .on(E.RoomLeft, (e: RoomLeftEvent) => m.leaves.inc({ reason: e.reason }))

@@ -10,6 +10,7 @@ import { RoomService } from '../../domain/rooms/room.service.js';
 import { ReadinessRegistry } from '../health/readiness.registry.js';
 import { OPS_OPTIONS } from '../ops.constants.js';
 import type { ResolvedOpsOptions } from '../ops.options.js';
+import { LeanHistogram } from './lean-histogram.js';
 import { scrapedCounter } from './scraped-counter.js';
 import { topTenants } from './top-tenants.js';
 
@@ -61,11 +62,11 @@ export class MetricsService implements OnApplicationShutdown {
 
   readonly upgrades: Counter<'outcome' | 'status' | 'code'>;
   /**
-   * Per-connection increments of the commonest label sets (an accepted upgrade, an ok join),
-   * counted as plain numbers and added to their counters at scrape time: prom-client hashes and
-   * validates the labels on every `inc`, which is part of each connect otherwise (issue 15).
+   * Per-connection increments of the commonest label sets (an accepted upgrade, an ok join) and
+   * the per-message count of messages in, counted as plain numbers and added to their counters at scrape time: prom-client hashes and
+   * validates the labels on every `inc`, which is part of each connect and message otherwise (issue 15).
    */
-  readonly tally = { acceptedUpgrades: 0, joinsOk: 0 };
+  readonly tally = { acceptedUpgrades: 0, joinsOk: 0, messagesIn: 0 };
   readonly quotaRefusals: Counter<'quota'>;
   readonly closes: Counter<'cause'>;
   readonly heartbeatTerminations: Counter;
@@ -236,8 +237,19 @@ export class MetricsService implements OnApplicationShutdown {
     for (const outcome of JOIN_OUTCOMES) this.joins.inc({ outcome }, 0);
     this.leaves = new Counter({ name: name('room_leaves_total'), help: 'Connections leaving rooms, by reason.', labelNames: ['reason'], registers });
     for (const reason of LEAVE_REASONS) this.leaves.inc({ reason }, 0);
-    this.messagesIn = new Counter({ name: name('messages_in_total'), help: 'Valid room messages received from clients (connection.message).', registers });
-    this.fanoutSeconds = new Histogram({
+    const tally = this.tally;
+    this.messagesIn = new Counter({
+      name: name('messages_in_total'),
+      help: 'Valid room messages received from clients (connection.message).',
+      registers,
+      // Counted per message as a plain number (tally.messagesIn), added here at scrape time.
+      collect() {
+        if (tally.messagesIn === 0) return;
+        this.inc(tally.messagesIn);
+        tally.messagesIn = 0;
+      },
+    });
+    this.fanoutSeconds = new LeanHistogram({
       name: name('fanout_duration_seconds'),
       help: 'Time from a client message being accepted (connection.message) to the end of its synchronous delivery to the local room.',
       buckets: fanoutBuckets,
