@@ -65,7 +65,9 @@ const MAX_TURN = 2 ** 27;
  *
  * What it relies on, beyond ws's public API: the WebSocket's `_socket` field (the net.Socket,
  * present in every ws release since 1.x), and for the encoded write `_sender` and
- * `_extensions`. If one is missing the socket is simply not held, or written by ws's own `send`.
+ * `_extensions`. If one is missing the socket is simply not held, or written by ws's own `send`;
+ * {@link offer} also reads `_readyState`, and refuses a socket where it is not 1 (broadcasts then
+ * take the domain's general path, which uses the public getters).
  * Order is kept: ws writes its frames to the same stream, in call order, corked or not; ws's own
  * cork/uncork pairs nest inside ours.
  *
