@@ -23,6 +23,18 @@ interface WsInternals {
   _readyState?: number;
 }
 
+/**
+ * The TCP stream an encoded frame may be written to directly: while ws's sender is idle (state
+ * DEFAULT, empty queue: its own frames are then written synchronously too, so order is kept) and
+ * without permessage-deflate (compression is per socket). Undefined otherwise: ws's `send` writes.
+ */
+function directStream(ws: WsInternals): NonNullable<WsInternals['_socket']> | undefined {
+  const tcp = ws._socket;
+  const sender = ws._sender;
+  if (!tcp || !sender || sender._state !== 0 || sender._queue.length !== 0 || ws._extensions?.['permessage-deflate'] !== undefined) return undefined;
+  return tcp;
+}
+
 /** ws's `Sender.frame` (exported by ws, not declared by @types/ws). */
 const frameOf = (wsPackage as unknown as { Sender: { frame: (this: void, data: Buffer, options: typeof TEXT_FRAME_OPTIONS) => Buffer[] } }).Sender.frame;
 
@@ -120,10 +132,8 @@ export class WsWriteBatch implements WriteBatch {
    */
   write(socket: SocketLike, encoded: EncodedFrame): void {
     const frame = encoded as unknown as WsEncodedFrame;
-    const ws = socket as unknown as WsInternals;
-    const tcp = ws._socket;
-    const sender = ws._sender;
-    if (tcp && sender && sender._state === 0 && sender._queue.length === 0 && ws._extensions?.['permessage-deflate'] === undefined) tcp.write(frame.wire);
+    const tcp = directStream(socket as unknown as WsInternals);
+    if (tcp !== undefined) tcp.write(frame.wire);
     else socket.send(frame.payload, TEXT_FRAME);
   }
 
@@ -135,11 +145,10 @@ export class WsWriteBatch implements WriteBatch {
    * ws's sender holds nothing), and at most `maxBuffered` unsent. Otherwise false, nothing written.
    */
   offer(socket: SocketLike, encoded: EncodedFrame, maxBuffered: number, cork: BatchCork): boolean {
-    const ws = socket as unknown as WsInternals & Marked;
-    const tcp = ws._socket;
-    const sender = ws._sender;
-    if (ws._readyState !== 1 || !tcp || !sender || sender._state !== 0 || sender._queue.length !== 0) return false;
-    if (ws._extensions?.['permessage-deflate'] !== undefined || tcp.writableLength > maxBuffered) return false;
+    const ws = socket as unknown as WsInternals;
+    if (ws._readyState !== 1) return false;
+    const tcp = directStream(ws);
+    if (tcp === undefined || tcp.writableLength > maxBuffered) return false;
     if (cork === 'always') this.hold(socket);
     else this.holdAfterFirst(socket);
     tcp.write((encoded as unknown as WsEncodedFrame).wire);
