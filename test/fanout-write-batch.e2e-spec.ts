@@ -7,10 +7,11 @@ import { WriteBatch } from '../src/domain/ports/write-batch.port.js';
 import { TestApp } from './support/test-app.js';
 
 /**
- * Write batching on the broadcast path (issues 5 and 15): a socket's first room message of a
- * turn goes to the kernel at once (presence and host broadcasts are held from their first frame), and all the frames after it in the same turn as one more
- * write, in order (so a trickle of one message per turn is never held, and a busy room costs a
- * recipient two writes per turn whatever the number of frames). Measured on
+ * Write batching on the broadcast path (issues 5 and 15): a room's first message of a turn goes
+ * to each recipient's kernel socket at once (presence and host broadcasts are held from their
+ * first frame), and all the room's messages after it in the same turn as one more write, in
+ * order (so a trickle of one message per turn is never held); a room busy in the turn before is
+ * held from its first message (one write per recipient per turn). Measured on
  * the server's own TCP socket of a recipient: how many times Node's stream hands data to the
  * handle (`_write` for one chunk, `_writev` for several) while messages are published in one
  * turn. Unbatched, that is one call per frame.
@@ -73,6 +74,28 @@ describe('broadcast write batching', () => {
     expect(counter.handOffs).toBe(1);
     expect(t!.get<{ size: number }>(WriteBatch).size).toBe(0);
     expect(((await receiver.next('message')).data as { i: number }).i).toBe(0);
+  });
+
+  it('a room busy in one turn is held from its first message in the next; after a one-message turn it is written at once again', async () => {
+    const { receiver, counter, publish } = await room();
+    const endOfTurn = () => new Promise((r) => setImmediate(r));
+    // Turn 1: two messages, the first at once, the second held.
+    publish({ i: 0 });
+    publish({ i: 1 });
+    expect(counter.handOffs).toBe(1);
+    await endOfTurn();
+    expect(counter.handOffs).toBe(2);
+    // Turn 2: the room was busy, so even its only message waits for the end of the turn.
+    publish({ i: 2 });
+    expect(counter.handOffs).toBe(2);
+    await endOfTurn();
+    expect(counter.handOffs).toBe(3);
+    // Turn 3: the turn before had one message: written at once.
+    publish({ i: 3 });
+    expect(counter.handOffs).toBe(4);
+    const got: number[] = [];
+    for (let i = 0; i < 4; i++) got.push(((await receiver.next('message')).data as { i: number }).i);
+    expect(got).toEqual([0, 1, 2, 3]);
   });
 
   it('presence and host broadcasts (frames that come in waves with joins) are held from the first frame: one write at the end of the turn', async () => {

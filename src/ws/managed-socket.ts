@@ -17,6 +17,8 @@ export class ManagedWebSocket extends WebSocket {
   connection: ClientConnection | undefined = undefined;
   /** The write batch's mark for this socket (WsWriteBatch: last turn seen, corked or not). */
   batchMark = 0;
+  /** Whether frames to this socket go uncompressed, once the write batch has looked (ws-write-batch.ts: plainFrames). */
+  plainFrames: boolean | undefined = undefined;
 }
 
 /** A socket as the handler's shared listeners see it (`this`). */

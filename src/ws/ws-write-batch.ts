@@ -3,7 +3,7 @@ import { CONNECTION_MANAGER_OPTIONS } from '../kernel/connection-manager.tokens.
 import type { ResolvedConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import * as wsPackage from 'ws';
 import { TEXT_FRAME, type SocketLike } from '../domain/ports/socket.port.js';
-import type { BatchCork, EncodedFrame, WriteBatch } from '../domain/ports/write-batch.port.js';
+import type { BatchMarked, BroadcastWrite, EncodedFrame, WriteBatch } from '../domain/ports/write-batch.port.js';
 
 /** A text frame as ws would write it: FIN, opcode 1, unmasked (server to client), no compression. */
 const TEXT_FRAME_OPTIONS = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
@@ -21,6 +21,22 @@ interface WsInternals {
   _extensions?: Record<string, unknown>;
   /** What ws's `readyState` getter returns (1: OPEN). */
   _readyState?: number;
+  /** {@link plainFrames}'s answer, kept on the socket (a declared field of ManagedWebSocket). */
+  plainFrames?: boolean;
+}
+
+/**
+ * Whether the socket's frames go uncompressed (no permessage-deflate). The extension is
+ * negotiated in the upgrade and never changes once the socket is open, so the answer is kept on
+ * the socket: a broadcast then reads one field of the WebSocket, which it reads anyway, instead of
+ * ws's per-socket extensions object, one more heap object (and cache miss) per recipient.
+ */
+function plainFrames(ws: WsInternals): boolean {
+  const known = ws.plainFrames;
+  if (known !== undefined) return known;
+  const plain = ws._extensions?.['permessage-deflate'] === undefined;
+  if (ws._readyState === 1) ws.plainFrames = plain;
+  return plain;
 }
 
 /**
@@ -31,7 +47,7 @@ interface WsInternals {
 function directStream(ws: WsInternals): NonNullable<WsInternals['_socket']> | undefined {
   const tcp = ws._socket;
   const sender = ws._sender;
-  if (!tcp || !sender || sender._state !== 0 || sender._queue.length !== 0 || ws._extensions?.['permessage-deflate'] !== undefined) return undefined;
+  if (!tcp || !sender || sender._state !== 0 || sender._queue.length !== 0 || !plainFrames(ws)) return undefined;
   return tcp;
 }
 
@@ -48,17 +64,17 @@ interface Corkable {
 
 /** Where a socket's batch state lives (a declared field of ManagedWebSocket: in-object, no lookup table). */
 interface Marked {
-  /** (turn << 2) | MULTI | HELD: the last turn the batch saw the socket in, and what it saw then. */
+  /** (turn << 1) | HELD: the last turn the batch held the socket in, and whether it is held now. */
   batchMark: number;
   _socket?: Corkable | null;
 }
-/** The socket is corked now (in `held`, uncorked at the end of the turn). */
+/** A socket's mark: the socket is corked now (in `held`, uncorked at the end of the turn). */
 const HELD = 1;
-/** The socket got a second frame in its turn: a busy socket, corked from its first frame next turn. */
-const MULTI = 2;
+/** A room's mark (see {@link WsWriteBatch.broadcastWrite}): the room had several broadcasts in its turn. */
+const BUSY = 1;
 
-/** Turns count up to this and start again at 1 (a socket's stale mark is then at worst held once more). */
-const MAX_TURN = 2 ** 27;
+/** Turns count up to this and start again at 1 (a stale mark is then at worst taken for a busy room, or held, once more). */
+const MAX_TURN = 2 ** 28;
 
 /**
  * {@link WriteBatch} for `ws`: merges what a socket gets within one event-loop turn into one
@@ -66,12 +82,14 @@ const MAX_TURN = 2 ** 27;
  * (`setImmediate`, which runs right after the poll phase that delivered the client messages).
  * Node then writes everything the socket got meanwhile with one `writev`.
  *
- * Room messages use {@link holdAfterFirst}, which corks only when it pays: a socket's first frame
- * of a turn is written at once unless the socket was busy in the turn just before (it got
- * several frames then); a second frame in a turn corks it. So when traffic trickles (one
- * message per turn, cursors at 5 Hz) nothing is corked and nothing waits (corking a socket for
- * one frame costs ~6 % of the delivery CPU), and in a busy room every recipient is corked from
- * its first frame: one write per turn whatever the number of frames. {@link hold} corks at once:
+ * Room messages cork only when it pays ({@link broadcastWrite}, decided once per broadcast for
+ * the room): a room's first broadcast of a turn is written at once unless the room was busy in
+ * the turn just before (several broadcasts then); a second broadcast in a turn corks its
+ * recipients. So when traffic trickles (one message per turn, cursors at 5 Hz) nothing is corked,
+ * nothing waits and nothing is marked per recipient (corking a socket for one frame costs ~6 % of
+ * the delivery CPU), and in a busy room every recipient is corked from its first frame: one write
+ * per turn whatever the number of frames. A socket in several quiet rooms may get one write per
+ * room in a turn. {@link hold} corks at once:
  * a join's replies, which come together, and presence frames, which come in waves with the
  * joins and leaves (RoomDelivery.deliverBurst).
  *
@@ -144,13 +162,14 @@ export class WsWriteBatch implements WriteBatch {
    * {@link write}'s direct path; `bufferedAmount` is then the TCP stream's `writableLength`, as
    * ws's sender holds nothing), and at most `maxBuffered` unsent. Otherwise false, nothing written.
    */
-  offer(socket: SocketLike, encoded: EncodedFrame, maxBuffered: number, cork: BatchCork): boolean {
+  offer(socket: SocketLike, encoded: EncodedFrame, maxBuffered: number, write: BroadcastWrite): boolean {
     const ws = socket as unknown as WsInternals;
     if (ws._readyState !== 1) return false;
     const tcp = directStream(ws);
     if (tcp === undefined || tcp.writableLength > maxBuffered) return false;
-    if (cork === 'always') this.hold(socket);
-    else this.holdAfterFirst(socket);
+    // Not held: written now, or appended to what the socket already holds this turn (then its
+    // flushAt check waits for the next held frame; at most one such frame per room per turn).
+    if (write === 'held') this.hold(socket);
     tcp.write((encoded as unknown as WsEncodedFrame).wire);
     return true;
   }
@@ -162,21 +181,18 @@ export class WsWriteBatch implements WriteBatch {
     this.cork(marked);
   }
 
-  holdAfterFirst(socket: SocketLike): void {
-    const marked = socket as unknown as Marked;
-    if (!marked._socket) return;
-    const mark = marked.batchMark;
+  broadcastWrite(room: BatchMarked): BroadcastWrite {
+    const mark = room.batchMark;
     const turn = this.turn;
-    if (mark >> 2 === turn) {
-      // A further frame in this turn: a busy socket, corked from here on.
-      marked.batchMark = mark | MULTI;
-      this.cork(marked);
-      return;
+    if (mark >> 1 === turn) {
+      // A further broadcast in this turn: a busy room, its recipients held from here on.
+      room.batchMark = mark | BUSY;
+      return 'held';
     }
-    // First frame of the turn: corked only if the socket was busy in the turn just before.
-    marked.batchMark = turn << 2;
+    // First broadcast of the turn: held only if the room was busy in the turn just before.
+    room.batchMark = turn << 1;
     this.schedule();
-    if ((mark & MULTI) !== 0 && mark >> 2 === turn - 1) this.cork(marked);
+    return (mark & BUSY) !== 0 && mark >> 1 === turn - 1 ? 'held' : 'now';
   }
 
   flush(socket: SocketLike): void {
@@ -189,8 +205,8 @@ export class WsWriteBatch implements WriteBatch {
 
   /** Marks the socket as seen in this turn (a new turn's mark starts uncorked). */
   private see(marked: Marked): void {
-    if (marked.batchMark >> 2 === this.turn) return;
-    marked.batchMark = this.turn << 2;
+    if (marked.batchMark >> 1 === this.turn) return;
+    marked.batchMark = this.turn << 1;
     this.schedule();
   }
 

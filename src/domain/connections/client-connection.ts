@@ -5,6 +5,7 @@ import { SOCKET_OPEN, TEXT_FRAME } from '../ports/socket.port.js';
 import { ConnectionRooms } from '../rooms/connection-rooms.js';
 import type { AbuseCounters } from './abuse-counters.js';
 import { CLOCK_ORIGIN } from './window-clock.js';
+import { idTags, tagsInclude } from './id-tag.js';
 
 /** Why the server ends a connection: the cause, whether it may be resumed, the close code sent (if any). */
 export interface ServerClose {
@@ -34,10 +35,28 @@ const NO_DEADLINE = -(2 ** 30);
  * one short array of rooms): at 1000+ connections per instance every field costs, see docs/performance.md.
  */
 export class ClientConnection {
-  /** The rooms this connection has joined, by canvasId. */
-  readonly rooms = new ConnectionRooms();
+  // The fields every broadcast reads per recipient (RoomDelivery.fanOut) come first: fields are
+  // laid out in declaration order, after the constructor's (socket is the last of those), so these
+  // share the object's first cache lines.
+  /** Fingerprints of {@link id} and {@link sessionId} (see id-tag.ts): what {@link isNamedBy} compares first. */
+  private readonly idTags: number;
   /** alive, closed, resumable and inReauthGrace as bits of one small integer (one field, not four). */
   private flags = ALIVE | RESUMABLE;
+  /**
+   * While a resume is being set up, room frames are held here instead of sent (with the position
+   * of logged messages as id, so ones also found in the replay are sent once). null otherwise.
+   */
+  held: Array<{ id: string | undefined; roomKey: string; bytes: Buffer }> | null = null;
+  /**
+   * After a resume with positions in cluster mode: per room key, the last position the client has
+   * (given or replayed). A room message at or below it that reaches this instance late (its bus
+   * delivery was still in flight when the replay was read) is not sent again. A room's floor goes
+   * once a message above it is delivered; null when none is left (the usual case: one null check
+   * per delivery).
+   */
+  replayFloors: Map<string, { epoch: string; n: number }> | null = null;
+  /** The rooms this connection has joined, by canvasId. */
+  readonly rooms = new ConnectionRooms();
   /** Why the server ended the connection (heartbeat_timeout, token_expired, …); unset for a client close. */
   closeCause: CloseCause | undefined;
   /**
@@ -57,19 +76,6 @@ export class ClientConnection {
   outbound: OutboundGuard | undefined = undefined;
   /** Tail of the per-connection queue: frames wait here while an async one (join, leave) runs. */
   pending: Promise<void> | null = null;
-  /**
-   * While a resume is being set up, room frames are held here instead of sent (with the position
-   * of logged messages as id, so ones also found in the replay are sent once). null otherwise.
-   */
-  held: Array<{ id: string | undefined; roomKey: string; bytes: Buffer }> | null = null;
-  /**
-   * After a resume with positions in cluster mode: per room key, the last position the client has
-   * (given or replayed). A room message at or below it that reaches this instance late (its bus
-   * delivery was still in flight when the replay was read) is not sent again. A room's floor goes
-   * once a message above it is delivered; null when none is left (the usual case: one null check
-   * per delivery).
-   */
-  replayFloors: Map<string, { epoch: string; n: number }> | null = null;
   /**
    * Room messages that arrived after the socket left OPEN (a close handshake under way) and
    * before the close completed: they become the start of the session's replay buffer, so a
@@ -101,6 +107,16 @@ export class ClientConnection {
     connectedAt: number,
   ) {
     this.openedAt = connectedAt - CLOCK_ORIGIN;
+    this.idTags = idTags(id, sessionId);
+  }
+
+  /**
+   * Whether `name` is this connection's id or its session's id (a broadcast's `except`, see
+   * RoomDelivery.deliver). `tag` is `idTag(name)`, computed once per broadcast: the id strings are
+   * read only when a fingerprint matches.
+   */
+  isNamedBy(name: string, tag: number): boolean {
+    return tagsInclude(this.idTags, tag) && (this.id === name || this.sessionId === name);
   }
 
   /**

@@ -26,29 +26,37 @@ export interface WriteBatch {
   /** Holds the socket's writes from now to the end of the turn (a reply of several frames, presence waves). */
   hold(socket: SocketLike): void;
   /**
-   * Holds the socket's writes of this turn after its first frame, which is written at once (the
-   * room-message path: when one message per turn reaches a socket, nothing is held, nothing waits).
+   * How a room message's broadcast writes (called once per broadcast, with the room): the room's
+   * first broadcast of a turn is written `now`, so a trickle (one message per turn) never waits; a
+   * further broadcast in the same turn is `held`, so the rest of the turn's frames leave as one
+   * more write per recipient; and a room busy in the turn just before (several broadcasts) is
+   * `held` from its first broadcast: one write per recipient per turn.
    */
-  holdAfterFirst(socket: SocketLike): void;
+  broadcastWrite(room: BatchMarked): BroadcastWrite;
   /**
    * Writes out what `socket` holds now (it stays held for the rest of the turn); a socket not
    * held is left alone. Used before a slow-consumer decision: held bytes are not late bytes.
    */
   flush(socket: SocketLike): void;
   /**
-   * The broadcast fast path, one call per recipient: {@link hold} (`cork: 'always'`) or
-   * {@link holdAfterFirst} (`'afterFirst'`), then {@link write}, but only when the transport can
+   * The broadcast fast path, one call per recipient: {@link hold} when the broadcast is `held`
+   * (see {@link broadcastWrite}), then {@link write}, but only when the transport can
    * tell at once that the socket is open, has at most `maxBuffered` bytes unsent and can take the
    * encoded bytes as they are. Returns false when it wrote nothing (closing socket, over the
    * budget, compression, a frame of the transport's own still queued): the caller then takes the
    * general path (ConnectionService.admitSend, which writes held bytes out before it decides that
    * a socket is a slow consumer). Never closes and never throws.
    */
-  offer(socket: SocketLike, frame: EncodedFrame, maxBuffered: number, cork: BatchCork): boolean;
+  offer(socket: SocketLike, frame: EncodedFrame, maxBuffered: number, write: BroadcastWrite): boolean;
 }
 
-/** When {@link WriteBatch.offer} holds a socket: from its first frame of the turn, or from its second (see holdAfterFirst). */
-export type BatchCork = 'always' | 'afterFirst';
+/** How a broadcast writes to each recipient: `held` to the end of the turn (see WriteBatch.hold), or `now`. */
+export type BroadcastWrite = 'held' | 'now';
+
+/** A room as {@link WriteBatch.broadcastWrite} sees it: a number the batch keeps there across turns (opaque to the domain). */
+export interface BatchMarked {
+  batchMark: number;
+}
 
 /** Injection token of {@link WriteBatch} (same name as the interface). */
 export const WriteBatch = Symbol('WriteBatch');

@@ -1,7 +1,8 @@
 import type { ClientConnection } from '../connections/client-connection.js';
+import type { BatchMarked } from '../ports/write-batch.port.js';
 
 /** The connections of one room that live on this instance: what local fan-out iterates. */
-export class LocalRoom {
+export class LocalRoom implements BatchMarked {
   readonly connections = new Set<ClientConnection>();
   /**
    * The position of the last logged message delivered here (cluster mode: raised to the log's
@@ -13,6 +14,8 @@ export class LocalRoom {
   preparing = 0;
   /** Cluster mode: resolves once the room's bus subscription is confirmed. */
   subscribed: Promise<void> | undefined = undefined;
+  /** The write batch's mark (WriteBatch.broadcastWrite: the last turn with a broadcast here, and whether it had several). */
+  batchMark = 0;
   constructor(
     /** Tenant-scoped internal key (see roomKey). */
     readonly key: string,

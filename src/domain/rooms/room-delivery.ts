@@ -5,10 +5,11 @@ import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-m
 import { ConnectionService } from '../connections/connection.service.js';
 import type { ClientConnection } from '../connections/client-connection.js';
 import { TEXT_FRAME } from '../ports/socket.port.js';
-import { WriteBatch, type BatchCork, type EncodedFrame } from '../ports/write-batch.port.js';
+import { WriteBatch, type BroadcastWrite, type EncodedFrame } from '../ports/write-batch.port.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
 import { atOrBelow } from '../ports/room-log.port.js';
 import { staleLeaveRepair } from '../cluster/stale-presence-leave.js';
+import { idTag } from '../connections/id-tag.js';
 
 /**
  * Whether a logged message is at or below the position a resumed connection already has in that
@@ -32,8 +33,16 @@ interface OneDelivery {
   bytes: Buffer;
   encoded: EncodedFrame | undefined;
   messageId: string | undefined;
-  cork: BatchCork;
+  /** How the broadcast writes (see {@link HoldRule}). */
+  write: BroadcastWrite;
 }
+
+/**
+ * Which broadcasts hold their recipients' writes to the end of the turn: every one (`always`:
+ * presence and the host's broadcasts, which come in waves), or as WriteBatch.broadcastWrite
+ * decides for the room (`whenBusy`: room messages; a trickle is written at once).
+ */
+type HoldRule = 'always' | 'whenBusy';
 
 /** Counters of the broadcast path, read at scrape time (no per-frame metric calls). */
 export interface DeliveryStats {
@@ -52,8 +61,9 @@ export interface DeliveryStats {
  * hot path of fan-out, so it does the least per recipient: the frame is serialized and turned
  * into bytes once, and each recipient gets the same Buffer (ws frames it without copying the
  * payload). No promise, no event and no closure per recipient. Writes go through the
- * {@link WriteBatch}: room messages ({@link deliver}) reach a recipient's socket at once for its
- * first frame of a turn and as one more merged write for the rest; presence and host broadcasts
+ * {@link WriteBatch}: a room's first message of a turn ({@link deliver}) reaches each recipient's
+ * socket at once and the rest of the turn's as one more merged write (a room busy the turn before
+ * is held from its first message: one write per turn); presence and host broadcasts
  * ({@link deliverBurst}) are held from the first frame, one write per turn.
  *
  * Backpressure: a recipient with more than `maxBufferedBytes` unsent is a slow consumer; it is
@@ -112,7 +122,7 @@ export class RoomDelivery {
    * `messageId` marks a logged room message: it is the message's position (see RoomService.publish).
    */
   deliver(key: string, frame: object | string, except?: string, messageId?: string): number {
-    return this.fanOut(key, frame, except, messageId, 'afterFirst');
+    return this.fanOut(key, frame, except, messageId, 'whenBusy');
   }
 
   /**
@@ -125,7 +135,7 @@ export class RoomDelivery {
     return this.fanOut(key, frame, except, undefined, 'always');
   }
 
-  private fanOut(key: string, frame: object | string, except: string | undefined, messageId: string | undefined, cork: BatchCork): number {
+  private fanOut(key: string, frame: object | string, except: string | undefined, messageId: string | undefined, rule: HoldRule): number {
     const room = this.local.get(key);
     if (!room) return 0;
     // Logged messages arrive in log order: the room's position is the last one delivered.
@@ -134,14 +144,18 @@ export class RoomDelivery {
     const bytes = Buffer.from(text);
     const batch = this.batch;
     const encoded = batch?.encode(bytes);
+    // Decided once per broadcast, for the room: nothing per recipient when nothing is held.
+    const write: BroadcastWrite = batch === undefined ? 'now' : rule === 'always' ? 'held' : batch.broadcastWrite(room);
     const maxBuffered = this.maxBufferedBytes;
+    // The recipients `except` names are found by fingerprint first (see id-tag.ts): no string read per recipient.
+    const exceptTag = except === undefined ? -1 : idTag(except);
     let n = 0;
     for (const connection of room.connections) {
-      if (except !== undefined && (connection.id === except || connection.sessionId === except)) continue;
+      if (exceptTag >= 0 && connection.isNamedBy(except!, exceptTag)) continue;
       if (connection.replayFloors !== null && messageId !== undefined && alreadyReplayed(connection, key, messageId)) continue;
       // Most recipients: open, within budget, no resume in progress: one call of the transport.
-      if (encoded !== undefined && connection.held === null && !connection.closed && batch!.offer(connection.socket, encoded, maxBuffered, cork)) n++;
-      else if (this.sendOne({ connection, key, text, bytes, encoded, messageId, cork })) n++;
+      if (encoded !== undefined && connection.held === null && !connection.closed && batch!.offer(connection.socket, encoded, maxBuffered, write)) n++;
+      else if (this.sendOne({ connection, key, text, bytes, encoded, messageId, write })) n++;
     }
     this.stats.broadcasts++;
     this.stats.delivered += n;
@@ -166,8 +180,7 @@ export class RoomDelivery {
     if (connection.held !== null) connection.held.push({ id: messageId, roomKey: key, bytes: delivery.bytes });
     else if (batch === undefined || delivery.encoded === undefined) socket.send(delivery.bytes, TEXT_FRAME);
     else {
-      if (delivery.cork === 'always') batch.hold(socket);
-      else batch.holdAfterFirst(socket);
+      if (delivery.write === 'held') batch.hold(socket);
       batch.write(socket, delivery.encoded);
     }
     return true;
