@@ -15,7 +15,7 @@ import type { ClientConnection } from '../domain/connections/client-connection.j
 export class ManagedWebSocket extends WebSocket {
   /** The connection, once the handler took the socket over; undefined before. */
   connection: ClientConnection | undefined = undefined;
-  /** The write batch's mark for this socket (WsWriteBatch: last turn seen, corked or not). */
+  /** The write batch's mark for this socket (WsWriteBatch: whether it is corked until the end of the turn). */
   batchMark = 0;
   /** Whether frames to this socket go uncompressed, once the write batch has looked (ws-write-batch.ts: plainFrames). */
   plainFrames: boolean | undefined = undefined;

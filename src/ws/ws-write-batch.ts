@@ -64,7 +64,7 @@ interface Corkable {
 
 /** Where a socket's batch state lives (a declared field of ManagedWebSocket: in-object, no lookup table). */
 interface Marked {
-  /** (turn << 1) | HELD: the last turn the batch held the socket in, and whether it is held now. */
+  /** HELD while the socket is corked until the end of the turn, else 0 (a room keeps the turn-to-turn state, see broadcastWrite). */
   batchMark: number;
   _socket?: Corkable | null;
 }
@@ -73,7 +73,7 @@ const HELD = 1;
 /** A room's mark (see {@link WsWriteBatch.broadcastWrite}): the room had several broadcasts in its turn. */
 const BUSY = 1;
 
-/** Turns count up to this and start again at 1 (a stale mark is then at worst taken for a busy room, or held, once more). */
+/** Turns count up to this and start again at 1 (a room's stale mark is then at worst taken for a busy room once more). */
 const MAX_TURN = 2 ** 28;
 
 /**
@@ -177,7 +177,6 @@ export class WsWriteBatch implements WriteBatch {
   hold(socket: SocketLike): void {
     const marked = socket as unknown as Marked;
     if (!marked._socket) return;
-    this.see(marked);
     this.cork(marked);
   }
 
@@ -203,14 +202,7 @@ export class WsWriteBatch implements WriteBatch {
     tcp.cork();
   }
 
-  /** Marks the socket as seen in this turn (a new turn's mark starts uncorked). */
-  private see(marked: Marked): void {
-    if (marked.batchMark >> 1 === this.turn) return;
-    marked.batchMark = this.turn << 1;
-    this.schedule();
-  }
-
-  /** Corks a socket seen in this turn (once), or writes out what it holds past `flushAt`. */
+  /** Corks a socket until the end of the turn (once per turn), or writes out what it holds past `flushAt`. */
   private cork(marked: Marked): void {
     const tcp = marked._socket!;
     if ((marked.batchMark & HELD) !== 0) {
@@ -224,6 +216,7 @@ export class WsWriteBatch implements WriteBatch {
     tcp.cork();
     marked.batchMark |= HELD;
     this.held.push(marked);
+    this.schedule();
   }
 
   private schedule(): void {
