@@ -189,6 +189,8 @@ export class WsWriteBatch implements WriteBatch {
       return 'held';
     }
     // First broadcast of the turn: held only if the room was busy in the turn just before.
+    // The end of the turn is scheduled even when nothing is held: it is what advances `turn`,
+    // without which this room's next broadcast, in a later turn, would read as a second one.
     room.batchMark = turn << 1;
     this.schedule();
     return (mark & BUSY) !== 0 && mark >> 1 === turn - 1 ? 'held' : 'now';
