@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 // vite 8 (Oxc) honours both, so no SWC plugin is needed.
 export default defineConfig({
   test: {
-    include: ['src/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+    // bench/: the harness's own logic (turns, slice sums), plain ESM.
+    include: ['src/**/*.spec.ts', 'test/**/*.e2e-spec.ts', 'bench/**/*.spec.mjs'],
     environment: 'node',
     testTimeout: 30_000,
     hookTimeout: 30_000,

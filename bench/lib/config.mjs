@@ -11,6 +11,9 @@
 //   --steady-retries=N   re-runs of a run whose CPU probe (right before it) was over
 //                        1.3× the best probe of the session (a throttled moment of the
 //                        host), 0..5; default 2 (smoke 0); every discarded run is listed
+//   --sequential         run every scenario one column at a time, each window in one piece
+//                        (rounds 1-9's method); by default connect, fanout, fanout-busy and
+//                        cluster run their columns interleaved (lib/turns.mjs), in slices
 //   --build              force `npm run build` for the product even if dist/main.js exists
 //   --set=sc.key=N       override one numeric size, e.g. --set=idle.conns2=0 (repeatable)
 import { LAYOUTS } from './cluster.mjs';
@@ -22,15 +25,19 @@ const ALL_CLUSTER_LAYOUTS = Object.keys(LAYOUTS.cluster);
 
 // cluster runs exactly the fanout load (same sizes), so its in-memory layout
 // and the fanout scenario's product column measure the same thing.
-const FULL_FANOUT = { users: 100, rateHz: 5, warmupSec: 2, durationSec: 10, drainMs: 2000, maxDrainMs: 30000 };
-const SMOKE_FANOUT = { users: 20, rateHz: 5, warmupSec: 0.4, durationSec: 1.2, drainMs: 1000, maxDrainMs: 5000 };
+// sliceSec / slices: the measured window's pieces when the columns run interleaved (dropped by
+// --sequential). A slice is long enough for a steady load (5 messages per sender at 5 Hz; 200
+// bursts in the busy room; 250 connects) and short enough that a slow spell of the host covers
+// slices of every column.
+const FULL_FANOUT = { users: 100, rateHz: 5, warmupSec: 2, durationSec: 10, sliceSec: 1, drainMs: 2000, maxDrainMs: 30000 };
+const SMOKE_FANOUT = { users: 20, rateHz: 5, warmupSec: 0.4, durationSec: 1.2, sliceSec: 0.4, drainMs: 1000, maxDrainMs: 5000 };
 
 const FULL = {
   repeats: 3,
   steadyRetries: 2,
   // Closed loop at `concurrency`: the server runs at its limit by design (issue 15's row).
   // warmupConns connects first (closed, then settleMs of quiet): the window measures a warm server.
-  connect: { conns: 2000, concurrency: 50, roomSize: 10, warmupConns: 2000, settleMs: 1500 },
+  connect: { conns: 2000, concurrency: 50, roomSize: 10, warmupConns: 2000, settleMs: 1500, slices: 8 },
   fanout: FULL_FANOUT,
   // Closed loop: at most `window` messages in flight (a message is in flight
   // until all users-1 recipients got it): busy rooms, many frames per turn.
@@ -38,7 +45,7 @@ const FULL = {
   // Open loop at a fixed load: `burst` messages at once every `everyMs` (3,200 messages,
   // 316,800 deliveries / s for 100 users), about 40 % of the floor's closed-loop maximum, so
   // neither the server nor the generator saturates while many frames meet in one turn.
-  'fanout-busy': { users: 100, burst: 16, everyMs: 5, warmupSec: 2, durationSec: 10, drainMs: 3000 },
+  'fanout-busy': { users: 100, burst: 16, everyMs: 5, warmupSec: 2, durationSec: 10, sliceSec: 1, drainMs: 3000 },
   // Heap per idle conn at `conns`, then at `conns2` in total (0 = skip).
   idle: { conns: 5000, conns2: 10000, concurrency: 50, roomSize: 10, warmupConns: 20 },
   cluster: FULL_FANOUT,
@@ -51,10 +58,10 @@ const FULL = {
 const SMOKE = {
   repeats: 1,
   steadyRetries: 0,
-  connect: { conns: 100, concurrency: 20, roomSize: 10, warmupConns: 20, settleMs: 200 },
+  connect: { conns: 100, concurrency: 20, roomSize: 10, warmupConns: 20, settleMs: 200, slices: 2 },
   fanout: SMOKE_FANOUT,
   'fanout-max': { users: 20, window: 16, warmupSec: 0.3, durationSec: 1, drainMs: 1000 },
-  'fanout-busy': { users: 20, burst: 4, everyMs: 5, warmupSec: 0.3, durationSec: 1, drainMs: 1000 },
+  'fanout-busy': { users: 20, burst: 4, everyMs: 5, warmupSec: 0.3, durationSec: 1, sliceSec: 0.5, drainMs: 1000 },
   idle: { conns: 200, conns2: 400, concurrency: 20, roomSize: 10, warmupConns: 5 },
   cluster: SMOKE_FANOUT,
   storm: { clients: 60, roomSize: 10, freshConns: 60, settleMs: 300, maxStormMs: 15000 },
@@ -74,11 +81,12 @@ function list(value, allowed, flag) {
 }
 
 export function parseArgs(argv) {
-  const opts = { smoke: false, build: false, only: null, targets: null, layouts: null, repeats: null, steadyRetries: null, set: [] };
+  const opts = { smoke: false, build: false, sequential: false, only: null, targets: null, layouts: null, repeats: null, steadyRetries: null, set: [] };
   for (const arg of argv) {
     const [k, v] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, ''];
     if (k === '--smoke') opts.smoke = true;
     else if (k === '--build') opts.build = true;
+    else if (k === '--sequential') opts.sequential = true;
     else if (k === '--only') opts.only = list(v, ALL_SCENARIOS, '--only');
     else if (k === '--targets') opts.targets = list(v, ALL_TARGETS, '--targets');
     else if (k === '--layouts') opts.layouts = list(v, ALL_CLUSTER_LAYOUTS, '--layouts');
@@ -101,9 +109,11 @@ export function parseArgs(argv) {
     if (!sizes[sc] || typeof sizes[sc][key] !== 'number') throw new Error(`--set: unknown size ${sc}.${key}`);
     sizes[sc][key] = value;
   }
+  if (opts.sequential) for (const sc of ALL_SCENARIOS) { delete sizes[sc].sliceSec; delete sizes[sc].slices; }
   return {
     smoke: opts.smoke,
     build: opts.build,
+    interleave: !opts.sequential,
     help: !!opts.help,
     repeats: opts.repeats ?? sizes.repeats,
     steadyRetries: opts.steadyRetries ?? sizes.steadyRetries,
@@ -117,5 +127,5 @@ export function parseArgs(argv) {
 
 export const USAGE = `usage: node bench/run.mjs [--smoke] [--only=connect,fanout,fanout-max,fanout-busy,idle,cluster,storm,compression] \\
        [--targets=raw-ws,raw-ws-corked,product,socket.io] [--layouts=mem,redis-1,…,rcluster-3] \\
-       [--repeats=N] [--steady-retries=N] [--build] [--set=idle.conns2=0]
+       [--repeats=N] [--steady-retries=N] [--sequential] [--build] [--set=idle.conns2=0]
 cluster, storm and compression run product layouts (cluster/storm need redis-server; rcluster-* also redis-cli).`;

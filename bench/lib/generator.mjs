@@ -8,7 +8,13 @@
 //                    ('signal': sample CPU, then send `signal` to instance
 //                    `index` of a group; its exit is then no crash: storm)
 //   harness -> gen : { type:'res', id, value }
+//   gen -> harness : { type:'req', id, op:'turn'|'pass' }   (interleaved runs: lib/turns.mjs;
+//                    'turn' is answered when this column holds the turn, at once when the
+//                    run has no turns)
 //   gen -> harness : { type:'result', result } | { type:'error', error }
+// A measured window may come in slices (cpu samples 'start.0', 'end.0', 'start.1', ...):
+// the harness sums each slice's deltas into one 'start' (zeros) and 'end' pair, so the
+// summaries read one window whatever the number of slices.
 // A server handle may be a group (cluster scenario, lib/cluster.mjs): it then
 // brings its own sampleCpu() (all instances + Redis at one instant) and
 // `children` (any of them exiting fails the run).
@@ -53,12 +59,37 @@ export function spawnGenerator() {
   return { gen, ready, kill, run: (job, server, opts) => runJob(gen, ready, job, server, opts) };
 }
 
+const SLICE_MARK = /^(start|end)\.(\d+)$/;
+const minus = (b, a) => (typeof b === 'number' ? b - a : Array.isArray(b) ? b.map((v, i) => v - a[i]) : undefined);
+const plus = (x, y) => (x === undefined ? y : Array.isArray(y) ? x.map((v, i) => v + y[i]) : x + y);
+
+/** The slices' samples summed into one 'start'/'end' pair (every numeric field, arrays per element). */
+export function mergeSlices(samples) {
+  const slices = [...new Set(Object.keys(samples).map((k) => SLICE_MARK.exec(k)?.[2]).filter((i) => i !== undefined))];
+  if (slices.length === 0) return samples;
+  const end = {};
+  for (const i of slices) {
+    const a = samples[`start.${i}`];
+    const b = samples[`end.${i}`];
+    if (!a || !b) throw new Error(`slice ${i}: missing cpu sample ${a ? 'end' : 'start'}.${i}`);
+    for (const k of Object.keys(b)) {
+      const d = minus(b[k], a[k]);
+      if (d !== undefined) end[k] = plus(end[k], d);
+    }
+  }
+  const start = Object.fromEntries(Object.entries(end).map(([k, v]) => [k, Array.isArray(v) ? v.map(() => 0) : 0]));
+  const rest = Object.fromEntries(Object.entries(samples).filter(([k]) => !SLICE_MARK.test(k)));
+  return { ...rest, start, end };
+}
+
 /**
  * @param job {scenario, protocol, port, secret, params}
  * @param server handle from startServer()
+ * @param turns optional lib/turns.mjs Turns shared by the columns of an interleaved run, and
+ *   `column` this job's name in it
  * @returns {Promise<{result: object, samples: Record<string, object>}>}
  */
-function runJob(gen, ready, job, server, { timeoutMs }) {
+function runJob(gen, ready, job, server, { timeoutMs, turns = null, column = null }) {
   return new Promise((resolve, reject) => {
     const samples = {};
     const watched = server.children ?? [server.child];
@@ -68,6 +99,7 @@ function runJob(gen, ready, job, server, { timeoutMs }) {
       settled = true;
       clearTimeout(timer);
       for (const [c, f] of onServerExit) c.off('exit', f);
+      turns?.leave(column);
       // The generator is done (or failed): never leave it running.
       if (gen.exitCode === null && gen.signalCode === null) gen.kill('SIGKILL');
       if (err) reject(err); else resolve(value);
@@ -83,6 +115,16 @@ function runJob(gen, ready, job, server, { timeoutMs }) {
       try {
         if (m.type === 'req') {
           let value;
+          if (m.op === 'turn') {
+            await turns?.take(column);
+            if (!settled) gen.send({ type: 'res', id: m.id, value: null });
+            return;
+          }
+          if (m.op === 'pass') {
+            turns?.pass(column);
+            gen.send({ type: 'res', id: m.id, value: null });
+            return;
+          }
           if (m.op === 'cpu') value = cpuSample(server);
           else if (m.op === 'mem') value = await server.mem();
           else if (m.op === 'signal') {
@@ -92,7 +134,7 @@ function runJob(gen, ready, job, server, { timeoutMs }) {
           else throw new Error(`unknown op ${m.op}`);
           samples[m.name] = value;
           gen.send({ type: 'res', id: m.id, value });
-        } else if (m.type === 'result') finish(null, { result: m.result, samples });
+        } else if (m.type === 'result') finish(null, { result: m.result, samples: mergeSlices(samples) });
         else if (m.type === 'error') finish(new Error(`generator: ${m.error}`));
       } catch (err) { finish(err); }
     });

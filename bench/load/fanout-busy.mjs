@@ -15,16 +15,17 @@
 import { performance } from 'node:perf_hooks';
 import { makeTokens } from './tokens.mjs';
 import { lastInts } from './wire.mjs';
-import { measurePhase } from './link.mjs';
+import { passTurn, slicedWindow, takeTurn } from './link.mjs';
 import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
 import { percentiles } from '../lib/stats.mjs';
 
 const ROOM = 'fanout-busy';
 const RING = 1 << 16; // > maxInFlight: slot g & MASK is free again long before reuse
 const MASK = RING - 1;
+const LEAD_MS = 100;
 
 export async function run({ protocol, port, secret, params }) {
-  const { users: n, burst, everyMs, warmupSec, durationSec, drainMs } = params;
+  const { users: n, burst, everyMs, warmupSec, durationSec, sliceSec, drainMs } = params;
   const maxInFlight = Math.min(RING / 2, burst * 64);
   const clients = await connectAll(protocol, port, makeTokens(secret, n), () => ROOM);
   await sleep(300);
@@ -47,10 +48,12 @@ export async function run({ protocol, port, secret, params }) {
   const q = new Float64Array(1);
   for (const c of clients) c.onMessage = (buf, start, end) => { if (lastInts(buf, start, end, q)) onDelivery(q[0]); else anomalies++; };
 
-  // Absolute schedule: a late tick does not push every later tick back.
-  let stopped = false;
-  const t0 = performance.now();
+  // Absolute schedule: a late tick does not push every later tick back. run() starts one (the
+  // warm-up's or a slice's), halt() ends it.
+  let stopped = true;
+  let t0 = 0;
   let tick = 0;
+  let timer = null;
   const sendBurst = () => {
     if (stopped) return;
     const now = performance.now();
@@ -66,16 +69,33 @@ export async function run({ protocol, port, secret, params }) {
       inFlight++;
     }
     tick++;
-    setTimeout(sendBurst, Math.max(0, t0 + tick * everyMs - performance.now()));
+    timer = setTimeout(sendBurst, Math.max(0, t0 + tick * everyMs - performance.now()));
   };
-  sendBurst();
-  const w = await measurePhase({
-    warmupSec, durationSec, drainMs,
-    measure: (on) => { measuring = on; },
-    stop: () => { stopped = true; },
-    settled: () => inFlight === 0,
+  const run = () => { stopped = false; t0 = performance.now(); tick = 0; sendBurst(); };
+  const halt = () => { stopped = true; clearTimeout(timer); };
+  // What has not completed by then counts as stalled.
+  const settle = () => waitFor(() => inFlight === 0, drainMs);
+
+  // Warm-up in a turn of its own (an interleaved run's other columns are quiet meanwhile).
+  await takeTurn();
+  run();
+  await sleep(warmupSec * 1000);
+  halt();
+  await settle();
+  await passTurn();
+
+  // The measured phase, in `sliceSec` slices when the run is interleaved (one slice otherwise).
+  // Each slice starts the schedule LEAD_MS before its start mark, so the window opens on a
+  // steady load; `measuring` flips right before each mark, so the skews of the two flips cancel.
+  const slices = sliceSec ? Math.max(1, Math.round(durationSec / sliceSec)) : 1;
+  const w = await slicedWindow(slices, () => sleep((durationSec * 1000) / slices), {
+    before: async () => { run(); await sleep(LEAD_MS); measuring = true; },
+    after: async () => { halt(); await settle(); },
+    beforeEnd: () => { measuring = false; },
   });
 
+  // The clients close in a turn, so their closes never land in another column's slice.
+  await takeTurn();
   closeAll(clients);
   return {
     users: n,

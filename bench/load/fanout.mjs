@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { makeTokens } from './tokens.mjs';
 import { lastInts } from './wire.mjs';
-import { mark, window } from './link.mjs';
+import { passTurn, shares, slicedWindow, takeTurn } from './link.mjs';
 import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
 import { percentiles } from '../lib/stats.mjs';
 
@@ -56,7 +56,7 @@ function sendPhase(clients, kStart, count, periodMs, stats, payload) {
  *   after the window's start mark and right before its end mark.
  */
 export async function run({ protocol, port, ports, secret, params }, hooks = {}) {
-  const { users: n, rateHz, warmupSec, durationSec, drainMs, maxDrainMs } = params;
+  const { users: n, rateHz, warmupSec, durationSec, sliceSec, drainMs, maxDrainMs } = params;
   const payload = hooks.payload ?? cursor;
   const period = 1000 / rateHz;
   const warmN = Math.max(1, Math.round(warmupSec * rateHz));
@@ -90,29 +90,43 @@ export async function run({ protocol, port, ports, secret, params }, hooks = {})
     };
   }
 
+  // Warm-up in a turn of its own (an interleaved run's other columns are quiet meanwhile).
+  await takeTurn();
   await sendPhase(clients, 0, warmN, period, { maxLagMs: 0 }, payload);
   await sleep(Math.min(1000, period * 2)); // warm-up deliveries drain
+  await passTurn();
 
+  // The measured phase, in `sliceSec` slices when the run is interleaved (one slice
+  // otherwise): each slice sends its share of the messages on the same schedule and waits
+  // for its deliveries before its end mark.
   const lag = { maxLagMs: 0 };
-  const a = await mark('start');
-  const extra = { ...(hooks.onStart?.(clients) ?? {}) };
-  await sendPhase(clients, warmN, measN, period, lag, payload);
-  const sendEnd = performance.now();
-  // Drain: wait while deliveries still arrive; stop once all arrived, or
-  // nothing arrived for drainMs (the rest is lost), or maxDrainMs passed (the
-  // rest is counted lost but flagged as an overloaded run, not a protocol bug).
-  let last = received; let lastChange = performance.now();
-  const quiet = () => {
-    if (received !== last) { last = received; lastChange = performance.now(); }
-    return received >= expected || performance.now() - lastChange > drainMs;
-  };
-  const drained = await waitFor(quiet, maxDrainMs ?? drainMs * 10);
-  const drainMsUsed = performance.now() - sendEnd;
-  Object.assign(extra, await hooks.onEnd?.(clients));
-  const b = await mark('end');
+  const extra = {};
+  const counts = shares(measN, sliceSec ? Math.max(1, Math.round(durationSec / sliceSec)) : 1);
+  let kNext = warmN;
+  let drainMsUsed = 0;
+  let drained = true;
+  const w = await slicedWindow(counts.length, async (i) => {
+    if (i === 0) Object.assign(extra, hooks.onStart?.(clients));
+    await sendPhase(clients, kNext, counts[i], period, lag, payload);
+    kNext += counts[i];
+    const sendEnd = performance.now();
+    // Drain: wait while deliveries still arrive; stop once all sent so far arrived, or
+    // nothing arrived for drainMs (the rest is lost), or maxDrainMs passed (the rest is
+    // counted lost but flagged as an overloaded run, not a protocol bug).
+    const due = n * (n - 1) * (kNext - warmN);
+    let last = received; let lastChange = performance.now();
+    const quiet = () => {
+      if (received !== last) { last = received; lastChange = performance.now(); }
+      return received >= due || performance.now() - lastChange > drainMs;
+    };
+    drained = (await waitFor(quiet, maxDrainMs ?? drainMs * 10)) && drained;
+    drainMsUsed = Math.max(drainMsUsed, performance.now() - sendEnd);
+    if (i === counts.length - 1) Object.assign(extra, await hooks.onEnd?.(clients));
+  });
 
+  // The clients close in a turn, so their closes never land in another column's slice.
+  await takeTurn();
   closeAll(clients);
-  const w = window(a, b);
   return {
     users: n,
     instances: ports?.length ?? 1,

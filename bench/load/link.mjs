@@ -58,3 +58,36 @@ export async function measurePhase({ warmupSec, durationSec, drainMs, measure, s
   await waitFor(settled, drainMs);
   return window(a, b);
 }
+
+/** Wait for this column's turn (interleaved runs, lib/turns.mjs; at once when the run has none). */
+export const takeTurn = () => sampleServer('turn', 'turn');
+/** Hand the turn to the next column. */
+export const passTurn = () => sampleServer('pass', 'pass');
+
+/**
+ * A measured window in `slices` slices, each in its own turn: take the turn, `before(i)`, mark
+ * 'start.i', `body(i)`, `beforeEnd(i)`, mark 'end.i', `after(i)`, pass the turn. The harness
+ * sums the slices' server samples (lib/generator.mjs mergeSlices); this returns the summed
+ * window (see {@link window}). One slice is the plain window of a run that is not interleaved.
+ */
+export async function slicedWindow(slices, body, { before, beforeEnd, after } = {}) {
+  let wallMs = 0;
+  let genCpuMs = 0;
+  for (let i = 0; i < slices; i++) {
+    await takeTurn();
+    await before?.(i);
+    const a = await mark(`start.${i}`);
+    await body(i);
+    beforeEnd?.(i);
+    const b = await mark(`end.${i}`);
+    await after?.(i);
+    await passTurn();
+    const w = window(a, b);
+    wallMs += w.wallMs;
+    genCpuMs += w.genCpuMs;
+  }
+  return { wallMs, genCpuMs, genCpuShare: wallMs > 0 ? genCpuMs / wallMs : null, slices };
+}
+
+/** `total` split into `parts` whole shares that differ by at most one, larger first. */
+export const shares = (total, parts) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
