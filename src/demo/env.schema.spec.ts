@@ -3,7 +3,8 @@ import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { resolveConnectionManagerOptions } from '../kernel/connection-manager.options.js';
 import { JwtAuthenticator, createConnectionManagerJwtService } from '../ws/auth.js';
-import { toConnectionManagerOptions, validateEnv } from './env.schema.js';
+import { resolveOpsOptions } from '../ops/ops.options.js';
+import { toConnectionManagerOptions, toOpsOptions, validateEnv } from './env.schema.js';
 
 const base = { JWT_SECRET: 'env-secret' };
 
@@ -78,6 +79,13 @@ describe('validateEnv', () => {
   it('WS_MAX_ROOMS_PER_CONNECTION maps onto maxRoomsPerConnection', () => {
     const o = resolveConnectionManagerOptions(toConnectionManagerOptions(validateEnv({ ...base, WS_MAX_ROOMS_PER_CONNECTION: '200' })));
     expect(o.maxRoomsPerConnection).toBe(200);
+  });
+
+  it('METRICS_EVENT_LOOP_RESOLUTION_MS maps onto metrics.eventLoopResolutionMs (default 100, 1 to 10000)', () => {
+    expect(resolveOpsOptions(toOpsOptions(validateEnv(base))).metrics.eventLoopResolutionMs).toBe(100);
+    expect(resolveOpsOptions(toOpsOptions(validateEnv({ ...base, METRICS_EVENT_LOOP_RESOLUTION_MS: '10' }))).metrics.eventLoopResolutionMs).toBe(10);
+    expect(errorOf({ ...base, METRICS_EVENT_LOOP_RESOLUTION_MS: '0' })).toMatch(/METRICS_EVENT_LOOP_RESOLUTION_MS/);
+    expect(errorOf({ ...base, METRICS_EVENT_LOOP_RESOLUTION_MS: '10001' })).toMatch(/METRICS_EVENT_LOOP_RESOLUTION_MS/);
   });
 
   it('JWT_SECRET missing (or blank) → one single-line error naming JWT_SECRET only', () => {

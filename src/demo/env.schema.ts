@@ -72,6 +72,7 @@ const envShape = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   METRICS_TENANT_LABEL_LIMIT: int(0).max(1000).default(20),
+  METRICS_EVENT_LOOP_RESOLUTION_MS: int().max(10_000).default(100),
   HEALTH_CHECK_TIMEOUT_MS: int().max(60_000).default(1000),
   REDIS_URL: optionalString.pipe(
     z
@@ -177,7 +178,7 @@ const PINO_LEVEL: Record<AppEnv['LOG_LEVEL'], OpsLogLevel> = { error: 'error', w
 /** Maps the validated env onto the OpsModule options (health, metrics, JSON logs on stdout). */
 export function toOpsOptions(env: AppEnv): OpsOptions {
   return {
-    metrics: { enabled: env.METRICS_ENABLED, tenantLabelLimit: env.METRICS_TENANT_LABEL_LIMIT },
+    metrics: { enabled: env.METRICS_ENABLED, tenantLabelLimit: env.METRICS_TENANT_LABEL_LIMIT, eventLoopResolutionMs: env.METRICS_EVENT_LOOP_RESOLUTION_MS },
     health: { checkTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS },
     logging: { level: PINO_LEVEL[env.LOG_LEVEL] },
   };

@@ -4,7 +4,7 @@ import { DEFAULT_FANOUT_BUCKETS, resolveOpsOptions } from './ops.options.js';
 describe('resolveOpsOptions', () => {
   it('fills every default', () => {
     expect(resolveOpsOptions()).toEqual({
-      metrics: { enabled: true, prefix: 'cm_', defaultMetrics: true, tenantLabelLimit: 20, fanoutBuckets: DEFAULT_FANOUT_BUCKETS },
+      metrics: { enabled: true, prefix: 'cm_', defaultMetrics: true, eventLoopResolutionMs: 100, tenantLabelLimit: 20, fanoutBuckets: DEFAULT_FANOUT_BUCKETS },
       health: { checkTimeoutMs: 1000 },
       logging: { level: 'info', requestLogging: true, requestContext: false },
       connectionLog: true,
@@ -27,6 +27,8 @@ describe('resolveOpsOptions', () => {
     expect(() => resolveOpsOptions({ metrics: { prefix: '1bad' } })).toThrow(/metrics\.prefix/);
     expect(() => resolveOpsOptions({ metrics: { fanoutBuckets: [0.1, 0.01] } })).toThrow(/metrics\.fanoutBuckets.*increasing/);
     expect(() => resolveOpsOptions({ health: { checkTimeoutMs: 0 } })).toThrow(/health\.checkTimeoutMs/);
+    expect(() => resolveOpsOptions({ metrics: { eventLoopResolutionMs: 0 } })).toThrow(/metrics\.eventLoopResolutionMs/);
+    expect(() => resolveOpsOptions({ metrics: { eventLoopResolutionMs: 1.5 } })).toThrow(/metrics\.eventLoopResolutionMs/);
     expect(() => resolveOpsOptions({ logging: { level: 'loud' as never } })).toThrow(/logging/);
     expect(() => resolveOpsOptions({ logging: { destination: {} as never } })).toThrow(/logging/);
   });

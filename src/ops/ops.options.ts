@@ -35,6 +35,15 @@ export const opsOptionsSchema = z.object({
       /** Also export prom-client's process and Node.js metrics (CPU, memory, event-loop lag, GC). Default true. */
       defaultMetrics: z.boolean().default(true),
       /**
+       * How often the event-loop lag of the default metrics is sampled, in ms (prom-client's
+       * `eventLoopMonitoringPrecision`, a timer that wakes the process each time). Default 100:
+       * ten wake-ups a second. prom-client's own default, 10, wakes an idle instance a hundred
+       * times a second, ~6 ms of CPU per second on the benchmark machine (docs/performance.md).
+       * Each sample is the timer's real lateness, so a stall is measured as long as it is; one
+       * shorter than this is seen only when a sample falls in it. 1 to 10000.
+       */
+      eventLoopResolutionMs: z.number().int().min(1).max(10_000).default(100),
+      /**
        * Per-tenant connection series: the `tenantLabelLimit` tenants with the most connections get
        * their own `tenant` label value, the rest are summed in one series labelled
        * `other_tenants="true"` (no `tenant` label, so no tenant id can collide with it), so a

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { startDefaultMetrics } from './default-metrics.js';
 import { CONNECTION_MANAGER_OPTIONS } from '../../kernel/connection-manager.tokens.js';
 import type { CloseCause } from '../../kernel/connection-manager.events.js';
 import type { ResolvedConnectionManagerOptions } from '../../kernel/connection-manager.options.js';
@@ -90,13 +91,13 @@ export class MetricsService implements OnApplicationShutdown {
     readiness: ReadinessRegistry,
     admission: AdmissionStats,
   ) {
-    const { prefix, tenantLabelLimit, fanoutBuckets, defaultMetrics, enabled } = options.metrics;
+    const { prefix, tenantLabelLimit, fanoutBuckets, defaultMetrics, eventLoopResolutionMs, enabled } = options.metrics;
     this.prefix = prefix;
     const registers = [this.registry];
     const name = (n: string) => `${prefix}${n}`;
     const delivery = rooms.deliveryStats;
 
-    if (enabled && defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix });
+    if (enabled && defaultMetrics) startDefaultMetrics(this.registry, { prefix, eventLoopResolutionMs });
 
     // --- read at scrape time ---
     new Gauge({
