@@ -250,7 +250,7 @@ const opts = { smoke: cfg.smoke };
 const tables = [];
 if (scenarios.some((sc) => !LAYOUT_SCENARIOS.includes(sc))) {
   tables.push(mainTable(agg, scenarios, cfg.sizes, opts));
-  tables.push('', 'Floor = the stronger of raw-ws and raw-ws-corked for that row (lower cost, higher throughput), from this same run; socket.io is a comparison column. Server CPU from /proc/<pid>/stat (all threads); memory after forced GC inside the server.');
+  tables.push('', 'Floor = the stronger of raw-ws and raw-ws-corked for that row (lower cost, higher throughput), from this same run; socket.io is a comparison column. Server CPU from /proc/<pid>/task/*/schedstat (all threads, ns); memory after forced GC inside the server.');
 }
 // A scenario whose layouts were all skipped gets its note, not an empty table.
 if (layoutsOf.cluster?.length) tables.push('', '### cluster: one room (the fanout load) spread round-robin over the instances', clusterTable(agg, layoutsOf.cluster, opts));

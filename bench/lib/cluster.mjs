@@ -51,7 +51,7 @@ async function waitReady(port, timeoutMs = 15_000) {
 /**
  * Start the layout's Redis (if any), then its instances in parallel, and wait
  * until every instance reports ready. sampleCpu() reads every instance's and
- * every Redis node's /proc/<pid>/stat at (nearly) the same instant.
+ * every Redis node's CPU (lib/proc.mjs procCpuMs) at (nearly) the same instant.
  */
 export async function startGroup(layout, { secret }) {
   const redis = layout.redis ? await startRedis(layout.redis) : null;

@@ -1,7 +1,7 @@
 // Process-level plumbing for the harness: reading another process's CPU from
 // /proc, the clock-tick rate, the fd limit, and a registry that guarantees every
 // child we start is killed when the harness exits (even on error/Ctrl-C).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 let clkTck = null;
@@ -15,12 +15,40 @@ export function clockTicks() {
 }
 
 /**
- * utime+stime of a process in milliseconds, all threads included (GC and
- * libuv threadpool work counts against the server, as it should).
+ * CPU time of a process in milliseconds, all threads included (GC and libuv threadpool work
+ * counts against the server, as it should), to the nanosecond: the sum of its threads' run
+ * time, the first field of /proc/<pid>/task/<tid>/schedstat. utime+stime (/proc/<pid>/stat,
+ * {@link procStatCpuMs}) count 10-ms clock ticks, and an interleaved run reads a server 16 to
+ * 20 times per window (two readings a slice): ±1.4 % on a connect window. On the same windows
+ * the two agreed within 1.6 % (connect 561 against 570 ms, fanout 4,472 against 4,470 ms;
+ * docs/performance.md, round 10). A thread that exits takes its time with it; a server's threads
+ * (V8's, libuv's, Redis's) live as long as it does. Falls back to the ticks where schedstat is
+ * missing.
+ */
+export function procCpuMs(pid) {
+  let tids;
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return procStatCpuMs(pid);
+  }
+  let ns = 0;
+  for (const tid of tids) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ', 1)[0]);
+    } catch {
+      // The thread exited between the listing and the read: its time is gone either way.
+    }
+  }
+  return Number.isFinite(ns) && ns > 0 ? ns / 1e6 : procStatCpuMs(pid);
+}
+
+/**
+ * utime+stime of a process in milliseconds, all threads included, in 10-ms clock ticks.
  * Fields 14 and 15 of /proc/<pid>/stat; we split after the last ')' because the
  * command name (field 2) may contain spaces or parentheses.
  */
-export function procCpuMs(pid) {
+export function procStatCpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state) so field N is rest[N - 3].

@@ -1,7 +1,8 @@
 // Turn one run's raw data (generator result + server samples taken by the
 // harness) into the figures that go in the tables, plus flags for the notes.
-// Server CPU always comes from /proc/<pid>/stat deltas between two samples the
-// generator asked for (normally 'start' and 'end').
+// Server CPU always comes from the server's run-time deltas (lib/proc.mjs procCpuMs)
+// between two samples the generator asked for (normally 'start' and 'end'; an
+// interleaved window's slices summed, lib/generator.mjs mergeSlices).
 
 const GEN_BOUND_SHARE = 0.9; // generator used >90% of one core: it may be the bottleneck
 const SATURATED_SHARE = 0.95;
