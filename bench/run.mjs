@@ -182,7 +182,8 @@ async function runGroup(columns, scenario, repeat) {
   return cols.map((c) => c.rec);
 }
 
-// Steady runs. On a shared host (a KVM guest here) the same work was seen to take 2.6 to 12 µs of
+// Steady runs, for the runs that are not interleaved (interleaved ones share the host by turns).
+// On a shared host (a KVM guest here) the same work was seen to take 2.6 to 12 µs of
 // CPU within one session, and CPU-per-operation figures move with it: a run of the floor in a slow
 // moment and of the product in a fast one (or the reverse) makes a ratio of the host, not of the
 // code. A run whose probe (right before it) is over STEADY × the best probe seen so far is
