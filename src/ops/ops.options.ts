@@ -38,7 +38,7 @@ export const opsOptionsSchema = z.object({
        * How often the event-loop lag of the default metrics is sampled, in ms (prom-client's
        * `eventLoopMonitoringPrecision`, a timer that wakes the process each time). Default 100:
        * ten wake-ups a second. prom-client's own default, 10, wakes an idle instance a hundred
-       * times a second, ~6 ms of CPU per second on the benchmark machine (docs/performance.md).
+       * times a second, 4.5 to 6 ms of CPU per second on the benchmark machine (docs/performance.md).
        * Each sample is the timer's real lateness, so a stall is measured as long as it is; one
        * shorter than this is seen only when a sample falls in it. 1 to 10000.
        */
