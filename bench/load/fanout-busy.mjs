@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { makeTokens } from './tokens.mjs';
 import { lastInts } from './wire.mjs';
-import { passTurn, slicedWindow, takeTurn } from './link.mjs';
+import { passTurn, sliceCount, slicedWindow, takeTurn } from './link.mjs';
 import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
 import { percentiles } from '../lib/stats.mjs';
 
@@ -87,7 +87,7 @@ export async function run({ protocol, port, secret, params }) {
   // The measured phase, in `sliceSec` slices when the run is interleaved (one slice otherwise).
   // Each slice starts the schedule LEAD_MS before its start mark, so the window opens on a
   // steady load; `measuring` flips right before each mark, so the skews of the two flips cancel.
-  const slices = sliceSec ? Math.max(1, Math.round(durationSec / sliceSec)) : 1;
+  const slices = sliceCount(durationSec, sliceSec);
   const w = await slicedWindow(slices, () => sleep((durationSec * 1000) / slices), {
     before: async () => { run(); await sleep(LEAD_MS); measuring = true; },
     after: async () => { halt(); await settle(); },

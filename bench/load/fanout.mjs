@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { makeTokens } from './tokens.mjs';
 import { lastInts } from './wire.mjs';
-import { passTurn, shares, slicedWindow, takeTurn } from './link.mjs';
+import { passTurn, shares, sliceCount, slicedWindow, takeTurn } from './link.mjs';
 import { connectAll, closeAll, sleep, waitFor } from './util.mjs';
 import { percentiles } from '../lib/stats.mjs';
 
@@ -101,7 +101,7 @@ export async function run({ protocol, port, ports, secret, params }, hooks = {})
   // for its deliveries before its end mark.
   const lag = { maxLagMs: 0 };
   const extra = {};
-  const counts = shares(measN, sliceSec ? Math.max(1, Math.round(durationSec / sliceSec)) : 1);
+  const counts = shares(measN, sliceCount(durationSec, sliceSec));
   let kNext = warmN;
   let drainMsUsed = 0;
   let drained = true;

@@ -91,3 +91,6 @@ export async function slicedWindow(slices, body, { before, beforeEnd, after } = 
 
 /** `total` split into `parts` whole shares that differ by at most one, larger first. */
 export const shares = (total, parts) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+
+/** How many slices a timed window of `durationSec` is cut into: `sliceSec` each, or one when unset (not interleaved). */
+export const sliceCount = (durationSec, sliceSec) => (sliceSec ? Math.max(1, Math.round(durationSec / sliceSec)) : 1);
