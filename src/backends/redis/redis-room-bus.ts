@@ -13,13 +13,12 @@ import { LogOrderBuffer } from './log-order-buffer.js';
  * With the room's channel the instance subscribes, in the same command, to its own marker
  * channel `{prefix}:{roomKey}:bus:<instanceId>`, on which nothing is published: the room log's
  * script counts the marker's subscribers to tell this instance's subscription from the others'
- * (see LOG_PUBLISH_LUA). ioredis resubscribes channel by channel in the order they were added,
- * so the marker is never registered without the room's channel.
+ * (see LOG_PUBLISH_LUA). After a reconnect ioredis resubscribes them in the order they were
+ * added (a single Redis) or in one command per slot (a Redis Cluster), so the marker is never
+ * registered without the room's channel. The other way round, for a moment, the writer gets its
+ * message both from the bus and from the script; the order buffer drops the second.
  *
- * Envelope: `instanceId 
- except 
- messageId 
- frame`. An instance skips its own plain frames
+ * Envelope: `instanceId \n except \n messageId \n frame`. An instance skips its own plain frames
  * (presence: it delivered them locally already) but not its own room messages (messageId = their
  * position): those are published by the room log's script (RedisRoomLog) when another instance
  * has members of the room, and then every instance, the writer included, delivers them from
