@@ -37,7 +37,6 @@ describe('the sender of a room message on Redis', () => {
     store = new RedisSessionStore(command, 'cm', 'instance-1', 60_000, bounds.maxMessages, bounds.maxBytes);
     log = new RedisRoomLog({
       redis: command,
-      bus: new RedisRoomBus({ command, subscriber: connect(), cluster: false }, 'cm', 'instance-1'),
       keyPrefix: 'cm',
       instanceId: 'instance-1',
       maxMessages: bounds.maxMessages,

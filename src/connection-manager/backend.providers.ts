@@ -97,18 +97,12 @@ export const backendProviders: Provider[] = [
     memory: () => undefined,
     redis: (_o, r, id) => new RedisRoomBus(r.connections, r.keyPrefix, id),
   }),
-  // Room messages: appended, published and fed to away sessions' buffers by one script, with the
-  // session store's bounds; on Redis the bus delivers here what the script did not publish to us.
-  {
-    provide: RoomLog,
-    inject: [CONNECTION_MANAGER_OPTIONS, INSTANCE_ID, REDIS_CONNECTIONS, RoomBus],
-    useFactory: (o: ResolvedConnectionManagerOptions, id: string, connections: RedisConnections | undefined, bus: RoomBus | undefined) => {
-      if (!connections || !o.redis) return new InMemoryRoomLog(roomLogLifetimes(o));
-      if (!(bus instanceof RedisRoomBus)) throw new Error('the Redis room log needs the Redis room bus (RoomBus was replaced)');
-      const lifetimes = { ...roomLogLifetimes(o), awayTtlMs: o.reconnectTokenTtlMs };
-      return new RedisRoomLog({ redis: connections.command, bus, keyPrefix: o.redis.keyPrefix, instanceId: id, ...lifetimes });
-    },
-  },
+  // Room messages: appended, published and fed to away sessions' buffers by one script, with the session store's bounds.
+  backend<RoomLog>(RoomLog, {
+    memory: (o) => new InMemoryRoomLog(roomLogLifetimes(o)),
+    redis: (o, r, id) =>
+      new RedisRoomLog({ redis: r.connections.command, keyPrefix: r.keyPrefix, instanceId: id, ...roomLogLifetimes(o), awayTtlMs: o.reconnectTokenTtlMs }),
+  }),
   backend<InstanceRegistry | undefined>(InstanceRegistry, {
     memory: () => undefined,
     redis: (_o, r, id) => new RedisInstanceRegistry(r.connections, r.keyPrefix, id),

@@ -1,6 +1,5 @@
 import { TurnWriteCoalescer } from './turn-write-coalescer.js';
 import {
-  loggedFrame,
   parsePosition,
   type LogAppend,
   type LogAppendResult,
@@ -10,15 +9,12 @@ import {
   type RoomLog,
 } from '../../domain/ports/room-log.port.js';
 import type { RedisClient } from './redis-connections.js';
-import { busMarkerChannel, roomKeys } from './redis-connections.js';
-import type { RedisRoomBus } from './redis-room-bus.js';
+import { roomKeys } from './redis-connections.js';
 import { LOG_HEAD_LUA, LOG_PUBLISH_LUA, LOG_READ_LUA } from './room-log.lua.js';
 
 /** Bounds and lifetimes of the Redis room logs. */
 export interface RedisRoomLogOptions {
   redis: RedisClient;
-  /** The bus this instance subscribes with: it delivers the messages the script did not publish back to this instance. */
-  bus: Pick<RedisRoomBus, 'deliverOwn'>;
   keyPrefix: string;
   instanceId: string;
   /** Most messages and bytes kept per room (`resumeBufferMessages`, `resumeBufferBytes`); also the away buffers' bounds. */
@@ -33,7 +29,7 @@ export interface RedisRoomLogOptions {
 }
 
 type Scripted = RedisClient & {
-  cmLogPublish(...args: (string | number)[]): Promise<[0] | [1, number, string, 0 | 1]>;
+  cmLogPublish(...args: (string | number)[]): Promise<[0] | [1, number]>;
   cmLogHead(k1: string, ttl: number): Promise<[string, string]>;
   cmLogRead(k1: string, k2: string, epoch: string, n: number): Promise<[number, string[]]>;
 };
@@ -41,11 +37,8 @@ type Scripted = RedisClient & {
 /**
  * The room logs of cluster mode, in Redis: they survive the instance that wrote them. An append
  * is one script ({@link LOG_PUBLISH_LUA}) that decides the `seq`, appends, publishes the frame on
- * the room's bus channel when another instance has members of the room (the RedisRoomBus
- * delivers it on every instance, this one included, in log order), and feeds the away sessions'
- * buffers. When no other instance has members, the script does not publish and this instance
- * delivers the message itself, from the script's reply, through the same bus (its LogOrderBuffer
- * keeps log order between the two ways in).
+ * the room's bus channel (the RedisRoomBus delivers it on every instance, this one included, in
+ * log order) and feeds the away sessions' buffers.
  *
  * Failure mode: every method rejects while Redis is unreachable (commands are not queued: see
  * redis-connections.ts); RoomService then refuses `seq` messages with UNAVAILABLE and delivers the
@@ -69,7 +62,6 @@ export class RedisRoomLog implements RoomLog {
     const tag = this.tag(message.roomKey);
     const sender = message.sender ?? '';
     const seqKey = message.seq !== undefined && sender !== '' ? `${tag}:seq:${sender}` : `${tag}:seq:`;
-    const channel = roomKeys(o.keyPrefix, message.roomKey).channel;
     this.writes.hold();
     const result = await this.redis.cmLogPublish(
       `${tag}:logmeta`,
@@ -85,17 +77,13 @@ export class RedisRoomLog implements RoomLog {
       o.maxBytes,
       o.awayTtlMs,
       sender,
-      channel,
+      roomKeys(o.keyPrefix, message.roomKey).channel,
       `${o.instanceId}\n${sender}\n`,
       o.seqTtlMs,
       o.logTtlMs,
-      busMarkerChannel(channel, o.instanceId),
     );
-    if (result[0] === 0) return { appended: false, duplicate: true };
-    const [, n, epoch, onBus] = result;
-    if (onBus === 0) o.bus.deliverOwn(message.roomKey, { epoch, n, frame: loggedFrame(`${epoch}.${n}`, message.frameTail), except: sender });
-    // The message is delivered (by the bus or just above); the caller only needs to know it was appended.
-    return { appended: true, pos: '', n, frame: '' };
+    // The frame and position travel on the bus; the caller only needs to know it was appended.
+    return result[0] === 1 ? { appended: true, pos: '', n: result[1], frame: '' } : { appended: false, duplicate: true };
   }
 
   async head(roomKey: string): Promise<LogHead> {

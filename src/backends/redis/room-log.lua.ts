@@ -21,23 +21,14 @@ end
 
 /**
  * A room message in one step: the `seq` check, the append to the log (bounded by messages and
- * bytes, oldest dropped), the SPUBLISH of the frame with its position to the other instances with
- * members, and the append to the room's away sessions' buffers (session.lua.ts, for resumes
- * without positions).
- *
- * Publishing: `PUBSUB SHARDNUMSUB` counts the room channel's subscribers and the writer's marker
- * channel's (1 while the writer's own subscription is registered: RedisRoomBus subscribes both in
- * one command). The frame is published only when someone other than the writer subscribes, and
- * the reply says whether the writer gets it on its bus; when it does not (nobody else has members:
- * one instance, or a room on one instance), the writer delivers it from this reply. On one
- * instance that spares the SPUBLISH, and the writer reading it back, on every message.
+ * bytes, oldest dropped), the SPUBLISH of the frame with its position to every instance with
+ * members (the writer included: delivery everywhere is in log order), and the append to the
+ * room's away sessions' buffers (session.lua.ts, for resumes without positions).
  * KEYS: 1 logmeta, 2 log, 3 the sender's seq key (`:seq:` alone for none), 4 the away set, 5 the
  * away-bytes hash. ARGV: 1 listPrefix, 2 truncPrefix (away buffers), 3 seq ('' for none),
  * 4 frame tail, 5 maxMessages, 6 maxBytes, 7 away TTL ms, 8 sender session ('' for none),
- * 9 channel, 10 envelope head (`instanceId\nsender\n`), 11 seq TTL ms, 12 log TTL ms, 13 the
- * writer's marker channel.
- * → {0} a resend (not appended), or {1, n, epoch, onBus}: onBus 1 when the writer's bus delivers
- * the message, 0 when the writer must.
+ * 9 channel, 10 envelope head (`instanceId\nsender\n`), 11 seq TTL ms, 12 log TTL ms.
+ * → {0} a resend (not appended), or {1, n}
  */
 export const LOG_PUBLISH_LUA = `
 if ARGV[3] ~= '' then
@@ -52,13 +43,7 @@ ${ENSURE_EPOCH}
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 local pos = epoch .. '.' .. n
 local msgFrame = '{"type":"message","pos":"' .. pos .. '",' .. ARGV[4]
-local subs = redis.call('PUBSUB', 'SHARDNUMSUB', ARGV[9], ARGV[13])
-local mine = subs[4]
-local onBus = 0
-if subs[2] > mine then
-  redis.call('SPUBLISH', ARGV[9], ARGV[10] .. pos .. '\\n' .. msgFrame)
-  onBus = mine
-end
+redis.call('SPUBLISH', ARGV[9], ARGV[10] .. pos .. '\\n' .. msgFrame)
 local len = redis.call('RPUSH', KEYS[2], n .. '|' .. ARGV[8] .. '|' .. msgFrame)
 local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', string.len(msgFrame))
 while len > tonumber(ARGV[5]) or (bytes > tonumber(ARGV[6]) and len > 1) do
@@ -77,7 +62,7 @@ local function away()
 ${APPEND_BODY_LUA}
 end
 away()
-return {1, n, epoch, onBus}
+return {1, n}
 `;
 
 /** The room's head, creating its epoch if it has none. KEYS: 1 logmeta. ARGV: 1 log TTL ms. → {epoch, n} */

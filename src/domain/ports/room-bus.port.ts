@@ -2,10 +2,9 @@
  * Cross-instance fan-out: frames for a room travel to the other instances that have members
  * of it. Only cluster mode has one; on a single instance there is nobody else to tell.
  * Delivery is at-most-once (pub/sub): room messages, which must survive a disconnect, are
- * appended to the room's log (RoomLog), which in cluster mode also delivers them to every
- * instance with members, the writer included, in log order: on this bus, or to the writer from
- * the log's own reply when no other instance has members. `messageId` is then the message's
- * position.
+ * appended to the room's log (RoomLog), which in cluster mode also publishes them on this bus,
+ * to every instance with members, the writer included, in log order. `messageId` is then the
+ * message's position.
  */
 export interface RoomBus {
   /**

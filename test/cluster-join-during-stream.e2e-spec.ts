@@ -9,14 +9,16 @@ function positions(client: ClusterClient): Array<{ data: unknown; pos: string }>
 }
 
 /**
- * The writer's instance delivers its own room messages from the log script's reply while no other
- * instance has members of the room, and from the bus once one has (issue 15, the Redis row). Two
- * instances on one real redis-server: a member streams messages on instance A, alone in the room,
- * while a member joins on instance B and streams too. A's other member must still see every
- * position after its join exactly once and in order (consecutive numbers), across the moment the
- * room stops being A's alone; B's member sees every one of A's messages after its join, in order.
+ * A room streaming on one instance while a member joins on another (two instances on one real
+ * redis-server): the room is first one instance's alone, then both instances' members stream.
+ * Ann's other member, Dan, must see every position after his join exactly once and in order
+ * (consecutive numbers); Bob, who joins on B during the stream, must see only positions after his
+ * `room_joined.pos`, in order, and every one of Ann's messages after it. Round 11 of issue 15
+ * tried having the writer deliver its own messages from the log script's reply while alone in a
+ * room; this scenario failed 3 times in 8 with that change (Bob got positions at or below his
+ * join position) and 0 in 8 without it, and the change was reverted.
  */
-describe('room messages across the moment a room stops being one instance’s alone', () => {
+describe('a member joining on another instance while a room streams', () => {
   let d: Deployment;
   beforeAll(async () => {
     d = await startDeployment('single', 2);
