@@ -263,7 +263,7 @@ export class ConnectionHandler {
     this.batch?.hold(connection.socket);
     try {
       const outcome = await this.rooms.join(connection, canvasId, {
-        beforeEvents: (room) => connection.sendFrame(withId({ type: 'room_joined', roomId: room.wireId, canvasId, pos: room.lastPos ?? '' }, id)),
+        beforeEvents: (room, pos) => connection.sendFrame(withId({ type: 'room_joined', roomId: room.wireId, canvasId, pos }, id)),
       });
       if (!outcome.ok) this.sendError(connection, outcome.code, outcome.message, id);
     } catch (err) {

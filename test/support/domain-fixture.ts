@@ -14,6 +14,7 @@ import { SessionResumeService } from '../../src/domain/connections/session-resum
 import { TokenExpiryService } from '../../src/domain/connections/token-expiry.service.js';
 import type { CanvasAccessPolicy } from '../../src/domain/ports/canvas-access-policy.port.js';
 import type { RoomBus } from '../../src/domain/ports/room-bus.port.js';
+import type { LogHead, RoomLog } from '../../src/domain/ports/room-log.port.js';
 import type { SocketLike } from '../../src/domain/ports/socket.port.js';
 import type { TenantQuotaPolicy } from '../../src/domain/ports/tenant-quota-policy.port.js';
 import { ConnectionQuotaService } from '../../src/domain/quotas/connection-quota.service.js';
@@ -112,6 +113,12 @@ export interface DomainFixtureOptions {
   bus?: FakeRoomBus;
   /** The host's per-tenant limits; absent = the module options for every tenant. */
   tenantQuotaPolicy?: TenantQuotaPolicy;
+  /**
+   * Cluster mode's room log, as the rooms see it: it delivers itself (the bus brings every
+   * message, see {@link FakeRoomBus.remote}) and its head is answered by this; the rest is the
+   * in-memory log. Absent = the in-memory log.
+   */
+  clusterLogHead?: (roomKey: string) => Promise<LogHead>;
 }
 
 export interface RecordedEvent {
@@ -120,6 +127,18 @@ export interface RecordedEvent {
 }
 
 let connectionSeq = 0;
+
+/** The in-memory log as cluster mode's looks to the rooms: it delivers itself, and its head is `head`'s answer. */
+function clusterLog(memory: InMemoryRoomLog, head: (roomKey: string) => Promise<LogHead>): RoomLog {
+  return {
+    deliversItself: true,
+    append: (message) => memory.append(message),
+    head,
+    readAfter: (roomKey, after, exceptSender) => memory.readAfter(roomKey, after, exceptSender),
+    lastSeq: (sessionId, roomKeys) => memory.lastSeq(sessionId, roomKeys),
+    close: () => memory.close(),
+  };
+}
 
 export class DomainFixture {
   readonly options: ResolvedConnectionManagerOptions;
@@ -154,6 +173,7 @@ export class DomainFixture {
       idleTtlMs: 86_400_000,
       seqTtlMs: 2 * this.options.reconnectTokenTtlMs,
     });
+    const log = init.clusterLogHead ? clusterLog(this.roomLog, init.clusterLogHead) : this.roomLog;
     this.connections = new ConnectionService(this.options);
     this.local = new LocalRoomRegistry(init.bus);
     this.delivery = new RoomDelivery(this.options, this.local, this.connections, init.bus);
@@ -172,22 +192,13 @@ export class DomainFixture {
       this.publisher,
       new InstanceRoomSet(),
       this.tenantQuotas,
-      this.roomLog,
-      new RoomMessages(this.roomLog, this.delivery, this.sessions, this.connections),
+      log,
+      new RoomMessages(log, this.delivery, this.sessions, this.connections),
       init.bus,
     );
     this.expiry = new TokenExpiryService(this.options, this.connections, this.publisher);
     this.lifecycle = new ConnectionLifecycleService(this.options, this.connections, this.rooms, this.sessions, this.expiry, this.publisher, this.quotas);
-    this.resumer = new SessionResumeService(
-      this.options,
-      this.roomLog,
-      this.connections,
-      this.lifecycle,
-      this.rooms,
-      this.sessions,
-      this.expiry,
-      this.publisher,
-    );
+    this.resumer = new SessionResumeService(this.options, log, this.connections, this.lifecycle, this.rooms, this.sessions, this.expiry, this.publisher);
   }
 
   /**

@@ -444,6 +444,53 @@ describe('RoomService.publish and broadcast', () => {
     expect(ann.held).toBeNull();
   });
 
+  it('cluster mode: room_joined.pos is the position at the attach, and the joiner gets only the messages after it, late bus deliveries at or below it dropped', async () => {
+    const bus = new FakeRoomBus();
+    let head = 8;
+    const f = fixture({ bus, clusterLogHead: async () => ({ epoch: 'e', n: head }) });
+    const bob = f.connect({ userId: 'bob' });
+    await f.join(bob, 'c1');
+    head = 10;
+    const ann = f.connect({ userId: 'ann' });
+    const members = f.membership.members.bind(f.membership);
+    // While ann's join reads the members (after her attach at e.10), the bus brings e.9 (appended
+    // before the head ann's join read, delivered late) and e.11 (after it).
+    vi.spyOn(f.membership, 'members').mockImplementationOnce(async (k) => {
+      for (const n of [9, 11]) bus.remote(key, JSON.stringify({ type: 'message', n }), undefined, `e.${n}`);
+      return members(k);
+    });
+    let joinedAt: string | undefined;
+    const outcome = await f.rooms.join(ann, 'c1', { beforeEvents: (_room, pos) => (joinedAt = pos) });
+    expect(joinedAt).toBe('e.10');
+    expect(outcome.ok && outcome.pos).toBe('e.10');
+    expect(ann.socket.frames().map((m) => m.n)).toEqual([11]);
+    expect(ann.replayFloors).toBeNull();
+    expect(
+      bob.socket
+        .frames()
+        .filter((m) => m.type === 'message')
+        .map((m) => m.n),
+    ).toEqual([9, 11]);
+  });
+
+  it('cluster mode: a repeated join sets no floor, so a member still gets the late messages below the head it read', async () => {
+    const bus = new FakeRoomBus();
+    let head = 10;
+    const f = fixture({ bus, clusterLogHead: async () => ({ epoch: 'e', n: head }) });
+    const ann = f.connect({ userId: 'ann' });
+    await f.join(ann, 'c1');
+    head = 12;
+    const again = await f.rooms.join(ann, 'c1');
+    expect(again.ok && again.pos).toBe('e.12');
+    for (const n of [11, 12, 13]) bus.remote(key, JSON.stringify({ type: 'message', n }), undefined, `e.${n}`);
+    expect(
+      ann.socket
+        .frames()
+        .filter((m) => m.type === 'message')
+        .map((m) => m.n),
+    ).toEqual([11, 12, 13]);
+  });
+
   it('a connection resumed with positions skips a late bus delivery at or below its replay floor; the first message above lifts the floor', async () => {
     const bus = new FakeRoomBus();
     const f = fixture({ bus });

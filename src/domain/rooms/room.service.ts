@@ -20,7 +20,18 @@ import { RoomLog, parsePosition } from '../ports/room-log.port.js';
 import { RoomMessages, type RoomMessage } from './room-messages.js';
 
 export type JoinFailure = { ok: false; code: 'ROOM_FULL' | 'FORBIDDEN' | 'UNAVAILABLE' | 'TOO_MANY_ROOMS'; message: string };
-export type JoinOutcome = { ok: true; room: LocalRoom; event: RoomJoinedEvent } | JoinFailure;
+export type JoinOutcome =
+  | {
+      ok: true;
+      room: LocalRoom;
+      event: RoomJoinedEvent;
+      /**
+       * The room log's position when the connection was attached: it receives every logged message
+       * after it and none at or below it (`room_joined.pos`). Empty when unknown.
+       */
+      pos: string;
+    }
+  | JoinFailure;
 /** A seat taken in the membership store, not yet attached to the connection. */
 export type SeatReservation = {
   ok: true;
@@ -32,8 +43,11 @@ export type SeatReservation = {
 };
 
 export interface JoinOptions {
-  /** Runs after the membership is recorded and before `room.joined` is published (the reply goes here). */
-  beforeEvents?: (room: LocalRoom) => void;
+  /**
+   * Runs after the membership is recorded and before `room.joined` is published (the reply goes
+   * here). `pos` is the position the connection was attached at ({@link JoinOutcome}'s `pos`).
+   */
+  beforeEvents?: (room: LocalRoom, pos: string) => void;
 }
 
 /**
@@ -92,7 +106,7 @@ export class RoomService {
     const held = hold ? connection.held : null;
     if (hold) connection.held = null;
     if (!attached.ok || connection.closed) return attached;
-    opts.beforeEvents?.(attached.room);
+    opts.beforeEvents?.(attached.room, attached.pos);
     this.announce(attached.event);
     if (held) for (const h of held) connection.send(h.bytes);
     return attached;
@@ -162,6 +176,12 @@ export class RoomService {
       const head = this.log.head(seat.key) as { epoch: string; n: number };
       room.lastPos = `${head.epoch}.${head.n}`;
     }
+    // Read now, not when room_joined is written: in cluster mode the join still awaits the members
+    // after this, and messages delivered meanwhile (held for the joiner, sent after room_joined)
+    // move room.lastPos past them.
+    const pos = room.lastPos ?? '';
+    // A repeated join is of a member already receiving: a floor would take late messages from it.
+    if (!resumed && !seat.result.alreadyJoined && this.log.deliversItself) this.floorAt(connection, seat.key, pos);
     const { result } = seat;
     // A repeated join changes nothing, but the joiner still gets presence_state again: the
     // event carries firstConnectionOfUser=false, so nobody else hears of it.
@@ -181,7 +201,21 @@ export class RoomService {
       members: result.members,
       resumed,
     });
-    return { ok: true, room, event };
+    return { ok: true, room, event, pos };
+  }
+
+  /**
+   * Cluster mode: the room's bus can lag behind the log's head read in preparePosition (the
+   * subscriber connection and the command connection are two sockets, read in either order), so
+   * messages at or below the join position may still arrive after the attach; the joiner, told
+   * it starts after `pos`, must not get them. Its replay floor for the room drops them, and the
+   * first message above it lifts the floor (RoomDelivery). A resume sets its floors from its log
+   * reads instead (SessionResumeService).
+   */
+  private floorAt(connection: ClientConnection, key: string, pos: string): void {
+    const floor = parsePosition(pos);
+    if (floor === undefined) return;
+    (connection.replayFloors ??= new Map()).set(key, floor);
   }
 
   /** Gives back a seat that was reserved but never attached (the connection closed meanwhile). No event: nobody was told of it. */
