@@ -491,6 +491,18 @@ describe('RoomService.publish and broadcast', () => {
     ).toEqual([11, 12, 13]);
   });
 
+  it('cluster mode: a floor a quiet room never lifted goes when the connection leaves the room', async () => {
+    const bus = new FakeRoomBus();
+    const f = fixture({ bus, clusterLogHead: async () => ({ epoch: 'e', n: 3 }) });
+    const ann = f.connect({ userId: 'ann' });
+    await f.join(ann, 'c1', 'c2');
+    expect([...(ann.replayFloors?.keys() ?? [])]).toEqual([key, roomKey('t1', 'c2')]);
+    await f.rooms.leave(ann, 'c1');
+    expect([...(ann.replayFloors?.keys() ?? [])]).toEqual([roomKey('t1', 'c2')]);
+    await f.rooms.leave(ann, 'c2');
+    expect(ann.replayFloors).toBeNull();
+  });
+
   it('a connection resumed with positions skips a late bus delivery at or below its replay floor; the first message above lifts the floor', async () => {
     const bus = new FakeRoomBus();
     const f = fixture({ bus });
