@@ -48,11 +48,12 @@ export class ClientConnection {
    */
   held: Array<{ id: string | undefined; roomKey: string; bytes: Buffer }> | null = null;
   /**
-   * After a resume with positions in cluster mode: per room key, the last position the client has
-   * (given or replayed). A room message at or below it that reaches this instance late (its bus
-   * delivery was still in flight when the replay was read) is not sent again. A room's floor goes
-   * once a message above it is delivered; null when none is left (the usual case: one null check
-   * per delivery).
+   * Cluster mode, per room key: the last position the client has, after a resume with positions
+   * (given or replayed) or a fresh join (its `room_joined.pos`). A room message at or below it
+   * that reaches this instance late (its bus delivery was still in flight when the replay or the
+   * head was read) is not sent. A room's floor goes once a message above it is delivered, or when
+   * the connection leaves the room ({@link dropReplayFloor}); null when none is left (the usual
+   * case: one null check per delivery).
    */
   replayFloors: Map<string, { epoch: string; n: number }> | null = null;
   /** The rooms this connection has joined, by canvasId. */
@@ -108,6 +109,13 @@ export class ClientConnection {
   ) {
     this.openedAt = connectedAt - CLOCK_ORIGIN;
     this.idTags = idTags(id, sessionId);
+  }
+
+  /** Drops the room's {@link replayFloors} entry, and the map once it is empty. */
+  dropReplayFloor(roomKey: string): void {
+    const floors = this.replayFloors;
+    if (floors === null || !floors.delete(roomKey) || floors.size > 0) return;
+    this.replayFloors = null;
   }
 
   /**

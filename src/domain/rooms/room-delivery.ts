@@ -20,8 +20,7 @@ function alreadyReplayed(connection: ClientConnection, roomKey: string, pos: str
   const floor = floors.get(roomKey);
   if (floor === undefined) return false;
   if (atOrBelow(pos, floor)) return true;
-  floors.delete(roomKey);
-  if (floors.size === 0) connection.replayFloors = null;
+  connection.dropReplayFloor(roomKey);
   return false;
 }
 

@@ -218,16 +218,6 @@ export class RoomService {
     (connection.replayFloors ??= new Map()).set(key, floor);
   }
 
-  /**
-   * A room left before any message lifted its floor: the floor goes too, or a connection joining
-   * and leaving quiet rooms would keep one per room it ever joined.
-   */
-  private dropFloor(connection: ClientConnection, key: string): void {
-    const floors = connection.replayFloors;
-    if (floors === null || !floors.delete(key) || floors.size > 0) return;
-    connection.replayFloors = null;
-  }
-
   /** Gives back a seat that was reserved but never attached (the connection closed meanwhile). No event: nobody was told of it. */
   giveBack(connection: ClientConnection, seat: SeatReservation): void {
     this.endPreparing(seat);
@@ -251,7 +241,8 @@ export class RoomService {
     const room = connection.rooms.get(canvasId);
     if (!room) return false;
     this.local.remove(room, connection);
-    this.dropFloor(connection, room.key);
+    // A floor no message lifted goes too, or one joining and leaving quiet rooms would keep one per room ever joined.
+    connection.dropReplayFloor(room.key);
     await this.releaseSeat(connection, room, reason);
     return true;
   }
