@@ -176,7 +176,7 @@ export class DomainFixture {
     const log = init.clusterLogHead ? clusterLog(this.roomLog, init.clusterLogHead) : this.roomLog;
     this.connections = new ConnectionService(this.options);
     this.local = new LocalRoomRegistry(init.bus);
-    this.delivery = new RoomDelivery(this.options, this.local, this.connections, init.bus);
+    this.delivery = new RoomDelivery(this.options, this.local, this.connections, init.bus, undefined, log);
     this.sessions = new SessionService(this.options, this.sessionStore, this.connections, this.publisher, this.emitter);
     this.sessions.onModuleInit();
     const policy = init.policy ?? new ClaimsCanvasAccessPolicy();

@@ -100,7 +100,7 @@ export class InMemoryRoomLog implements RoomLog {
     const messages: LoggedMessage[] = [];
     for (let i = log.start + Math.max(0, from.n + 1 - oldest); i < log.entries.length; i++) {
       const e = log.entries[i]!;
-      if (e.sender !== exceptSender) messages.push({ n: e.n, pos: e.pos, frame: e.frame });
+      if (exceptSender === '' || e.sender !== exceptSender) messages.push({ n: e.n, pos: e.pos, frame: e.frame, sender: e.sender ?? '' });
     }
     return Promise.resolve({ messages, truncated: from.n + 1 < oldest });
   }

@@ -56,3 +56,12 @@ export function roomKeys(prefix: string, roomKey: string): { conns: string; user
   const tag = `${prefix}:{${roomKey}}`;
   return { conns: `${tag}:conns`, users: `${tag}:users`, names: `${tag}:names`, away: `${tag}:away`, channel: `${tag}:bus` };
 }
+
+/**
+ * An instance's marker channel of a room (see RedisRoomBus): in the room's slot, subscribed with
+ * the room's channel and never published to, so the log script can count that instance's
+ * subscription (LOG_PUBLISH_LUA).
+ */
+export function busMarkerChannel(channel: string, instanceId: string): string {
+  return `${channel}:${instanceId}`;
+}

@@ -1,5 +1,6 @@
 import { TurnWriteCoalescer } from './turn-write-coalescer.js';
 import {
+  loggedFrame,
   parsePosition,
   type LogAppend,
   type LogAppendResult,
@@ -9,7 +10,7 @@ import {
   type RoomLog,
 } from '../../domain/ports/room-log.port.js';
 import type { RedisClient } from './redis-connections.js';
-import { roomKeys } from './redis-connections.js';
+import { busMarkerChannel, roomKeys } from './redis-connections.js';
 import { LOG_HEAD_LUA, LOG_PUBLISH_LUA, LOG_READ_LUA } from './room-log.lua.js';
 
 /** Bounds and lifetimes of the Redis room logs. */
@@ -29,7 +30,7 @@ export interface RedisRoomLogOptions {
 }
 
 type Scripted = RedisClient & {
-  cmLogPublish(...args: (string | number)[]): Promise<[0] | [1, number]>;
+  cmLogPublish(...args: (string | number)[]): Promise<[0] | [1, number, string, 0 | 1]>;
   cmLogHead(k1: string, ttl: number): Promise<[string, string]>;
   cmLogRead(k1: string, k2: string, epoch: string, n: number): Promise<[number, string[]]>;
 };
@@ -37,8 +38,10 @@ type Scripted = RedisClient & {
 /**
  * The room logs of cluster mode, in Redis: they survive the instance that wrote them. An append
  * is one script ({@link LOG_PUBLISH_LUA}) that decides the `seq`, appends, publishes the frame on
- * the room's bus channel (the RedisRoomBus delivers it on every instance, this one included, in
- * log order) and feeds the away sessions' buffers.
+ * the room's bus channel when another instance has members of the room (the RedisRoomBus
+ * delivers it on every instance, this one included) and feeds the away sessions' buffers. When
+ * no other instance has members, nothing is published: the result says `deliverHere` and the
+ * caller delivers the message on this instance (RoomMessages, in log order through RoomDelivery).
  *
  * Failure mode: every method rejects while Redis is unreachable (commands are not queued: see
  * redis-connections.ts); RoomService then refuses `seq` messages with UNAVAILABLE and delivers the
@@ -62,6 +65,7 @@ export class RedisRoomLog implements RoomLog {
     const tag = this.tag(message.roomKey);
     const sender = message.sender ?? '';
     const seqKey = message.seq !== undefined && sender !== '' ? `${tag}:seq:${sender}` : `${tag}:seq:`;
+    const channel = roomKeys(o.keyPrefix, message.roomKey).channel;
     this.writes.hold();
     const result = await this.redis.cmLogPublish(
       `${tag}:logmeta`,
@@ -77,13 +81,18 @@ export class RedisRoomLog implements RoomLog {
       o.maxBytes,
       o.awayTtlMs,
       sender,
-      roomKeys(o.keyPrefix, message.roomKey).channel,
+      channel,
       `${o.instanceId}\n${sender}\n`,
       o.seqTtlMs,
       o.logTtlMs,
+      busMarkerChannel(channel, o.instanceId),
     );
-    // The frame and position travel on the bus; the caller only needs to know it was appended.
-    return result[0] === 1 ? { appended: true, pos: '', n: result[1], frame: '' } : { appended: false, duplicate: true };
+    if (result[0] === 0) return { appended: false, duplicate: true };
+    const [, n, epoch, onBus] = result;
+    // On the bus, the frame and position travel there: the caller only needs to know it was appended.
+    if (onBus === 1) return { appended: true, pos: '', n, frame: '' };
+    const pos = `${epoch}.${n}`;
+    return { appended: true, pos, n, frame: loggedFrame(pos, message.frameTail), deliverHere: true };
   }
 
   async head(roomKey: string): Promise<LogHead> {
@@ -100,9 +109,10 @@ export class RedisRoomLog implements RoomLog {
     for (const entry of entries) {
       const a = entry.indexOf('|');
       const b = entry.indexOf('|', a + 1);
-      if (entry.slice(a + 1, b) === exceptSender) continue;
+      const sender = entry.slice(a + 1, b);
+      if (exceptSender !== '' && sender === exceptSender) continue;
       const n = Number(entry.slice(0, a));
-      messages.push({ n, pos: `${from.epoch}.${n}`, frame: entry.slice(b + 1) });
+      messages.push({ n, pos: `${from.epoch}.${n}`, frame: entry.slice(b + 1), sender });
     }
     return { messages, truncated: truncated === 1 };
   }

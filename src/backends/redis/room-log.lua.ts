@@ -21,14 +21,24 @@ end
 
 /**
  * A room message in one step: the `seq` check, the append to the log (bounded by messages and
- * bytes, oldest dropped), the SPUBLISH of the frame with its position to every instance with
- * members (the writer included: delivery everywhere is in log order), and the append to the
- * room's away sessions' buffers (session.lua.ts, for resumes without positions).
+ * bytes, oldest dropped), the SPUBLISH of the frame with its position to the instances with
+ * members, and the append to the room's away sessions' buffers (session.lua.ts, for resumes
+ * without positions).
+ *
+ * Publishing: `PUBSUB SHARDNUMSUB` counts the room channel's subscribers and the writer's marker
+ * channel's (1 while the writer's own subscription is registered: RedisRoomBus subscribes both in
+ * one command). The frame is published only when an instance other than the writer subscribes;
+ * the reply says whether the writer's own bus brings it back. When it does not (no other instance
+ * has members: one instance, or a room on one instance), the writer delivers it from this reply,
+ * in log order (RoomDelivery's LogOrder). That spares the SPUBLISH, and the writer reading its
+ * own message back, on every message of a room that lives on one instance.
  * KEYS: 1 logmeta, 2 log, 3 the sender's seq key (`:seq:` alone for none), 4 the away set, 5 the
  * away-bytes hash. ARGV: 1 listPrefix, 2 truncPrefix (away buffers), 3 seq ('' for none),
  * 4 frame tail, 5 maxMessages, 6 maxBytes, 7 away TTL ms, 8 sender session ('' for none),
- * 9 channel, 10 envelope head (`instanceId\nsender\n`), 11 seq TTL ms, 12 log TTL ms.
- * → {0} a resend (not appended), or {1, n}
+ * 9 channel, 10 envelope head (`instanceId\nsender\n`), 11 seq TTL ms, 12 log TTL ms, 13 the
+ * writer's marker channel.
+ * → {0} a resend (not appended), or {1, n, epoch, onBus}: onBus 1 when the writer's bus brings
+ * the message back, 0 when the writer delivers it.
  */
 export const LOG_PUBLISH_LUA = `
 if ARGV[3] ~= '' then
@@ -43,7 +53,13 @@ ${ENSURE_EPOCH}
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 local pos = epoch .. '.' .. n
 local msgFrame = '{"type":"message","pos":"' .. pos .. '",' .. ARGV[4]
-redis.call('SPUBLISH', ARGV[9], ARGV[10] .. pos .. '\\n' .. msgFrame)
+local subs = redis.call('PUBSUB', 'SHARDNUMSUB', ARGV[9], ARGV[13])
+local mine = subs[4]
+local onBus = 0
+if subs[2] > mine then
+  redis.call('SPUBLISH', ARGV[9], ARGV[10] .. pos .. '\\n' .. msgFrame)
+  onBus = mine
+end
 local len = redis.call('RPUSH', KEYS[2], n .. '|' .. ARGV[8] .. '|' .. msgFrame)
 local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', string.len(msgFrame))
 while len > tonumber(ARGV[5]) or (bytes > tonumber(ARGV[6]) and len > 1) do
@@ -62,7 +78,7 @@ local function away()
 ${APPEND_BODY_LUA}
 end
 away()
-return {1, n}
+return {1, n, epoch, onBus}
 `;
 
 /** The room's head, creating its epoch if it has none. KEYS: 1 logmeta. ARGV: 1 log TTL ms. → {epoch, n} */

@@ -36,10 +36,18 @@ export interface LoggedMessage {
   pos: string;
   /** The complete frame, `pos` included. */
   frame: string;
+  /** The sender's session id ('' for a message without one); set by the shipped logs (a replay that fills a gap excludes by it). */
+  sender?: string;
 }
 
-/** The outcome of an append: the message's position and frame, or a resend that was not appended. */
-export type LogAppendResult = { appended: true; pos: string; n: number; frame: string } | { appended: false; duplicate: true };
+/**
+ * The outcome of an append: the message's position and frame, or a resend that was not appended.
+ * `deliverHere` (a log that {@link RoomLog.deliversItself} only): true when the log delivered the
+ * message to no instance's bus this one reads (no other instance had members of the room, so the
+ * Redis script did not publish it), and the caller delivers it here, in log order (RoomDelivery).
+ * Absent means false: the bus brings it.
+ */
+export type LogAppendResult = { appended: true; pos: string; n: number; frame: string; deliverHere?: boolean } | { appended: false; duplicate: true };
 
 /** What came after a position: in order, the reader's own messages left out; `truncated` when part of it is gone. */
 export interface LogRead {
@@ -55,16 +63,20 @@ export interface LogHead {
 
 export interface RoomLog {
   /**
-   * True when an append also delivers the message to every instance with members of the room,
-   * this one included and in log order (cluster mode: the same Redis script publishes it on the
-   * room's bus). False: the caller delivers it locally (one process, log order is call order).
+   * True when an append also delivers the message to every instance with members of the room, in
+   * log order (cluster mode: the same Redis script publishes it on the room's bus), this one
+   * included unless the result says `deliverHere`. False: the caller delivers it locally (one
+   * process, log order is call order).
    */
   readonly deliversItself: boolean;
   /** Appends one message (or reports a resend). Synchronous in memory; rejects when the back-end is unreachable. */
   append(message: LogAppend): LogAppendResult | Promise<LogAppendResult>;
   /** The room's current head (creating its epoch if the room has no log yet). */
   head(roomKey: string): LogHead | Promise<LogHead>;
-  /** Messages after `after` (a position as clients send it), but those of `exceptSender`; bounded by the log's bounds. */
+  /**
+   * Messages after `after` (a position as clients send it), but those of `exceptSender` ('' leaves
+   * none out: a session id is never empty); bounded by the log's bounds.
+   */
   readAfter(roomKey: string, after: string, exceptSender: string): Promise<LogRead>;
   /** The highest `seq` accepted from `sessionId` in any of `roomKeys` (0 for none). */
   lastSeq(sessionId: string, roomKeys: string[]): Promise<number>;

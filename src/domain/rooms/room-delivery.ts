@@ -7,7 +7,8 @@ import type { ClientConnection } from '../connections/client-connection.js';
 import { TEXT_FRAME } from '../ports/socket.port.js';
 import { WriteBatch, type BroadcastWrite, type EncodedFrame } from '../ports/write-batch.port.js';
 import { LocalRoomRegistry } from './local-room.registry.js';
-import { atOrBelow } from '../ports/room-log.port.js';
+import { atOrBelow, RoomLog } from '../ports/room-log.port.js';
+import { LogOrder, type LogOrderStats } from './log-order.js';
 import { staleLeaveRepair } from '../cluster/stale-presence-leave.js';
 import { idTag } from '../connections/id-tag.js';
 
@@ -53,6 +54,8 @@ export interface DeliveryStats {
   readonly slowConsumerCloses: number;
   /** Cluster mode: stale presence_leave frames from other instances not delivered here, and repaired (see staleLeaveRepair). */
   staleLeavesRepaired: number;
+  /** Cluster mode: gaps of logged messages read from the log, and left (LogOrder); undefined in memory. */
+  readonly order: Readonly<LogOrderStats> | undefined;
 }
 
 /**
@@ -75,6 +78,8 @@ export interface DeliveryStats {
 @Injectable()
 export class RoomDelivery {
   readonly stats: DeliveryStats;
+  /** Cluster mode: puts a room's logged messages in log order, whichever way they came in. */
+  private readonly order: LogOrder | undefined;
   private readonly maxClosingMessages: number;
   private readonly maxBufferedBytes: number;
 
@@ -84,7 +89,17 @@ export class RoomDelivery {
     private readonly connections: ConnectionService,
     @Optional() @Inject(RoomBus) bus?: RoomBus,
     @Optional() @Inject(WriteBatch) private readonly batch?: WriteBatch,
+    @Optional() @Inject(RoomLog) log?: RoomLog,
   ) {
+    this.order = log?.deliversItself
+      ? new LogOrder({
+          room: (key) => local.get(key),
+          readAfter: (key, after) => log.readAfter(key, after, ''),
+          deliver: (key, frame, except, pos) => this.fanOut(key, frame, except, pos, 'whenBusy'),
+          maxPending: options.resumeBufferMessages,
+        })
+      : undefined;
+    const order = this.order;
     this.stats = {
       broadcasts: 0,
       delivered: 0,
@@ -92,13 +107,14 @@ export class RoomDelivery {
       get slowConsumerCloses() {
         return connections.slowConsumerCloses;
       },
+      order: order?.stats,
     };
     this.maxClosingMessages = options.resumeBufferMessages;
     this.maxBufferedBytes = options.maxBufferedBytes;
     // Frames other instances published to rooms with members here.
     bus?.onRemoteFrame((key, frame, except, messageId) => {
-      if (messageId === undefined && this.repairedStaleLeave(bus, key, frame)) return;
-      this.deliver(key, frame, except, messageId);
+      if (messageId !== undefined) this.deliverLogged(key, frame, except, messageId);
+      else if (!this.repairedStaleLeave(bus, key, frame)) this.deliver(key, frame, except);
     });
   }
 
@@ -122,6 +138,16 @@ export class RoomDelivery {
    */
   deliver(key: string, frame: object | string, except?: string, messageId?: string): number {
     return this.fanOut(key, frame, except, messageId, 'whenBusy');
+  }
+
+  /**
+   * {@link deliver} for a logged room message at position `pos`: in cluster mode through the
+   * room's {@link LogOrder} (in log order, none twice, a gap read from the log), in memory at once
+   * (the log is in the process: call order is log order).
+   */
+  deliverLogged(key: string, frame: string, except: string | undefined, pos: string): void {
+    if (this.order !== undefined) this.order.offer(key, frame, except, pos);
+    else this.fanOut(key, frame, except, pos, 'whenBusy');
   }
 
   /**

@@ -40,7 +40,8 @@ export class RoomMessages {
    * delivered to every connection of the room but the sender's session's, on every instance,
    * and kept for the room's away sessions. In memory the log is here and this runs synchronously;
    * in cluster mode one Redis script appends and publishes, and every instance (this one
-   * included) delivers on the bus, in log order.
+   * included) delivers on the bus, in log order; when no other instance has members of the room
+   * the script does not publish, and this instance delivers from its reply (`deliverHere`).
    *
    * With a `seq` (acknowledged idempotent publish): a `seq` the session already had accepted in
    * the room is a resend, answered `ack` and not delivered again; otherwise the sender gets `ack`
@@ -80,6 +81,9 @@ export class RoomMessages {
     if (result.appended && !this.log.deliversItself) {
       this.sessions.append(message.roomKey, result.pos, result.frame, sender);
       this.delivery.deliver(message.roomKey, result.frame, sender, result.pos);
+    } else if (result.appended && result.deliverHere === true) {
+      // Cluster mode, no other instance has members: the log did not publish it (LOG_PUBLISH_LUA).
+      this.delivery.deliverLogged(message.roomKey, result.frame, sender, result.pos);
     }
     if (message.seq !== undefined && connection) this.acknowledge(connection, message);
   }

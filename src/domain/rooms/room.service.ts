@@ -339,6 +339,9 @@ export class RoomService {
       const head = await this.log.head(seat.key);
       const current = room.lastPos === undefined ? undefined : parsePosition(room.lastPos);
       if (current === undefined || current.epoch !== head.epoch || current.n < head.n) room.lastPos = `${head.epoch}.${head.n}`;
+      // Log order starts at the room's first head: nobody attached here is owed what came before.
+      // Later joins leave it (messages below their head may still be on their way to the members).
+      room.delivered ??= { epoch: head.epoch, n: head.n };
     } catch (err) {
       this.endPreparing(seat);
       throw err;

@@ -176,6 +176,18 @@ export class MetricsService implements OnApplicationShutdown {
       registers,
       read: () => delivery.staleLeavesRepaired,
     });
+    scrapedCounter({
+      name: name('room_log_gaps_read_total'),
+      help: "Cluster mode: gaps in a room's message positions on this instance (a message came before one below it, or pub/sub lost one), read from the room log and delivered in order.",
+      registers,
+      read: () => delivery.order?.gapsFilled ?? 0,
+    });
+    scrapedCounter({
+      name: name('room_log_gaps_left_total'),
+      help: "Cluster mode: gaps in a room's message positions the room log could not fill (unreachable, or the messages no longer kept): the members here miss them.",
+      registers,
+      read: () => delivery.order?.gapsGivenUp ?? 0,
+    });
 
     scrapedCounter({
       name: name('rate_limiter_fallbacks_total'),
