@@ -116,15 +116,16 @@ const INTERLEAVED = new Set(['connect', 'fanout', 'fanout-busy', 'cluster']);
 
 /**
  * The groups a scenario's columns run in, each interleaved; order within a group is kept. The
- * cluster scenario's judged pair (in memory, and one instance on redis-server) runs alone, then
- * the other layouts on redis-server, then those on a Redis Cluster: columns that are up but
+ * cluster scenario's judged pair (in memory, and one instance on redis-server) runs with its two
+ * floors (floor-mem, floor-redis-1) alone, then the other layouts on redis-server, then those on
+ * a Redis Cluster: columns that are up but
  * quiet still cost the host, and the judged pair should share it with nothing else. Idle, the
  * seven layouts together took ~0.19 of a core (nine Redis Cluster nodes with their cluster bus,
  * thirteen instances); mem and redis-1 alone ~0.015.
  */
 function interleavedGroups(scenario, columns) {
   if (scenario !== 'cluster') return [columns];
-  const judged = (l) => l === 'mem' || l === 'redis-1';
+  const judged = (l) => l === 'mem' || l === 'redis-1' || l.startsWith('floor-');
   const onCluster = (l) => LAYOUTS.cluster[l].redis === 'cluster';
   const groups = [columns.filter(judged), columns.filter((l) => !judged(l) && !onCluster(l)), columns.filter(onCluster)];
   return groups.filter((g) => g.length > 0);

@@ -17,6 +17,14 @@
 //   WS_PER_MESSAGE_DEFLATE=true  offer permessage-deflate as the product will
 //                     (off by default); a connection that negotiated it is
 //                     written through ws.send, which compresses per socket.
+//   REDIS_URL         the floor of one instance on Redis (bench cluster layout
+//                     floor-redis-1): each room message is first appended to the
+//                     room's log in Redis by one script (INCR for its position,
+//                     RPUSH, LTRIM now and then), and fanned out with that
+//                     position once the reply is back: the least a server does
+//                     that keeps a room log in Redis, one round trip per message.
+//                     Replies come back in order on one connection, so per room
+//                     the fan-out keeps log order. No pub/sub (one instance).
 //
 // Fan-out: the frame is encoded ONCE per broadcast with ws's Sender.frame
 // (server frames are unmasked, so the bytes are the same for every recipient)
@@ -29,6 +37,7 @@
 import http from 'node:http';
 import { randomFillSync, randomUUID } from 'node:crypto';
 import { WebSocketServer, Sender } from 'ws';
+import { Redis } from 'ioredis';
 import { makeVerifier, tokenFromRequest } from './auth.mjs';
 
 const PORT = Number(process.env.PORT ?? 3000);
@@ -41,6 +50,12 @@ const MAX_BUFFERED = 1 << 20; // the product's default WS_MAX_BUFFERED_BYTES
 const FLUSH_AT = 64 * 1024; // the product's write-batch bound: a held socket with this much is written at once
 const FRAME_OPTS = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
 const verify = makeVerifier(process.env.JWT_SECRET);
+// floor-redis-1: the room log's append, one script per message (see REDIS_URL above).
+const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : null;
+redis?.defineCommand('logAppend', {
+  numberOfKeys: 2,
+  lua: "local n = redis.call('INCR', KEYS[1]) redis.call('RPUSH', KEYS[2], ARGV[1]) if n % 64 == 0 then redis.call('LTRIM', KEYS[2], -500, -1) end return n",
+});
 
 const rooms = new Map(); // tenant\0canvasId -> room
 const conns = new Set();
@@ -105,7 +120,8 @@ function newToken() {
 }
 
 // ---- connections --------------------------------------------------------------
-const server = http.createServer((req, res) => { res.writeHead(404).end(); });
+// /health/ready answers 200 (the cluster layouts wait for it; with REDIS_URL, listening starts once Redis is ready).
+const server = http.createServer((req, res) => { res.writeHead(req.url === '/health/ready' ? 200 : 404).end(); });
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: DEFLATE, clientTracking: false });
 
 server.on('upgrade', (req, socket, head) => {
@@ -160,7 +176,10 @@ function onMessage(c, data, isBinary) {
       if (msg.data === undefined) return error(c, 'BAD_REQUEST', msg.id);
       // Built per message, not cached per connection: once per broadcast is
       // nothing next to the recipients, and a cached string is memory per idle connection.
-      return broadcast(room, c, `${room.prefix}"from":{"userId":${JSON.stringify(c.user.userId)},"connectionId":"${c.id}"},"data":${JSON.stringify(msg.data)}}`);
+      const tail = `"from":{"userId":${JSON.stringify(c.user.userId)},"connectionId":"${c.id}"},"data":${JSON.stringify(msg.data)}}`;
+      if (redis === null) return broadcast(room, c, `${room.prefix}${tail}`);
+      // The sender may leave meanwhile: the others still get it (as in the product).
+      return redis.logAppend(`${room.key}:n`, `${room.key}:log`, tail).then((n) => broadcast(room, c, `${room.prefix}"pos":"${n}",${tail}`), () => undefined);
     }
     case 'join': return onJoin(c, msg);
     case 'ping': return sendText(c, `{"type":"pong","id":${JSON.stringify(msg.id ?? null)}}`);
@@ -218,5 +237,7 @@ setInterval(() => {
   }
 }, HEARTBEAT_MS).unref();
 
-server.listen(PORT, HOST, () => console.log(`raw-ws${CORK ? '-corked' : ''} (${MERGED ? 'merged' : 'pair'} frames) listening on ${HOST}:${PORT}`));
+const listen = () => server.listen(PORT, HOST, () => console.log(`raw-ws${CORK ? '-corked' : ''} (${MERGED ? 'merged' : 'pair'} frames${redis ? ', room log on Redis' : ''}) listening on ${HOST}:${PORT}`));
+if (redis === null) listen();
+else redis.once('ready', listen);
 process.on('SIGTERM', () => process.exit(0));

@@ -1,4 +1,5 @@
-// Product set-ups of more than one process ("layouts"): K product instances,
+// Product set-ups of more than one process ("layouts"): K product instances (or
+// a floor's: `target`, see LAYOUTS.cluster),
 // optionally on a private Redis (lib/redis.mjs), handed to the generator as one
 // server group with the shape of a startServer() handle plus `ports`,
 // sampleCpu() and signal(). Used by the cluster, storm and compression scenarios.
@@ -18,6 +19,10 @@ export const LAYOUTS = {
   cluster: {
     mem: { instances: 1, redis: null, label: 'in memory, 1 instance' },
     'redis-1': { instances: 1, redis: 'single', label: 'redis-server, 1 instance' },
+    // The floor of the same two (baselines/raw-ws.mjs): what one Redis round trip per message
+    // costs a server that does nothing else, on this host, in the same interleaved run.
+    'floor-mem': { instances: 1, redis: null, target: 'raw-ws-corked', label: 'floor (raw-ws-corked), in memory' },
+    'floor-redis-1': { instances: 1, redis: 'single', target: 'raw-ws-corked', label: 'floor (raw-ws-corked), room log on redis-server: one script per message' },
     'redis-2': { instances: 2, redis: 'single', label: 'redis-server, 2 instances' },
     'redis-3': { instances: 3, redis: 'single', label: 'redis-server, 3 instances' },
     'rcluster-1': { instances: 1, redis: 'cluster', label: 'Redis Cluster (3 masters), 1 instance' },
@@ -55,8 +60,8 @@ async function waitReady(port, timeoutMs = 15_000) {
  */
 export async function startGroup(layout, { secret }) {
   const redis = layout.redis ? await startRedis(layout.redis) : null;
-  const product = TARGETS.product;
-  const target = { ...product, env: () => ({ ...product.env(), ...(redis?.env ?? {}), ...(layout.env ?? {}) }) };
+  const base = TARGETS[layout.target ?? 'product'];
+  const target = { ...base, env: () => ({ ...base.env(), ...(redis?.env ?? {}), ...(layout.env ?? {}) }) };
   const servers = [];
   try {
     const settled = await Promise.allSettled(Array.from({ length: layout.instances }, () => startServer(target, { secret })));

@@ -69,8 +69,8 @@ const SMOKE = {
 };
 
 // Smoke exercises every code path (group without Redis, redis-server, Redis
-// Cluster, several instances), not every size.
-const SMOKE_CLUSTER_LAYOUTS = ['mem', 'redis-2', 'rcluster-2'];
+// Cluster, several instances, the floor with its room log on Redis), not every size.
+const SMOKE_CLUSTER_LAYOUTS = ['mem', 'redis-2', 'rcluster-2', 'floor-mem', 'floor-redis-1'];
 
 function list(value, allowed, flag) {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);

@@ -19,7 +19,10 @@ export function clusterTable(agg, layouts, { smoke }) {
   ];
   for (const l of layouts) {
     const a = Object.fromEntries(Object.entries(agg[l] ?? {}).map(([k, v]) => [k.replace('cluster.', ''), v]));
-    rows.push(`| ${l}: ${LAYOUTS.cluster[l].label} | ${fmt(a.cpuUsPerDelivery)} | ${l === 'mem' ? '' : fmtRatio(ratio(a.cpuUsPerDelivery, mem))} | ${fmt(a.redisCpuUsPerDelivery)} | ${fmt(a.maxInstanceCpuShare)} | ${fmt(a.redisCpuShare)} | ${fmt(a.deliveriesPerSec)} | ${fmt(a.latP50)} | ${fmt(a.latP99)} | ${fmt(a.overloaded)} | ${correctness(a)} | ${fmt(a.genCpuShare)} | ${fmt(a.otherCpuCores)} |`);
+    // A floor's ratio is against the floor in memory; the product's against the product in memory.
+    const reference = l.startsWith('floor-') ? g('floor-mem', 'cpuUsPerDelivery') : mem;
+    const isReference = l === 'mem' || l === 'floor-mem';
+    rows.push(`| ${l}: ${LAYOUTS.cluster[l].label} | ${fmt(a.cpuUsPerDelivery)} | ${isReference ? '' : fmtRatio(ratio(a.cpuUsPerDelivery, reference))} | ${fmt(a.redisCpuUsPerDelivery)} | ${fmt(a.maxInstanceCpuShare)} | ${fmt(a.redisCpuShare)} | ${fmt(a.deliveriesPerSec)} | ${fmt(a.latP50)} | ${fmt(a.latP99)} | ${fmt(a.overloaded)} | ${correctness(a)} | ${fmt(a.genCpuShare)} | ${fmt(a.otherCpuCores)} |`);
   }
   const lines = ['', rows.join('\n'), ''];
   const limit = { le: 1.10 };
@@ -28,6 +31,14 @@ export function clusterTable(agg, layouts, { smoke }) {
     const r = ratio(g(l, 'cpuUsPerDelivery'), mem);
     const judged = l === 'redis-1'; // issue 15's target names one instance on (one) Redis
     lines.push(`- cluster: 1 instance on ${l === 'redis-1' ? 'redis-server' : 'Redis Cluster'} vs in memory, server CPU / delivery: ${fmtRatio(r)}${judged ? ` (target ${limitText(limit)}): ${verdict(limit, r, r, smoke) || '—'}` : ' (context)'}`);
+  }
+  if (layouts.includes('floor-redis-1') && layouts.includes('floor-mem')) {
+    const floorRatio = ratio(g('floor-redis-1', 'cpuUsPerDelivery'), g('floor-mem', 'cpuUsPerDelivery'));
+    lines.push(`- cluster: the floor with its room log on redis-server vs the floor in memory, server CPU / delivery: ${fmtRatio(floorRatio)} (context: what one Redis round trip per message costs on this host)`);
+    if (layouts.includes('redis-1')) {
+      const overFloor = ratio(g('redis-1', 'cpuUsPerDelivery'), g('floor-redis-1', 'cpuUsPerDelivery'));
+      lines.push(`- cluster: 1 instance on redis-server vs the floor on redis-server, server CPU / delivery: ${fmtRatio(overFloor)} (context; the product in memory vs the floor in memory: ${fmtRatio(ratio(mem, g('floor-mem', 'cpuUsPerDelivery')))})`);
+    }
   }
   lines.push(`- cluster: loss = dup = reorder = echo = 0 in every layout: ${allZero(layouts.map((l) => Object.fromEntries(Object.entries(agg[l] ?? {}).map(([k, v]) => [k.replace('cluster.', ''), v]))), CORRECT) || '—'}`);
   return lines.join('\n');
