@@ -37,7 +37,6 @@
 import http from 'node:http';
 import { randomFillSync, randomUUID } from 'node:crypto';
 import { WebSocketServer, Sender } from 'ws';
-import { Redis } from 'ioredis';
 import { makeVerifier, tokenFromRequest } from './auth.mjs';
 
 const PORT = Number(process.env.PORT ?? 3000);
@@ -50,8 +49,11 @@ const MAX_BUFFERED = 1 << 20; // the product's default WS_MAX_BUFFERED_BYTES
 const FLUSH_AT = 64 * 1024; // the product's write-batch bound: a held socket with this much is written at once
 const FRAME_OPTS = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
 const verify = makeVerifier(process.env.JWT_SECRET);
-// floor-redis-1: the room log's append, one script per message (see REDIS_URL above).
-const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : null;
+// floor-redis-1: the room log's append, one script per message (see REDIS_URL above). ioredis is
+// loaded only then, so the floor in memory runs exactly the code it ran before it had this mode.
+const redis = process.env.REDIS_URL
+  ? new (await import('ioredis')).Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+  : null;
 redis?.defineCommand('logAppend', {
   numberOfKeys: 2,
   lua: "local n = redis.call('INCR', KEYS[1]) redis.call('RPUSH', KEYS[2], ARGV[1]) if n % 64 == 0 then redis.call('LTRIM', KEYS[2], -500, -1) end return n",
