@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   busChannel,
   dumpLogsOnFailure,
+  positionNumber,
   metricValue,
   startDeployment,
   takeFrames,
@@ -10,9 +11,6 @@ import {
   type ClusterClient,
   type Deployment,
 } from './support/instance-harness.js';
-
-/** `<epoch>.<n>` → n. */
-const nOf = (pos: string): number => Number(pos.slice(pos.indexOf('.') + 1));
 
 /**
  * Pub/sub is at most once: what Redis publishes while an instance's subscriber connection is
@@ -72,8 +70,8 @@ describe('room messages across a lost bus subscription', () => {
       [bob, bobJoined],
       [dan, danJoined],
     ] as const) {
-      const ns = takeFrames(client, (f) => f.type === 'message').map((f) => nOf(f.pos as string));
-      const first = nOf(joined.pos as string);
+      const ns = takeFrames(client, (f) => f.type === 'message').map((f) => positionNumber(f.pos as string));
+      const first = positionNumber(joined.pos as string);
       expect(ns).toEqual(Array.from({ length: sent + 1 }, (_, i) => first + 1 + i));
     }
     // The kill did lose messages on B's bus: they came from the log.

@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dumpLogsOnFailure, startDeployment, takeFrames, uniqueTenant, until, type ClusterClient, type Deployment } from './support/instance-harness.js';
-
-/** `<epoch>.<n>` → n. */
-const nOf = (pos: string): number => Number(pos.slice(pos.indexOf('.') + 1));
+import {
+  dumpLogsOnFailure,
+  positionNumber,
+  startDeployment,
+  takeFrames,
+  uniqueTenant,
+  until,
+  type ClusterClient,
+  type Deployment,
+} from './support/instance-harness.js';
 
 function positions(client: ClusterClient): Array<{ data: unknown; pos: string }> {
   return takeFrames(client, (f) => f.type === 'message').map((f) => ({ data: f.data, pos: f.pos as string }));
@@ -61,16 +67,16 @@ describe('a member joining on another instance while a room streams', () => {
     await until(() => seenBy(dan, 'end') && seenBy(dan, 'b19') && seenBy(bob, 'end'), 15_000, 'the last messages on dan and bob');
 
     const danSaw = positions(dan);
-    const first = nOf(danJoined.pos as string);
-    expect(danSaw.map((m) => nOf(m.pos))).toEqual(Array.from({ length: danSaw.length }, (_, i) => first + 1 + i));
+    const first = positionNumber(danJoined.pos as string);
+    expect(danSaw.map((m) => positionNumber(m.pos))).toEqual(Array.from({ length: danSaw.length }, (_, i) => first + 1 + i));
     expect(danSaw).toHaveLength(annSent + 1 + 20);
 
     const bobSaw = positions(bob);
-    const after = nOf(bobJoined.pos as string);
-    const bobNs = bobSaw.map((m) => nOf(m.pos));
+    const after = positionNumber(bobJoined.pos as string);
+    const bobNs = bobSaw.map((m) => positionNumber(m.pos));
     expect(bobNs.every((n, i) => n > after && (i === 0 || n > bobNs[i - 1]))).toBe(true);
     // Every message of Ann's with a position after Bob's join reached him.
-    const annAfterJoin = danSaw.filter((m) => !String(m.data).startsWith('b') && nOf(m.pos) > after).map((m) => m.data);
+    const annAfterJoin = danSaw.filter((m) => !String(m.data).startsWith('b') && positionNumber(m.pos) > after).map((m) => m.data);
     expect(annAfterJoin.length).toBeGreaterThanOrEqual(21);
     expect(bobSaw.map((m) => m.data)).toEqual(annAfterJoin);
   }, 60_000);

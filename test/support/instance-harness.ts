@@ -353,6 +353,11 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
   }
 }
 
+/** The number of a room message's position `<epoch>.<n>`: n (consecutive within an epoch). */
+export function positionNumber(pos: string): number {
+  return Number(pos.slice(pos.indexOf('.') + 1));
+}
+
 /** Room channel of the Redis bus (see src/backends/redis/redis-connections.ts roomKeys()). */
 export function busChannel(tenantId: string, canvasId: string, prefix = 'cm'): string {
   return `${prefix}:{canvas:${canvasId}@${encodeURIComponent(tenantId)}}:bus`;
