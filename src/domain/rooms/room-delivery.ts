@@ -99,7 +99,6 @@ export class RoomDelivery {
           maxPending: options.resumeBufferMessages,
         })
       : undefined;
-    const order = this.order;
     this.stats = {
       broadcasts: 0,
       delivered: 0,
@@ -107,7 +106,7 @@ export class RoomDelivery {
       get slowConsumerCloses() {
         return connections.slowConsumerCloses;
       },
-      order: order?.stats,
+      order: this.order?.stats,
     };
     this.maxClosingMessages = options.resumeBufferMessages;
     this.maxBufferedBytes = options.maxBufferedBytes;
