@@ -59,6 +59,25 @@ redis?.defineCommand('logAppend', {
   lua: "local n = redis.call('INCR', KEYS[1]) redis.call('RPUSH', KEYS[2], ARGV[1]) if n % 64 == 0 then redis.call('LTRIM', KEYS[2], -500, -1) end return n",
 });
 
+// FLOOR_LOG_BEHIND_MS (bench layout floor-redis-behind, context only): what a write-behind room
+// log would cost. The position comes from the room's own counter, the message is fanned out at
+// once, and the room's entries go to Redis in one script every FLOOR_LOG_BEHIND_MS (RPUSH, then the
+// list bounded: LTRIM to the last 500 once past 1,000). A design
+// question, not a floor of the product's job: a message is then delivered before it is in the
+// log, which the product does not allow (docs/performance.md, round 14).
+const BEHIND_MS = Number(process.env.FLOOR_LOG_BEHIND_MS ?? 0);
+const behind = new Map(); // room -> entries not yet written
+if (redis !== null && BEHIND_MS > 0) {
+  redis.defineCommand('logAppendBehind', {
+    numberOfKeys: 1,
+    lua: "local len = redis.call('RPUSH', KEYS[1], unpack(ARGV)) if len > 1000 then redis.call('LTRIM', KEYS[1], -500, -1) end return len",
+  });
+  setInterval(() => {
+    for (const [room, entries] of behind) redis.logAppendBehind(`${room.key}:log`, ...entries).catch(() => undefined);
+    behind.clear();
+  }, BEHIND_MS).unref();
+}
+
 const rooms = new Map(); // tenant\0canvasId -> room
 const conns = new Set();
 
@@ -180,6 +199,13 @@ function onMessage(c, data, isBinary) {
       // nothing next to the recipients, and a cached string is memory per idle connection.
       const tail = `"from":{"userId":${JSON.stringify(c.user.userId)},"connectionId":"${c.id}"},"data":${JSON.stringify(msg.data)}}`;
       if (redis === null) return broadcast(room, c, `${room.prefix}${tail}`);
+      if (BEHIND_MS > 0) {
+        const n = (room.n = (room.n ?? 0) + 1);
+        let entries = behind.get(room);
+        if (!entries) behind.set(room, (entries = []));
+        entries.push(`${n}|${tail}`);
+        return broadcast(room, c, `${room.prefix}"pos":"${n}",${tail}`);
+      }
       // The sender may leave meanwhile: the others still get it (as in the product).
       return redis.logAppend(`${room.key}:n`, `${room.key}:log`, tail).then((n) => broadcast(room, c, `${room.prefix}"pos":"${n}",${tail}`), () => undefined);
     }

@@ -23,6 +23,10 @@ export const LAYOUTS = {
     // costs a server that does nothing else, on this host, in the same interleaved run.
     'floor-mem': { instances: 1, redis: null, target: 'raw-ws-corked', label: 'floor (raw-ws-corked), in memory' },
     'floor-redis-1': { instances: 1, redis: 'single', target: 'raw-ws-corked', label: 'floor (raw-ws-corked), room log on redis-server: one script per message' },
+    // Opt-in (--layouts=…,floor-redis-behind): a design experiment, not a floor of the product's
+    // job. The floor fans out at once with positions of its own and writes the log behind in
+    // batches, so a message is delivered before it is in the log (round 14, docs/performance.md).
+    'floor-redis-behind': { instances: 1, redis: 'single', target: 'raw-ws-corked', optIn: true, env: { FLOOR_LOG_BEHIND_MS: '10' }, label: 'floor (raw-ws-corked), room log written behind to redis-server every 10 ms (context: a design the product does not use)' },
     'redis-2': { instances: 2, redis: 'single', label: 'redis-server, 2 instances' },
     'redis-3': { instances: 3, redis: 'single', label: 'redis-server, 3 instances' },
     'rcluster-1': { instances: 1, redis: 'cluster', label: 'Redis Cluster (3 masters), 1 instance' },

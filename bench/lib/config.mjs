@@ -6,7 +6,8 @@
 //   --targets=a,b        targets subset (raw-ws,raw-ws-corked,product,socket.io) for
 //                        connect/fanout/fanout-max/fanout-busy/idle; the layout scenarios
 //                        (cluster, storm, compression) run the product only
-//   --layouts=a,b        cluster layouts subset (mem,redis-1,redis-2,redis-3,rcluster-1,rcluster-2,rcluster-3)
+//   --layouts=a,b        cluster layouts subset (mem,redis-1,floor-mem,floor-redis-1,redis-2,redis-3,rcluster-1,rcluster-2,rcluster-3;
+//                        floor-redis-behind only when named)
 //   --repeats=N          repeats per (scenario, target); medians are reported
 //   --steady-retries=N   re-runs of a run whose CPU probe (right before it) was over
 //                        1.3× the best probe of the session (a throttled moment of the
@@ -22,6 +23,8 @@ export const ALL_SCENARIOS = ['connect', 'fanout', 'fanout-max', 'fanout-busy', 
 export const ALL_TARGETS = ['raw-ws', 'raw-ws-corked', 'product', 'socket.io'];
 export const LAYOUT_SCENARIOS = Object.keys(LAYOUTS); // columns are product layouts, not targets
 const ALL_CLUSTER_LAYOUTS = Object.keys(LAYOUTS.cluster);
+// Layouts marked optIn (design experiments, not rows of the issue) run only when named in --layouts.
+const DEFAULT_CLUSTER_LAYOUTS = ALL_CLUSTER_LAYOUTS.filter((l) => !LAYOUTS.cluster[l].optIn);
 
 // cluster runs exactly the fanout load (same sizes), so its in-memory layout
 // and the fanout scenario's product column measure the same thing.
@@ -120,7 +123,7 @@ export function parseArgs(argv) {
     scenarios: opts.only ?? ALL_SCENARIOS,
     targets: opts.targets ?? ALL_TARGETS,
     targetsExplicit: opts.targets !== null,
-    clusterLayouts: opts.layouts ?? (opts.smoke ? SMOKE_CLUSTER_LAYOUTS : ALL_CLUSTER_LAYOUTS),
+    clusterLayouts: opts.layouts ?? (opts.smoke ? SMOKE_CLUSTER_LAYOUTS : DEFAULT_CLUSTER_LAYOUTS),
     sizes,
   };
 }
