@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENV_KEYS } from '../src/demo/env.schema.js';
 import { TestClient } from './support/test-client.js';
-import { freePort } from './support/free-port.js';
+import { freePort, onFreePort } from './support/free-port.js';
 
 /**
  * The BUILT demo server (`node dist/main.js`, what the README runs) as a child process:
@@ -39,7 +39,8 @@ class DemoProcess {
     for (;;) {
       const match = pattern.exec(this.stdout);
       if (match) return match;
-      if (!this.running) throw new Error(`demo server exited (${this.child.exitCode}) before ${pattern}; stderr: ${this.stderr}`);
+      if (!this.running)
+        throw new Error(`demo server exited (${this.child.exitCode}) before ${pattern}; stdout: ${this.stdout.slice(-2000)}; stderr: ${this.stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; stdout: ${this.stdout}; stderr: ${this.stderr}`);
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -83,11 +84,12 @@ describe('demo app (node dist/main.js)', { timeout: 90_000 }, () => {
     return proc;
   }
 
-  async function startListening(vars: Record<string, string>): Promise<{ p: DemoProcess; port: number }> {
-    const port = await freePort();
-    const p = start({ HOST: '127.0.0.1', PORT: String(port), JWT_SECRET: SECRET, WS_DRAIN_TIMEOUT_MS: '1000', ...vars });
-    await p.waitForStdout(/listening on/);
-    return { p, port };
+  function startListening(vars: Record<string, string>): Promise<{ p: DemoProcess; port: number }> {
+    return onFreePort(async (port) => {
+      const p = start({ HOST: '127.0.0.1', PORT: String(port), JWT_SECRET: SECRET, WS_DRAIN_TIMEOUT_MS: '1000', ...vars });
+      await p.waitForStdout(/listening on/);
+      return { p, port };
+    });
   }
 
   async function open(port: number, token: string): Promise<TestClient> {

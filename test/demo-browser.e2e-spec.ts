@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_KEYS } from '../src/demo/env.schema.js';
-import { freePort } from './support/free-port.js';
+import { onFreePort } from './support/free-port.js';
 import { recordingProxy } from './support/recording-proxy.js';
 
 /**
@@ -106,22 +106,32 @@ describe('demo page in Chromium (playwright-core)', { timeout: 240_000 }, () => 
     expect(existsSync(MAIN), `${MAIN} is missing: run \`npm run build\` first`).toBe(true);
     expect(existsSync(PAGE_JS), `${PAGE_JS} is missing: run \`npm run build\` first`).toBe(true);
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(true);
-    const port = await freePort();
-    serverPort = port;
-    base = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [MAIN], {
-      cwd: ROOT,
-      env: envWith({ HOST: '127.0.0.1', PORT: String(port), JWT_SECRET: SECRET, DEMO_MODE: 'true', WS_RATE_LIMIT_POINTS: '500', WS_DRAIN_TIMEOUT_MS: '1000' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
+    serverPort = await onFreePort(async (port) => {
+      stdout = '';
+      const child = spawn(process.execPath, [MAIN], {
+        cwd: ROOT,
+        env: envWith({
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          JWT_SECRET: SECRET,
+          DEMO_MODE: 'true',
+          WS_RATE_LIMIT_POINTS: '500',
+          WS_DRAIN_TIMEOUT_MS: '1000',
+        }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      server = child;
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
+      const deadline = Date.now() + 90_000;
+      while (!/listening on/.test(stdout)) {
+        if (child.exitCode !== null) throw new Error(`demo server exited: ${stdout}`);
+        if (Date.now() > deadline) throw new Error(`demo server did not start: ${stdout}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return port;
     });
-    server.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    server.stderr!.on('data', (c: Buffer) => (stdout += c.toString()));
-    const deadline = Date.now() + 90_000;
-    while (!/listening on/.test(stdout)) {
-      if (server.exitCode !== null) throw new Error(`demo server exited: ${stdout}`);
-      if (Date.now() > deadline) throw new Error(`demo server did not start: ${stdout}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    base = `http://127.0.0.1:${serverPort}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENV_KEYS } from '../src/demo/env.schema.js';
-import { freePort } from './support/free-port.js';
+import { onFreePort } from './support/free-port.js';
 import type * as SdkModule from '../client/index.js';
 
 /**
@@ -18,8 +18,11 @@ const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const BUILT_SDK = fileURLToPath(new URL('../dist/sdk/client/index.js', import.meta.url));
 const SECRET = 'demo-page-e2e-secret-that-is-long-enough';
 
-async function startServer(demoMode: boolean): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
+function startServer(demoMode: boolean): Promise<{ child: ChildProcess; base: string }> {
+  return onFreePort((port) => startServerOn(port, demoMode));
+}
+
+async function startServerOn(port: number, demoMode: boolean): Promise<{ child: ChildProcess; base: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of ENV_KEYS) delete env[key];
   Object.assign(env, {

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { attemptRefusal, TEST_SECRET } from './support/test-app.js';
 import { TestClient } from './support/test-client.js';
 import { frozenPeer, type FrozenPeer } from './support/continuity.js';
-import { freePort } from './support/free-port.js';
+import { onFreePort } from './support/free-port.js';
 
 /**
  * Graceful drain of a real process (issue 3): `node dist/main.js` (built by `npm test`'s
@@ -27,7 +27,10 @@ interface Server {
 
 async function startServer(): Promise<Server> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does it in pretest)`);
-  const port = await freePort();
+  return onFreePort(startServerOn);
+}
+
+async function startServerOn(port: number): Promise<Server> {
   const child = spawn(process.execPath, [MAIN], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, WS_DRAIN_TIMEOUT_MS: String(DRAIN_MS), LOG_LEVEL: 'log' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,3 +11,19 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Runs `start` on a free port, and again on another one when the port was taken between
+ * {@link freePort} and the child's listen (another test's server or client got it: the child
+ * then fails with EADDRINUSE, which `start` must put in its error, as the servers' output does).
+ * Any other failure, or EADDRINUSE `attempts` times, is thrown as is.
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (err) {
+      if (attempt >= attempts || !String((err as Error)?.message ?? err).includes('EADDRINUSE')) throw err;
+    }
+  }
+}

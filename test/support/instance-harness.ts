@@ -8,7 +8,8 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { attemptRefusal } from './test-app.js';
 import { TestClient, type Refusal, type ServerFrame } from './test-client.js';
-import { freePort, startRedis, useExternalOrStart, type RedisKind, type RedisTarget } from './redis-harness.js';
+import { startRedis, useExternalOrStart, type RedisKind, type RedisTarget } from './redis-harness.js';
+import { onFreePort } from './free-port.js';
 
 /**
  * App instances as real child processes (`node dist/main.js`), each on its own 127.0.0.1
@@ -128,12 +129,13 @@ export class AppInstance {
   ) {}
 
   /** Starts an instance on a free port with `DEFAULT_INSTANCE_ENV` + `env`, and waits until it listens. */
-  static async start(name: string, env: Record<string, string>): Promise<AppInstance> {
+  static start(name: string, env: Record<string, string>): Promise<AppInstance> {
     ensureBuilt();
-    const port = await freePort();
-    const instance = new AppInstance(name, port, { ...DEFAULT_INSTANCE_ENV, ...env, PORT: String(port) });
-    await instance.spawn();
-    return instance;
+    return onFreePort(async (port) => {
+      const instance = new AppInstance(name, port, { ...DEFAULT_INSTANCE_ENV, ...env, PORT: String(port) });
+      await instance.spawn();
+      return instance;
+    });
   }
 
   get alive(): boolean {
